@@ -1,0 +1,369 @@
+/* cmd_inspect.c — `ingot inspect FILE|FOLDER [--json]`.
+ *
+ * A GGUF file (ingot's or anyone's) is shown as stored: every metadata key with its type,
+ * the tensor table (name, type, ggml shape, bytes, bits per weight), totals per type, and
+ * ingot's provenance keys. A source (HF folder, llama2.c checkpoint) is shown the way
+ * convert will see it: hyperparameters, vocabulary and tensors under their GGUF names.
+ */
+#include "cli.h"
+
+#include "../common/ig_error.h"
+#include "../formats/ggml_type.h"
+#include "../formats/gguf.h"
+#include "../formats/model_src.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_PREVIEW 8   /* array elements shown in full before "..." */
+
+static const char inspect_usage[] =
+    "usage: ingot inspect FILE|FOLDER [--json]\n"
+    "\n"
+    "Shows a GGUF file's metadata, tensors (ggml shape order: ne[0] first), bits per weight\n"
+    "and ingot provenance, or what convert would read from an HF folder or llama2.c file.\n"
+    "  --json   print one JSON object instead of text\n";
+
+/* ---- values as text and JSON ---------------------------------------------------------------- */
+
+static void print_str(FILE *f, const char *s, uint64_t len, size_t max)
+{
+    fputc('"', f);
+    for (uint64_t i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 32)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+    fputs(len > max ? "...\"" : "\"", f);
+}
+
+static void print_scalar(FILE *f, int type, const uint8_t *p)
+{
+    double v = gguf_scalar_as_f64(type, p);
+    if (type == GGUF_VALUE_BOOL)
+        fputs(v != 0 ? "true" : "false", f);
+    else if (type == GGUF_VALUE_FLOAT32 || type == GGUF_VALUE_FLOAT64)
+        fprintf(f, "%.9g", v);
+    else if (type == GGUF_VALUE_UINT64) {
+        uint64_t u;
+        memcpy(&u, p, 8);
+        fprintf(f, "%llu", (unsigned long long)u);
+    } else if (type == GGUF_VALUE_INT64) {
+        int64_t s;
+        memcpy(&s, p, 8);
+        fprintf(f, "%lld", (long long)s);
+    } else
+        fprintf(f, "%.0f", v);
+}
+
+static bool is_checksum_key(struct gguf_str key)
+{
+    return key.len >= 4 && memcmp(key.data + key.len - 4, "xxh3", 4) == 0;
+}
+
+static void print_value(FILE *f, const struct gguf_kv *kv)
+{
+    if (kv->type == GGUF_VALUE_STRING) {
+        uint64_t len;
+        memcpy(&len, kv->value, 8);
+        print_str(f, (const char *)kv->value + 8, len, 200);
+        return;
+    }
+    if (kv->type != GGUF_VALUE_ARRAY) {
+        print_scalar(f, kv->type, kv->value);
+        return;
+    }
+    fprintf(f, "[%s x %llu] ", gguf_value_type_name(kv->elem_type), (unsigned long long)kv->count);
+    for (uint64_t i = 0; i < kv->count && i < ARRAY_PREVIEW; i++) {
+        if (i)
+            fputs(", ", f);
+        if (kv->elem_type == GGUF_VALUE_STRING) {
+            struct gguf_str s = gguf_kv_array_str(kv, i);
+            print_str(f, s.data, s.len, 40);
+        } else if (kv->elem_type == GGUF_VALUE_UINT64 && is_checksum_key(kv->key)) {
+            uint64_t x;
+            memcpy(&x, kv->value + 8 * i, 8);
+            fprintf(f, "%016llx", (unsigned long long)x);
+        } else {
+            print_scalar(f, kv->elem_type, kv->value + i * gguf_value_type_size(kv->elem_type));
+        }
+    }
+    if (kv->count > ARRAY_PREVIEW)
+        fputs(", ...", f);
+}
+
+static json_t *json_scalar(int type, const uint8_t *p)
+{
+    double v = gguf_scalar_as_f64(type, p);
+    if (type == GGUF_VALUE_BOOL)
+        return json_boolean(v != 0);
+    if (type == GGUF_VALUE_FLOAT32 || type == GGUF_VALUE_FLOAT64)
+        return json_real(v);
+    if (type == GGUF_VALUE_UINT64) {
+        uint64_t u;
+        memcpy(&u, p, 8);
+        /* JSON integers are signed 64-bit in jansson: checksums go out as hex strings */
+        char hex[24];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)u);
+        return u > (uint64_t)INT64_MAX ? json_string(hex) : json_integer((json_int_t)u);
+    }
+    if (type == GGUF_VALUE_INT64) {
+        int64_t s;
+        memcpy(&s, p, 8);
+        return json_integer(s);
+    }
+    return json_integer((json_int_t)v);
+}
+
+static json_t *json_value(const struct gguf_kv *kv, bool full_arrays)
+{
+    if (kv->type == GGUF_VALUE_STRING) {
+        uint64_t len;
+        memcpy(&len, kv->value, 8);
+        return json_stringn_nocheck((const char *)kv->value + 8, (size_t)len);
+    }
+    if (kv->type != GGUF_VALUE_ARRAY)
+        return json_scalar(kv->type, kv->value);
+    json_t *arr = json_array();
+    uint64_t n = full_arrays ? kv->count : (kv->count < ARRAY_PREVIEW ? kv->count : ARRAY_PREVIEW);
+    for (uint64_t i = 0; i < n; i++) {
+        if (kv->elem_type == GGUF_VALUE_STRING) {
+            struct gguf_str s = gguf_kv_array_str(kv, i);
+            json_array_append_new(arr, json_stringn_nocheck(s.data, (size_t)s.len));
+        } else {
+            json_array_append_new(arr, json_scalar(kv->elem_type, kv->value + i * gguf_value_type_size(kv->elem_type)));
+        }
+    }
+    if (full_arrays)
+        return arr;
+    return json_pack("{s:s, s:s, s:I, s:o}", "type", "ARRAY", "elem_type", gguf_value_type_name(kv->elem_type),
+                     "count", (json_int_t)kv->count, "head", arr);
+}
+
+/* ---- GGUF files ------------------------------------------------------------------------------ */
+
+static int64_t tensor_elems(const struct gguf_tensor_info *t)
+{
+    return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+}
+
+static void shape_text(const int64_t *ne, int n_dims, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int d = 0; d < n_dims; d++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%lld", d ? " x " : "", (long long)ne[d]);
+}
+
+static bool is_ingot_key(struct gguf_str key)
+{
+    return key.len >= 6 && memcmp(key.data, "ingot.", 6) == 0;
+}
+
+static void print_gguf(const struct gguf_file *g, const char *path)
+{
+    char b[32];
+    printf("file: %s\nformat: GGUF v%u, %s, alignment %u, data section at byte %llu\n", path, gguf_version(g),
+           cli_bytes(gguf_file_size(g), b, sizeof b), gguf_alignment(g), (unsigned long long)gguf_data_offset(g));
+    printf("\nmetadata (%lld keys):\n", (long long)gguf_n_kv(g));
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const struct gguf_kv *kv = gguf_kv_at(g, i);
+        if (is_ingot_key(kv->key))
+            continue;
+        printf("  %-44.*s %-8s ", (int)kv->key.len, kv->key.data, gguf_value_type_name(kv->type));
+        print_value(stdout, kv);
+        putchar('\n');
+    }
+    printf("\ntensors (%lld; shape in ggml order, ne[0] first):\n", (long long)gguf_n_tensors(g));
+    printf("  %-4s %-34s %-7s %-20s %12s %7s\n", "#", "name", "type", "shape", "bytes", "bpw");
+    uint64_t total_bytes = 0, by_type_bytes[64] = {0};
+    int64_t total_elems = 0, by_type_count[64] = {0};
+    const char *by_type_name[64] = {0};
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const struct gguf_tensor_info *t = gguf_tensor_at(g, i);
+        char shape[64];
+        int64_t n = tensor_elems(t);
+        shape_text(t->ne, t->n_dims, shape, sizeof shape);
+        printf("  %-4lld %-34s %-7s %-20s %12llu %7.3f\n", (long long)i, t->name, ggml_type_name(t->type), shape,
+               (unsigned long long)t->size_bytes, n ? 8.0 * (double)t->size_bytes / (double)n : 0.0);
+        total_bytes += t->size_bytes;
+        total_elems += n;
+        int slot = t->type % 64;
+        by_type_name[slot] = ggml_type_name(t->type);
+        by_type_count[slot]++;
+        by_type_bytes[slot] += t->size_bytes;
+    }
+    printf("\ntotals: %lld tensors, %lld weights, %s (%llu bytes), %.3f bits per weight\n",
+           (long long)gguf_n_tensors(g), (long long)total_elems, cli_bytes(total_bytes, b, sizeof b),
+           (unsigned long long)total_bytes, total_elems ? 8.0 * (double)total_bytes / (double)total_elems : 0.0);
+    for (int s = 0; s < 64; s++)
+        if (by_type_count[s])
+            printf("  %-7s %4lld tensors  %s\n", by_type_name[s], (long long)by_type_count[s],
+                   cli_bytes(by_type_bytes[s], b, sizeof b));
+    printf("\nprovenance:\n");
+    int n_ingot = 0;
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const struct gguf_kv *kv = gguf_kv_at(g, i);
+        if (!is_ingot_key(kv->key))
+            continue;
+        n_ingot++;
+        printf("  %-44.*s ", (int)kv->key.len, kv->key.data);
+        print_value(stdout, kv);
+        putchar('\n');
+    }
+    if (!n_ingot)
+        printf("  none: this file was not written by ingot (no ingot.* keys)\n");
+}
+
+static json_t *gguf_json(const struct gguf_file *g, const char *path)
+{
+    json_t *meta = json_object(), *prov = json_object(), *tensors = json_array();
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const struct gguf_kv *kv = gguf_kv_at(g, i);
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(kv->key.len < 255 ? kv->key.len : 255), kv->key.data);
+        json_object_set_new(is_ingot_key(kv->key) ? prov : meta, key, json_value(kv, is_ingot_key(kv->key)));
+    }
+    uint64_t total_bytes = 0;
+    int64_t total_elems = 0;
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const struct gguf_tensor_info *t = gguf_tensor_at(g, i);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->n_dims; d++)
+            json_array_append_new(shape, json_integer(t->ne[d]));
+        int64_t n = tensor_elems(t);
+        json_array_append_new(tensors, json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:f}", "name", t->name, "type",
+                                                 ggml_type_name(t->type), "type_id", t->type, "shape", shape,
+                                                 "offset", (json_int_t)t->offset, "bytes", (json_int_t)t->size_bytes,
+                                                 "bits_per_weight", n ? 8.0 * (double)t->size_bytes / (double)n : 0.0));
+        total_bytes += t->size_bytes;
+        total_elems += n;
+    }
+    return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:o, s:{s:I, s:I, s:I, s:f}, s:o}", "file", path, "format",
+                     "gguf", "version", (int)gguf_version(g), "size_bytes", (json_int_t)gguf_file_size(g), "alignment",
+                     (int)gguf_alignment(g), "metadata", meta, "tensors", tensors, "totals", "tensors",
+                     (json_int_t)gguf_n_tensors(g), "weights", (json_int_t)total_elems, "bytes",
+                     (json_int_t)total_bytes, "bits_per_weight",
+                     total_elems ? 8.0 * (double)total_bytes / (double)total_elems : 0.0, "provenance", prov);
+}
+
+/* ---- sources --------------------------------------------------------------------------------- */
+
+static const char *kind_name(enum model_src_kind k)
+{
+    return k == MODEL_SRC_HF ? "HF folder" : k == MODEL_SRC_GGUF ? "GGUF" : "llama2.c checkpoint";
+}
+
+static void print_source(const struct model_src *src)
+{
+    const struct model_hparams *hp = &src->hp;
+    printf("source: %s (%s)\n", src->path, kind_name(src->kind));
+    for (int i = 0; i < src->n_files; i++)
+        printf("  file %s (%llu bytes)\n", src->files[i].path, (unsigned long long)src->files[i].size_bytes);
+    printf("\narchitecture %s: %lld blocks, embedding %lld, feed-forward %lld, heads %lld (kv %lld, dim %lld), "
+           "vocab %lld, context %lld, rms eps %g, rope theta %g%s\n",
+           hp->arch, (long long)hp->n_layer, (long long)hp->n_embd, (long long)hp->n_ff, (long long)hp->n_head,
+           (long long)hp->n_head_kv, (long long)hp->head_dim, (long long)hp->n_vocab, (long long)hp->n_ctx_train,
+           (double)hp->rms_eps, (double)hp->rope_theta, hp->tie_embeddings ? ", tied embeddings" : "");
+    printf("tokenizer: %s, %lld tokens, bos %lld, eos %lld\n", src->vocab.model, (long long)src->vocab.n_tokens,
+           (long long)src->vocab.bos_id, (long long)src->vocab.eos_id);
+    printf("\ntensors (%lld, GGUF names; shape in ggml order):\n", (long long)src->n_tensors);
+    for (int64_t i = 0; i < src->n_tensors; i++) {
+        const struct src_tensor *t = &src->tensors[i];
+        char shape[64];
+        shape_text(t->ne, t->n_dims, shape, sizeof shape);
+        printf("  %-34s %-5s %-16s %12llu  from %s%s\n", t->name, ggml_type_name(t->type), shape,
+               (unsigned long long)t->size_bytes, t->src_name, t->permute_n_head ? " (rows permuted for rope)" : "");
+    }
+}
+
+static json_t *source_json(const struct model_src *src)
+{
+    const struct model_hparams *hp = &src->hp;
+    json_t *tensors = json_array();
+    for (int64_t i = 0; i < src->n_tensors; i++) {
+        const struct src_tensor *t = &src->tensors[i];
+        json_t *shape = json_array();
+        for (int d = 0; d < t->n_dims; d++)
+            json_array_append_new(shape, json_integer(t->ne[d]));
+        json_array_append_new(tensors, json_pack("{s:s, s:s, s:s, s:o, s:I, s:b}", "name", t->name, "source_name",
+                                                 t->src_name, "type", ggml_type_name(t->type), "shape", shape, "bytes",
+                                                 (json_int_t)t->size_bytes, "permuted", t->permute_n_head > 0));
+    }
+    json_t *hpj = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b}", "arch", hp->arch, "n_layer",
+                            (json_int_t)hp->n_layer, "n_embd", (json_int_t)hp->n_embd, "n_ff", (json_int_t)hp->n_ff,
+                            "n_head", (json_int_t)hp->n_head, "n_head_kv", (json_int_t)hp->n_head_kv, "head_dim",
+                            (json_int_t)hp->head_dim, "n_vocab", (json_int_t)hp->n_vocab, "n_ctx_train",
+                            (json_int_t)hp->n_ctx_train, "rms_eps", (double)hp->rms_eps, "rope_theta",
+                            (double)hp->rope_theta, "tie_embeddings", hp->tie_embeddings);
+    return json_pack("{s:s, s:s, s:o, s:{s:s, s:I}, s:o}", "file", src->path, "format", kind_name(src->kind),
+                     "hparams", hpj, "tokenizer", "model", src->vocab.model, "n_tokens",
+                     (json_int_t)src->vocab.n_tokens, "tensors", tensors);
+}
+
+/* ---- the command ------------------------------------------------------------------------------- */
+
+static bool is_gguf_file(const char *path)
+{
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    bool yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, GGUF_MAGIC, 4) == 0;
+    fclose(f);
+    return yes;
+}
+
+static void emit_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(j);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    bool as_json = false;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'j')
+            as_json = true;
+        else if (c == 'h')
+            return fputs(inspect_usage, stdout), EXIT_OK;
+        else
+            return cli_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("inspect", "expected one FILE or FOLDER");
+    const char *path = argv[optind];
+    int rc;
+    if (is_gguf_file(path)) {
+        struct gguf_file *g = NULL;
+        if ((rc = gguf_open(&g, path)))
+            return cli_fail("inspect", rc);
+        if (as_json)
+            emit_json(gguf_json(g, path));
+        else
+            print_gguf(g, path);
+        gguf_close(g);
+        return EXIT_OK;
+    }
+    struct model_src *src = NULL;
+    if ((rc = model_src_open(&src, path, NULL)))
+        return cli_fail("inspect", rc);
+    if (as_json)
+        emit_json(source_json(src));
+    else
+        print_source(src);
+    model_src_close(src);
+    return EXIT_OK;
+}

@@ -1,0 +1,339 @@
+/* cmd_synth.c — `ingot synth -o FOLDER`: a seeded llama-architecture HF folder and corpus.
+ *
+ * Writes config.json, tokenizer.json (SentencePiece-style BPE with byte fallback),
+ * tokenizer_config.json, model.safetensors (F16 or F32; weights N(0, 0.02) from a seeded
+ * splitmix64 generator, norms 1) and corpus.txt (seeded sentences over the tokenizer's
+ * words). The same seed and shape give the same bytes, so the README's demo and the
+ * benchmarks need no download. Tensors are generated one at a time, so a 7B-shaped model
+ * streams to disk without being held in memory.
+ */
+#include "cli.h"
+
+#include "../common/ig_error.h"
+#include "../common/ig_half.h"
+#include "../formats/file_map.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char synth_usage[] =
+    "usage: ingot synth -o FOLDER [--seed N] [--dim N] [--layers N] [--heads N] [--kv-heads N]\n"
+    "                   [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N]\n"
+    "\n"
+    "Writes a llama-architecture HF folder with seeded random weights and a seeded corpus.txt,\n"
+    "for demos and benchmarks. Defaults: dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n";
+
+/* Words of the synthetic language: each becomes one "▁word" token. */
+static const char *const words[] = {
+    "the", "a", "cat", "dog", "bird", "tree", "house", "sun", "moon", "girl", "boy", "ball",
+    "red", "big", "small", "happy", "sad", "runs", "sees", "likes", "finds", "jumps", "sings", "plays",
+    "in", "on", "with", "and", "to", "park", "garden", "river", "day", "night", "friend", "mom",
+};
+#define N_WORDS (sizeof words / sizeof words[0])
+
+struct synth_opts {
+    const char *out;
+    uint64_t seed;
+    int64_t dim, layers, heads, kv_heads, ff, ctx, corpus_lines;
+    bool f32;
+};
+
+/* ---- seeded numbers ------------------------------------------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *s)
+{
+    return ((double)(splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Box-Muller; one normal per call keeps the stream simple to reproduce. */
+static float normal(uint64_t *s, float sigma)
+{
+    double u1 = uniform01(s), u2 = uniform01(s);
+    return (float)(sigma * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ---- tokenizer ------------------------------------------------------------------------------ */
+
+static void add_token(json_t *vocab, const char *text, int64_t *next_id)
+{
+    if (!json_object_get(vocab, text))
+        json_object_set_new(vocab, text, json_integer((*next_id)++));
+}
+
+static json_t *make_tokenizer(int64_t *n_vocab)
+{
+    json_t *vocab = json_object(), *merges = json_array(), *added = json_array();
+    int64_t id = 0;
+    const char *specials[] = {"<unk>", "<s>", "</s>"};
+    for (int i = 0; i < 3; i++) {
+        json_array_append_new(added, json_pack("{s:I, s:s, s:b, s:b, s:b, s:b, s:b}", "id", (json_int_t)i, "content",
+                                               specials[i], "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized",
+                                               0, "special", 1));
+        add_token(vocab, specials[i], &id);
+    }
+    for (int b = 0; b < 256; b++) {
+        char t[8];
+        snprintf(t, sizeof t, "<0x%02X>", b);
+        add_token(vocab, t, &id);
+    }
+    add_token(vocab, "\xe2\x96\x81", &id);   /* "▁" */
+    for (char c = 'a'; c <= 'z'; c++) {
+        char t[2] = {c, 0};
+        add_token(vocab, t, &id);
+    }
+    add_token(vocab, ".", &id);
+    add_token(vocab, ",", &id);
+    for (size_t w = 0; w < N_WORDS; w++) {
+        /* "▁" + w[0], then one merge per further letter: ▁t, ▁th, ▁the */
+        char prefix[64] = "\xe2\x96\x81";
+        for (size_t k = 0; words[w][k]; k++) {
+            char merged[64], merge[128];
+            snprintf(merged, sizeof merged, "%s%c", prefix, words[w][k]);
+            if (!json_object_get(vocab, merged)) {
+                snprintf(merge, sizeof merge, "%s %c", prefix, words[w][k]);
+                json_array_append_new(merges, json_string(merge));
+                add_token(vocab, merged, &id);
+            }
+            snprintf(prefix, sizeof prefix, "%s", merged);
+        }
+    }
+    *n_vocab = id;
+    json_t *normalizer = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:{s:s}, s:s}]}", "type", "Sequence", "normalizers",
+                                   "type", "Prepend", "prepend", "\xe2\x96\x81", "type", "Replace", "pattern",
+                                   "String", " ", "content", "\xe2\x96\x81");
+    json_t *decoder = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s}, {s:s}, {s:s}, {s:s, s:s, s:i, s:i}]}", "type",
+                                "Sequence", "decoders", "type", "Replace", "pattern", "String", "\xe2\x96\x81",
+                                "content", " ", "type", "ByteFallback", "type", "Fuse", "type", "Strip", "content",
+                                " ", "start", 1, "stop", 0);
+    json_t *model = json_pack("{s:s, s:n, s:s, s:n, s:n, s:b, s:b, s:o, s:o}", "type", "BPE", "dropout", "unk_token",
+                              "<unk>", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 1,
+                              "byte_fallback", 1, "vocab", vocab, "merges", merges);
+    return json_pack("{s:s, s:n, s:n, s:o, s:o, s:n, s:n, s:o, s:o}", "version", "1.0", "truncation", "padding",
+                     "added_tokens", added, "normalizer", normalizer, "pre_tokenizer", "post_processor", "decoder",
+                     decoder, "model", model);
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+static int write_json(const char *folder, const char *name, json_t *j)
+{
+    char *path = file_path_join(folder, name);
+    int rc = path ? 0 : IG_ENOMEM;
+    if (!rc && json_dump_file(j, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        rc = ig_error_set(IG_EIO, "%s: cannot write", path);
+    free(path);
+    json_decref(j);
+    return rc;
+}
+
+struct synth_tensor {
+    char name[96];
+    int64_t rows, cols;   /* PyTorch shape [rows, cols]; cols == 0 for 1-D */
+    bool is_norm;
+};
+
+static int64_t list_tensors(const struct synth_opts *o, int64_t n_vocab, struct synth_tensor *t)
+{
+    int64_t n = 0, hd = o->dim / o->heads;
+    struct {
+        const char *name;
+        int64_t rows, cols;
+    } per_layer[] = {
+        {"input_layernorm.weight", o->dim, 0},
+        {"mlp.down_proj.weight", o->dim, o->ff},
+        {"mlp.gate_proj.weight", o->ff, o->dim},
+        {"mlp.up_proj.weight", o->ff, o->dim},
+        {"post_attention_layernorm.weight", o->dim, 0},
+        {"self_attn.k_proj.weight", o->kv_heads * hd, o->dim},
+        {"self_attn.o_proj.weight", o->dim, o->dim},
+        {"self_attn.q_proj.weight", o->dim, o->dim},
+        {"self_attn.v_proj.weight", o->kv_heads * hd, o->dim},
+    };
+    t[n++] = (struct synth_tensor){"lm_head.weight", n_vocab, o->dim, false};
+    t[n++] = (struct synth_tensor){"model.embed_tokens.weight", n_vocab, o->dim, false};
+    for (int64_t l = 0; l < o->layers; l++)
+        for (size_t k = 0; k < sizeof per_layer / sizeof per_layer[0]; k++) {
+            snprintf(t[n].name, sizeof t[n].name, "model.layers.%lld.%s", (long long)l, per_layer[k].name);
+            t[n].rows = per_layer[k].rows;
+            t[n].cols = per_layer[k].cols;
+            t[n].is_norm = per_layer[k].cols == 0;
+            n++;
+        }
+    t[n++] = (struct synth_tensor){"model.norm.weight", o->dim, 0, true};
+    return n;
+}
+
+static int compare_tensor_names(const void *a, const void *b)
+{
+    return strcmp(((const struct synth_tensor *)a)->name, ((const struct synth_tensor *)b)->name);
+}
+
+static int write_weights(const struct synth_opts *o, int64_t n_vocab)
+{
+    struct synth_tensor *t = ig_calloc((size_t)(o->layers * 9 + 3), sizeof *t);
+    if (!t)
+        return IG_ENOMEM;
+    int64_t n = list_tensors(o, n_vocab, t);
+    qsort(t, (size_t)n, sizeof *t, compare_tensor_names);   /* safetensors lists names sorted */
+    size_t esize = o->f32 ? 4 : 2;
+    json_t *header = json_object();
+    uint64_t off = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bytes = (uint64_t)t[i].rows * (uint64_t)(t[i].cols ? t[i].cols : 1) * esize;
+        json_t *shape = t[i].cols ? json_pack("[I, I]", (json_int_t)t[i].rows, (json_int_t)t[i].cols)
+                                  : json_pack("[I]", (json_int_t)t[i].rows);
+        json_object_set_new(header, t[i].name, json_pack("{s:s, s:o, s:[I, I]}", "dtype", o->f32 ? "F32" : "F16",
+                                                         "shape", shape, "data_offsets", (json_int_t)off,
+                                                         (json_int_t)(off + bytes)));
+        off += bytes;
+    }
+    json_object_set_new(header, "__metadata__", json_pack("{s:s}", "format", "pt"));
+    char *text = json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(header);
+    char *path = file_path_join(o->out, "model.safetensors");
+    FILE *f = path && text ? fopen(path, "wb") : NULL;
+    int rc = f ? 0 : ig_error_set(IG_EIO, "%s: cannot create", path ? path : o->out);
+    if (!rc) {
+        uint64_t len = strlen(text), padded = (len + 7) / 8 * 8;
+        fwrite(&padded, 8, 1, f);
+        fwrite(text, 1, len, f);
+        for (uint64_t i = len; i < padded; i++)
+            fputc(' ', f);
+        uint64_t state = o->seed;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
+            for (int64_t k = 0; k < count; k++) {
+                float v = t[i].is_norm ? 1.0f : normal(&state, 0.02f);
+                if (o->f32) {
+                    fwrite(&v, 4, 1, f);
+                } else {
+                    uint16_t h = ig_fp32_to_fp16(v);
+                    fwrite(&h, 2, 1, f);
+                }
+            }
+        }
+        if (fclose(f) != 0)
+            rc = ig_error_set(IG_EIO, "%s: write failed: %s", path, strerror(errno));
+    }
+    free(path);
+    free(text);
+    free(t);
+    return rc;
+}
+
+static int write_corpus(const struct synth_opts *o)
+{
+    char *path = file_path_join(o->out, "corpus.txt");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    int rc = f ? 0 : ig_error_set(IG_EIO, "%s: cannot create", path ? path : o->out);
+    uint64_t state = o->seed ^ 0x5eed;
+    for (int64_t line = 0; line < o->corpus_lines && !rc; line++) {
+        int n = 4 + (int)(splitmix64(&state) % 9);
+        for (int k = 0; k < n; k++)
+            fprintf(f, "%s%s", k ? " " : "", words[splitmix64(&state) % N_WORDS]);
+        fputs(splitmix64(&state) % 4 ? ".\n" : ", and the day ends.\n", f);
+    }
+    if (f && fclose(f) != 0)
+        rc = ig_error_set(IG_EIO, "%s: write failed", path);
+    free(path);
+    return rc;
+}
+
+/* ---- the command -------------------------------------------------------------------------------- */
+
+static int parse_synth(int argc, char **argv, struct synth_opts *o)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"seed", required_argument, 0, 's'},
+        {"dim", required_argument, 0, 'd'},    {"layers", required_argument, 0, 'l'},
+        {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
+        {"ff", required_argument, 0, 'f'},     {"ctx", required_argument, 0, 'c'},
+        {"dtype", required_argument, 0, 't'},  {"corpus-lines", required_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false};
+    int c;
+    int64_t v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        const char *opt = argv[optind - 1];
+        switch (c) {
+        case 'o': o->out = optarg; break;
+        case 's': if (!cli_parse_int("synth", opt, optarg, 0, INT64_MAX, &v)) return EXIT_BAD_INPUT; o->seed = (uint64_t)v; break;
+        case 'd': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 16, &o->dim)) return EXIT_BAD_INPUT; break;
+        case 'l': if (!cli_parse_int("synth", opt, optarg, 1, 1024, &o->layers)) return EXIT_BAD_INPUT; break;
+        case 'H': if (!cli_parse_int("synth", opt, optarg, 1, 1024, &o->heads)) return EXIT_BAD_INPUT; break;
+        case 'K': if (!cli_parse_int("synth", opt, optarg, 1, 1024, &o->kv_heads)) return EXIT_BAD_INPUT; break;
+        case 'f': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ff)) return EXIT_BAD_INPUT; break;
+        case 'c': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ctx)) return EXIT_BAD_INPUT; break;
+        case 'n': if (!cli_parse_int("synth", opt, optarg, 0, 1 << 24, &o->corpus_lines)) return EXIT_BAD_INPUT; break;
+        case 't':
+            if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
+                return cli_usage_error("synth", "--dtype '%s': expected f16 or f32", optarg);
+            o->f32 = strcmp(optarg, "f32") == 0;
+            break;
+        case 'h': fputs(synth_usage, stdout); exit(EXIT_OK);
+        default: return cli_usage_error("synth", "unknown or incomplete option '%s'", opt);
+        }
+    }
+    if (!o->out || optind != argc)
+        return cli_usage_error("synth", "expected -o FOLDER and no other arguments");
+    if (o->dim % o->heads || o->heads % o->kv_heads || (o->dim / o->heads) % 2)
+        return cli_usage_error("synth", "--dim %lld, --heads %lld, --kv-heads %lld: heads must divide dim into even head sizes and kv-heads must divide heads",
+                               (long long)o->dim, (long long)o->heads, (long long)o->kv_heads);
+    return 0;
+}
+
+int cmd_synth(int argc, char **argv)
+{
+    struct synth_opts o;
+    int rc = parse_synth(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST)
+        return cli_fail("synth", ig_error_set(IG_EIO, "%s: cannot create folder: %s", o.out, strerror(errno)));
+    int64_t n_vocab = 0;
+    json_t *tok = make_tokenizer(&n_vocab);
+    json_t *config = json_pack("{s:[s], s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:i, s:i, s:s}",
+                               "architectures", "LlamaForCausalLM", "model_type", "llama", "hidden_size",
+                               (json_int_t)o.dim, "intermediate_size", (json_int_t)o.ff, "num_hidden_layers",
+                               (json_int_t)o.layers, "num_attention_heads", (json_int_t)o.heads,
+                               "num_key_value_heads", (json_int_t)o.kv_heads, "vocab_size", (json_int_t)n_vocab,
+                               "max_position_embeddings", (json_int_t)o.ctx, "rms_norm_eps", 1e-5, "rope_theta",
+                               10000.0, "tie_word_embeddings", 0, "bos_token_id", 1, "eos_token_id", 2,
+                               "torch_dtype", o.f32 ? "float32" : "float16");
+    json_t *tok_config = json_pack("{s:b, s:b, s:s, s:s, s:s}", "add_bos_token", 1, "add_eos_token", 0, "bos_token",
+                                   "<s>", "eos_token", "</s>", "unk_token", "<unk>");
+    rc = write_json(o.out, "tokenizer.json", tok);
+    if (!rc)
+        rc = write_json(o.out, "config.json", config);
+    else
+        json_decref(config);
+    if (!rc)
+        rc = write_json(o.out, "tokenizer_config.json", tok_config);
+    else
+        json_decref(tok_config);
+    if (!rc)
+        rc = write_weights(&o, n_vocab);
+    if (!rc)
+        rc = write_corpus(&o);
+    if (rc)
+        return cli_fail("synth", rc);
+    printf("wrote %s: llama, %lld layers, dim %lld, ff %lld, heads %lld/%lld, vocab %lld, seed %llu, %s; corpus.txt %lld lines\n",
+           o.out, (long long)o.layers, (long long)o.dim, (long long)o.ff, (long long)o.heads, (long long)o.kv_heads,
+           (long long)n_vocab, (unsigned long long)o.seed, o.f32 ? "F32" : "F16", (long long)o.corpus_lines);
+    return EXIT_OK;
+}

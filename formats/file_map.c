@@ -1,0 +1,126 @@
+/* file_map.c — mmap of source files and bounded whole-file reads. */
+#include "file_map.h"
+
+#include "../common/ig_error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- mappings ---------------------------------------------------------------------- */
+
+int file_map_open(struct file_map *map, const char *path)
+{
+    struct stat st;
+    int rc = IG_OK;
+    memset(map, 0, sizeof *map);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ig_error_set(errno == ENOENT ? IG_EINVAL : IG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        rc = ig_error_set(IG_EIO, "%s: cannot stat: %s", path, strerror(errno));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = ig_error_set(IG_EINVAL, "%s: not a regular file", path);
+        goto out_close;
+    }
+    map->path = strdup(path);
+    if (!map->path) {
+        rc = ig_error_set(IG_ENOMEM, "%s: out of memory", path);
+        goto out_close;
+    }
+    map->size_bytes = (size_t)st.st_size;
+    if (map->size_bytes > 0) {
+        void *p = mmap(NULL, map->size_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            rc = ig_error_set(IG_EIO, "%s: cannot map %zu bytes: %s", path, map->size_bytes, strerror(errno));
+            free(map->path);
+            memset(map, 0, sizeof *map);
+            goto out_close;
+        }
+        map->data = p;
+    }
+out_close:
+    close(fd);
+    return rc;
+}
+
+void file_map_close(struct file_map *map)
+{
+    if (!map)
+        return;
+    if (map->data)
+        munmap((void *)map->data, map->size_bytes);
+    free(map->path);
+    memset(map, 0, sizeof *map);
+}
+
+/* ---- small files ------------------------------------------------------------------- */
+
+char *file_read_all(const char *path, size_t max_bytes, size_t *size_bytes)
+{
+    struct stat st;
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ig_error_set(errno == ENOENT ? IG_EINVAL : IG_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        ig_error_set(IG_EINVAL, "%s: not a regular file", path);
+        goto out_close;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        ig_error_set(IG_EINVAL, "%s: %lld bytes, larger than the %zu allowed for this kind of file",
+                     path, (long long)st.st_size, max_bytes);
+        goto out_close;
+    }
+    buf = ig_malloc((size_t)st.st_size + 1);
+    if (!buf)
+        goto out_close;
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    if (n != (size_t)st.st_size) {
+        ig_error_set(IG_EIO, "%s: short read (%zu of %lld bytes)", path, n, (long long)st.st_size);
+        free(buf);
+        buf = NULL;
+        goto out_close;
+    }
+    buf[n] = '\0';
+    if (size_bytes)
+        *size_bytes = n;
+out_close:
+    fclose(f);
+    return buf;
+}
+
+char *file_path_join(const char *folder, const char *name)
+{
+    size_t a = strlen(folder), b = strlen(name);
+    char *p = ig_malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, folder, a);
+    size_t k = a;
+    if (a > 0 && folder[a - 1] != '/')
+        p[k++] = '/';
+    memcpy(p + k, name, b + 1);
+    return p;
+}
+
+int file_is_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int file_is_folder(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

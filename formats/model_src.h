@@ -1,0 +1,119 @@
+/* model_src.h — a source checkpoint seen the way a GGUF file will hold it.
+ *
+ * model_src_open() recognises an HF folder (config.json + *.safetensors [+ index] +
+ * tokenizer.model | tokenizer.json), a GGUF file, or a llama2.c .bin checkpoint, and
+ * describes it in llama.cpp's terms: hyperparameters, a vocabulary, and tensors under
+ * their GGUF names with ggml shapes (ne[0] fastest). Tensor data stays in the source's
+ * memory mapping; src_tensor_read_rows_f32() converts a range of rows to fp32 on demand,
+ * applying the Q/K row permutation llama.cpp's converter applies to HF llama checkpoints.
+ */
+#ifndef MODEL_SRC_H
+#define MODEL_SRC_H
+
+#include "file_map.h"
+#include "vocab.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MODEL_NAME_MAX 64   /* GGML_MAX_NAME: tensor names are at most 63 bytes */
+
+enum model_src_kind { MODEL_SRC_HF = 1, MODEL_SRC_GGUF = 2, MODEL_SRC_LLAMA2C = 3 };
+
+/* Hyperparameters of a llama-family model, in the units of llama.cpp's {arch}.* keys. */
+struct model_hparams {
+    char arch[16];            /* "llama" or "qwen2" (general.architecture) */
+    char name[128];           /* general.name; "" to leave it out */
+    int64_t n_vocab;          /* rows of token_embd */
+    int64_t n_ctx_train;      /* context_length */
+    int64_t n_embd;           /* embedding_length */
+    int64_t n_layer;          /* block_count */
+    int64_t n_ff;             /* feed_forward_length */
+    int64_t n_head;           /* attention.head_count */
+    int64_t n_head_kv;        /* attention.head_count_kv */
+    int64_t head_dim;         /* n_embd / n_head unless the config says otherwise */
+    int64_t n_rot;            /* rope.dimension_count */
+    bool head_dim_explicit;   /* config.json had head_dim: write key_length/value_length */
+    float rms_eps;            /* attention.layer_norm_rms_epsilon */
+    float rope_theta;         /* rope.freq_base */
+    bool tie_embeddings;      /* the output projection is the token embedding */
+    char rope_scaling_type[16];     /* "", "linear", "yarn", "llama3", ... */
+    float rope_scaling_factor;
+    int64_t rope_scaling_orig_ctx;  /* 0 when absent */
+    bool attn_qkv_bias;       /* q/k/v projections carry biases (qwen2) */
+};
+
+/* One tensor of the source, under its GGUF name. */
+struct src_tensor {
+    char name[MODEL_NAME_MAX];  /* GGUF name, e.g. "blk.0.attn_q.weight" */
+    char src_name[160];         /* name in the source file */
+    int n_dims;                 /* 1..4 */
+    int64_t ne[4];              /* ggml order: ne[0] is the contiguous dimension */
+    int type;                   /* ggml type id of the stored data */
+    const uint8_t *data;        /* borrowed: into the source mapping */
+    uint64_t size_bytes;
+    int64_t permute_n_head;     /* 0, or the head count of llama's Q/K row permutation */
+    const char *file;           /* borrowed: path of the file holding the data */
+};
+
+/* One file the source was read from (provenance). */
+struct src_file {
+    char *path;                 /* owned */
+    uint64_t size_bytes;
+};
+
+struct gguf_file;
+
+struct model_src {
+    enum model_src_kind kind;
+    char *path;                 /* owned: as given by the user */
+    struct model_hparams hp;
+    struct vocab vocab;
+    int64_t n_tensors;
+    struct src_tensor *tensors; /* [n_tensors] owned, in the order they will be written */
+    int n_files;
+    struct src_file *files;     /* [n_files] owned */
+    struct gguf_file *gguf;     /* GGUF sources only: the parsed file (its KVs are copied) */
+    void *impl;                 /* owned: the reader's own state (mappings) */
+    void (*impl_close)(void *impl);
+};
+
+/* Open path as a model source. tokenizer_path overrides where a llama2.c checkpoint's
+ * tokenizer is found (NULL: beside it). Returns 0, or IG_EINVAL with a message naming the
+ * file and field, IG_EIO, IG_ENOMEM. *out is NULL on failure. */
+int model_src_open(struct model_src **out, const char *path, const char *tokenizer_path);
+
+/* Release everything; accepts NULL. */
+void model_src_close(struct model_src *src);
+
+/* The tensor named name (GGUF name), or NULL. */
+const struct src_tensor *model_src_find(const struct model_src *src, const char *name);
+
+/* Number of rows of t: the product of ne[1..3]. */
+int64_t src_tensor_n_rows(const struct src_tensor *t);
+
+/* Convert rows [row0, row0 + n_rows) of t to fp32 into dst ([n_rows][ne[0]]),
+ * applying the Q/K permutation. t must be F32, F16 or BF16 (quantized sources are
+ * dequantized by quantizers/). Returns 0 or IG_EINVAL. */
+int src_tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
+
+/* Row of the stored data that becomes row r of the GGUF tensor under llama's Q/K
+ * permutation with n_head heads of n_rows / n_head rows each: within each head, GGUF row
+ * 2i comes from stored row i and row 2i+1 from stored row i + head_dim/2. */
+int64_t model_permuted_row(int64_t r, int64_t n_rows, int64_t n_head);
+
+/* Internal: add a tensor to src (grows the array). Used by the readers. */
+int model_src_add_tensor(struct model_src *src, const struct src_tensor *t);
+
+/* Internal: record a source file for provenance. */
+int model_src_add_file(struct model_src *src, const char *path, uint64_t size_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MODEL_SRC_H */

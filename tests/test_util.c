@@ -1,0 +1,152 @@
+/* test_util.c — paths, temp folders and a runner for the ingot binary (see test_util.h). */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char path_bufs[4][4096];
+static int path_next;
+
+static char *next_buf(void)
+{
+    char *b = path_bufs[path_next];
+    path_next = (path_next + 1) % 4;
+    return b;
+}
+
+const char *test_shared_path(const char *rel)
+{
+    const char *data = getenv("INGOT_DATA");
+    char *b = next_buf();
+    snprintf(b, sizeof path_bufs[0], "%s/%s", data ? data : "../shared/data", rel);
+    return access(b, F_OK) == 0 ? b : NULL;
+}
+
+const char *test_fixture_path(const char *rel)
+{
+    const char *root = getenv("INGOT_ROOT");
+    char *b = next_buf();
+    snprintf(b, sizeof path_bufs[0], "%s/tests/data/%s", root ? root : ".", rel);
+    return b;
+}
+
+const char *test_tmp_dir(void)
+{
+    char *b = next_buf();
+    snprintf(b, sizeof path_bufs[0], "/tmp/ingot-test-XXXXXX");
+    if (!mkdtemp(b))
+        return NULL;
+    return b;
+}
+
+/* Drain both pipes until the child closes them. */
+static void drain(int fd_out, int fd_err, struct test_run *r)
+{
+    size_t n_out = 0, n_err = 0;
+    struct pollfd p[2] = {{fd_out, POLLIN, 0}, {fd_err, POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(p, 2, -1) < 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            char *dst = i == 0 ? r->out : r->err;
+            size_t *n = i == 0 ? &n_out : &n_err;
+            char tmp[4096];
+            ssize_t k = read(p[i].fd, tmp, sizeof tmp);
+            if (k <= 0) {
+                close(p[i].fd);
+                p[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            size_t room = sizeof r->out - 1 - *n;
+            size_t take = (size_t)k < room ? (size_t)k : room;
+            memcpy(dst + *n, tmp, take);
+            *n += take;
+            dst[*n] = '\0';
+        }
+    }
+}
+
+void test_run_ingot(struct test_run *r, const char *const *argv)
+{
+    const char *bin = getenv("INGOT_BIN");
+    int po[2], pe[2];
+    memset(r, 0, sizeof *r);
+    r->exit_code = -1;
+    if (!bin || pipe(po) != 0 || pipe(pe) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *args[64];
+        int n = 0;
+        args[n++] = bin;
+        for (int i = 0; argv[i] && n < 63; i++)
+            args[n++] = argv[i];
+        args[n] = NULL;
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(bin, (char *const *)args);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    drain(po[0], pe[0], r);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+uint8_t *test_read_file(const char *path, size_t *size_bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b && size_bytes)
+        *size_bytes = (size_t)n;
+    return b;
+}
+
+int test_write_file(const char *path, const void *data, size_t size_bytes)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t k = fwrite(data, 1, size_bytes, f);
+    return fclose(f) == 0 && k == size_bytes ? 0 : -1;
+}
+
+int test_count_entries(const char *folder)
+{
+    DIR *d = opendir(folder);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
