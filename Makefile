@@ -128,13 +128,17 @@ test-cuda: all $(UNIT)
 memcheck: test-cuda
 
 # ---- sanitizers -----------------------------------------------------------------------
+# Criterion counts a test as passed even when LeakSanitizer reports at exit, so the log
+# is searched for sanitizer reports as well.
 asan:
-	$(MAKE) BUILD=build-asan OPT='-O1 -g -fsanitize=address -fno-omit-frame-pointer' \
-	    EXTRA_LDFLAGS='-fsanitize=address' test
+	set -o pipefail; $(MAKE) BUILD=build-asan OPT='-O1 -g -fsanitize=address -fno-omit-frame-pointer' \
+	    EXTRA_LDFLAGS='-fsanitize=address' test 2>&1 | tee build-asan.log
+	@! grep -q 'ERROR: \(Leak\|Address\)Sanitizer' build-asan.log || (echo "asan: sanitizer reports in build-asan.log"; exit 1)
 
 ubsan:
-	$(MAKE) BUILD=build-ubsan OPT='-O1 -g -fsanitize=undefined -fno-sanitize-recover=undefined' \
-	    EXTRA_LDFLAGS='-fsanitize=undefined' test
+	set -o pipefail; $(MAKE) BUILD=build-ubsan OPT='-O1 -g -fsanitize=undefined -fno-sanitize-recover=undefined' \
+	    EXTRA_LDFLAGS='-fsanitize=undefined' test 2>&1 | tee build-ubsan.log
+	@! grep -q 'runtime error' build-ubsan.log || (echo "ubsan: reports in build-ubsan.log"; exit 1)
 
 # ---- fuzzing (clang libFuzzer) ---------------------------------------------------------
 FUZZ_SECONDS ?= 20

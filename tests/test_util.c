@@ -123,6 +123,8 @@ uint8_t *test_read_file(const char *path, size_t *size_bytes)
         b = NULL;
     }
     fclose(f);
+    if (b)
+        b[n] = 0;   /* text files are used as C strings */
     if (b && size_bytes)
         *size_bytes = (size_t)n;
     return b;

@@ -28,7 +28,8 @@ struct test_run {
 /* Run INGOT_BIN with argv (NULL-terminated, without argv[0]) and capture its output. */
 void test_run_ingot(struct test_run *r, const char *const *argv);
 
-/* Read a whole file into a heap buffer (caller frees); NULL if unreadable. */
+/* Read a whole file into a heap buffer with a NUL after the last byte (caller frees);
+ * NULL if unreadable. */
 uint8_t *test_read_file(const char *path, size_t *size_bytes);
 
 /* Write size_bytes bytes to path; returns 0 or -1. */

@@ -708,7 +708,7 @@ Test(tokenizer_llama2c, infers_types_like_llamacpp)
     struct vocab v;
     l2c_good(&b);
     cr_assert_eq(l2c_read_buf(&v, &b, 6), 0, "%s", ig_error_message());
-    const char *texts[] = {"<unk>", "<s>", "</s>", "<0x41>", "\xe2\x96\x81" "a", ""};
+    const char *texts[] = {"<unk>", "<s>", "</s>", "<0x41>", ("\xe2\x96\x81" "a"), ""};
     const int32_t types[] = {VOCAB_TOKEN_UNKNOWN, VOCAB_TOKEN_CONTROL, VOCAB_TOKEN_CONTROL, VOCAB_TOKEN_BYTE,
                              VOCAB_TOKEN_NORMAL, VOCAB_TOKEN_CONTROL};
     for (int i = 0; i < 6; i++) {

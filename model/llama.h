@@ -1,0 +1,61 @@
+/* llama.h — the llama-family forward pass (Llama 1/2/3, Mistral, TinyLlama, SmolLM,
+ * llama2.c stories, and qwen2 with q/k/v biases), block by block.
+ *
+ * A window of n tokens is evaluated at once with full causal attention (no KV cache
+ * across windows: perplexity and calibration both work on independent windows):
+ *   x = embed(tokens)                                   model_embed
+ *   for each block l: x = block_l(x)                    model_block_forward  (calib/ stops here)
+ *   logits = output(rms_norm(x))                        model_output
+ * block: h = x + Wo·attn(rope(Wq·n1), rope(Wk·n1), Wv·n1),  n1 = rms_norm(x)·attn_norm
+ *        x' = h + Wdown·(silu(Wgate·n2) ⊙ Wup·n2),        n2 = rms_norm(h)·ffn_norm
+ * Weights are fp32 and resident; where they come from (dequantization of any ggml type)
+ * is the caller's business, through a fetch callback, so model/ never depends on quantizers/.
+ */
+#ifndef MODEL_LLAMA_H
+#define MODEL_LLAMA_H
+
+#include "../formats/model_src.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fill dst (ne[0] * rows floats) with tensor t as fp32. Returns 0 or an IG_E code. */
+typedef int (*model_fetch_fn)(void *ctx, const struct src_tensor *t, float *dst);
+
+struct model;
+struct model_ctx;
+
+/* Build the model from src's hyperparameters and tensors, fetching each weight as fp32.
+ * Returns 0, or IG_EINVAL naming a missing tensor or an unsupported architecture. */
+int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx);
+void model_destroy(struct model *m);
+
+const struct model_hparams *model_hparams(const struct model *m);
+
+/* Scratch buffers for windows of up to n_max tokens. */
+int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_max);
+void model_ctx_destroy(struct model_ctx *c);
+
+/* x[n][n_embd] = embedding rows of tokens; IG_EINVAL if a token id is out of range. */
+int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *x);
+
+/* Run block `layer` in place on x[n][n_embd] (positions 0..n-1). */
+void model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n);
+
+/* logits[n][n_vocab] for the n rows of x (final norm, then the output projection).
+ * x is not modified. */
+void model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits);
+
+/* The whole window: embed, every block, then logits for rows [first, n) only:
+ * logits is [n - first][n_vocab]. Returns 0 or IG_EINVAL (bad token). */
+int model_forward(const struct model *m, struct model_ctx *c, const int32_t *tokens, int64_t n, int64_t first,
+                  float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MODEL_LLAMA_H */

@@ -1,0 +1,124 @@
+/* test_llama.c — the forward pass against independent references.
+ *
+ * - Greedy decoding of Karpathy's stories260K from BOS must reproduce the text upstream
+ *   llama2.c publishes for it (quoted in ../shared/data/PROVENANCE.md).
+ * - The same model read from the HF folder (q/k rows permuted back at load), the llama2.c
+ *   checkpoint and the third-party GGUF must give the same logits.
+ */
+#include "../test_util.h"
+
+#include "common/ig_error.h"
+#include "formats/model_src.h"
+#include "model/llama.h"
+#include "verify/verify.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct loaded {
+    struct model_src *src;
+    struct model *m;
+    struct model_ctx *c;
+};
+
+static void load_model(struct loaded *l, const char *rel)
+{
+    const char *p = test_shared_path(rel);
+    if (!p)
+        cr_skip_test("../shared/data is missing");
+    cr_assert_eq(model_src_open(&l->src, p, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create(&l->m, l->src, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_ctx_create(&l->c, l->m, 128), 0);
+}
+
+static void unload(struct loaded *l)
+{
+    model_ctx_destroy(l->c);
+    model_destroy(l->m);
+    model_src_close(l->src);
+}
+
+/* Greedy decoding of n tokens after BOS; returns the pieces joined, "▁" as space. */
+static void greedy(struct loaded *l, int n, char *text, size_t size)
+{
+    int32_t toks[128] = {1};
+    int64_t nv = model_hparams(l->m)->n_vocab;
+    float *logits = malloc(sizeof(float) * (size_t)nv);
+    text[0] = '\0';
+    for (int i = 1; i <= n; i++) {
+        cr_assert_eq(model_forward(l->m, l->c, toks, i, i - 1, logits), 0);
+        int best = 0;
+        for (int v = 1; v < nv; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        toks[i] = best;
+        const char *piece = l->src->vocab.tokens[best];
+        for (const char *s = piece; *s && strlen(text) + 2 < size; s++) {
+            if (strncmp(s, "\xe2\x96\x81", 3) == 0) {
+                strcat(text, " ");
+                s += 2;
+            } else {
+                strncat(text, s, 1);
+            }
+        }
+    }
+    free(logits);
+}
+
+Test(model_llama, stories260K_greedy_matches_upstream_llama2c)
+{
+    struct loaded l;
+    load_model(&l, "gguf-stories260K/stories260K.gguf");
+    char text[1024];
+    greedy(&l, 48, text, sizeof text);
+    const char *want = " Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
+    cr_expect_eq(strncmp(text, want, strlen(want)), 0, "got '%s'", text);
+    unload(&l);
+}
+
+static float max_logit_diff(struct loaded *a, struct loaded *b)
+{
+    int32_t toks[64];
+    for (int i = 0; i < 64; i++)
+        toks[i] = (int32_t)((i * 37 + 1) % 512);
+    toks[0] = 1;
+    int64_t nv = 512;
+    float *la = malloc(sizeof(float) * 64 * (size_t)nv), *lb = malloc(sizeof(float) * 64 * (size_t)nv);
+    cr_assert_eq(model_forward(a->m, a->c, toks, 64, 0, la), 0);
+    cr_assert_eq(model_forward(b->m, b->c, toks, 64, 0, lb), 0);
+    float worst = 0;
+    for (int64_t i = 0; i < 64 * nv; i++)
+        worst = fmaxf(worst, fabsf(la[i] - lb[i]));
+    free(la);
+    free(lb);
+    return worst;
+}
+
+Test(model_llama, hf_llama2c_and_gguf_sources_agree)
+{
+    struct loaded g, h, b;
+    load_model(&g, "gguf-stories260K/stories260K.gguf");
+    load_model(&h, "hf-stories260K-f32");
+    load_model(&b, "llama2c-stories260K/stories260K.bin");
+    /* the weights are bit-identical, so the logits are too */
+    cr_expect_eq(max_logit_diff(&g, &h), 0.0f, "HF folder (permuted q/k) differs from the GGUF");
+    cr_expect_eq(max_logit_diff(&g, &b), 0.0f, "llama2.c checkpoint differs from the GGUF");
+    unload(&g);
+    unload(&h);
+    unload(&b);
+}
+
+Test(model_llama, rejects_out_of_range_tokens)
+{
+    struct loaded g;
+    load_model(&g, "gguf-stories260K/stories260K.gguf");
+    int32_t toks[2] = {1, 512};
+    float *logits = malloc(sizeof(float) * 512 * 2);
+    cr_expect_eq(model_forward(g.m, g.c, toks, 2, 0, logits), IG_EINVAL);
+    cr_expect(strstr(ig_error_message(), "512"));
+    free(logits);
+    unload(&g);
+}
