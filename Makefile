@@ -68,14 +68,17 @@ $(shell mkdir -p $(BUILD) && (test -f $(SETTINGS) && test "$$(cat $(SETTINGS))" 
 LIB_DIRS := common formats quantizers kernels/cpu model calib verify
 LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRCS := $(sort $(wildcard convert/*.c))
+CLI_LIB_SRCS := $(filter-out convert/main.c,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard tests/*.c tests/*/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/*.c))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+CLI_LIB_OBJS := $(CLI_LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libingot.a
+CLI_LIB := $(BUILD)/libingot-cli.a   # convert/ without main(), for the tests
 INGOT := $(BUILD)/ingot
 UNIT := $(BUILD)/tests/unit
 TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
@@ -98,6 +101,10 @@ $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(CLI_LIB): $(CLI_LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(INGOT): $(CLI_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) $(CLI_OBJS) $(LIB) $(LDLIBS_ALL) -o $@
@@ -107,10 +114,10 @@ $(BUILD)/tools/%: tools/%.c $(LIB) $(SETTINGS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP $< $(LIB) $(LDLIBS_ALL) -o $@
 
-$(UNIT): $(TEST_OBJS) $(LIB)
+$(UNIT): $(TEST_OBJS) $(CLI_LIB) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_OBJS) $(LIB) $(LDLIBS_ALL) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_OBJS) $(CLI_LIB) $(LIB) $(LDLIBS_ALL) -lcriterion -o $@
 
 # ---- tests ----------------------------------------------------------------------------
 # The unit suite finds ../shared/data through INGOT_DATA (default: beside the checkout) and

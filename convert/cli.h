@@ -24,6 +24,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* Print "ingot <cmd>: error: <library message>" and return the exit code for rc. */
 int cli_fail(const char *cmd, int rc);

@@ -31,7 +31,14 @@ static const char convert_usage[] =
     "a GGUF file (F32/F16/BF16), or a llama2.c .bin checkpoint.\n"
     "\n"
     "  -o, --output FILE     the GGUF file to write (replaced atomically)\n"
-    "  -t, --type T          F32, F16 (default) or BF16; norms and biases stay F32\n"
+    "  -t, --type T          F32, F16 (default), BF16, or a llama.cpp mix: Q8_0, Q4_0, Q4_1,\n"
+    "                        Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M,\n"
+    "                        Q5_K_S, Q5_K_M, Q6_K (per-tensor types as llama-quantize picks them)\n"
+    "      --tensor-type RE=T  tensors whose name matches the extended regex RE get type T\n"
+    "                        (repeatable; the first match wins; skips the mix's rules)\n"
+    "      --output-type T   type of output.weight\n"
+    "      --embed-type T    type of token_embd.weight\n"
+    "      --pure            every quantized tensor gets the mix's base type\n"
     "      --tokenizer FILE  tokenizer for a llama2.c checkpoint (default: beside it)\n"
     "      --tie-embeddings  tied models: write token_embd.weight only, as llama.cpp's\n"
     "                        HF converter does (default: also write output.weight)\n"
@@ -42,9 +49,33 @@ struct convert_opts {
     const char *out_path;
     const char *tokenizer;
     const struct file_type *ft;
-    int plan_flags;
+    struct plan_opts plan;
     bool quiet;
 };
+
+/* A ggml tensor type named on the command line (F16, Q4_K, ...). */
+static int parse_tensor_type(const char *opt, const char *name, int *type)
+{
+    *type = ggml_type_from_name(name);
+    if (*type < 0 || !quant_type_get(*type))
+        return cli_usage_error("convert", "%s: '%s' is not a tensor type this build writes", opt, name);
+    return 0;
+}
+
+static int parse_override(struct plan_opts *p, char *arg)
+{
+    char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_usage_error("convert", "--tensor-type '%s': expected REGEX=TYPE", arg);
+    if (p->n_overrides == PLAN_MAX_OVERRIDES)
+        return cli_usage_error("convert", "more than %d --tensor-type options", PLAN_MAX_OVERRIDES);
+    *eq = '\0';
+    p->override_pattern[p->n_overrides] = arg;
+    int rc = parse_tensor_type("--tensor-type", eq + 1, &p->override_type[p->n_overrides]);
+    if (!rc)
+        p->n_overrides++;
+    return rc;
+}
 
 /* ---- arguments ---------------------------------------------------------------------------- */
 
@@ -54,11 +85,14 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"output", required_argument, 0, 'o'},   {"type", required_argument, 0, 't'},
         {"tokenizer", required_argument, 0, 'k'}, {"tie-embeddings", no_argument, 0, 'e'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"tensor-type", required_argument, 0, 'T'}, {"output-type", required_argument, 0, 'O'},
+        {"embed-type", required_argument, 0, 'E'}, {"pure", no_argument, 0, 'p'},
         {0, 0, 0, 0},
     };
-    int c;
+    int c, rc;
     memset(o, 0, sizeof *o);
     o->ft = plan_file_type_find("F16");
+    o->plan.output_type = o->plan.embed_type = -1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:t:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -70,7 +104,11 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
                                        plan_file_type_names());
             break;
         case 'k': o->tokenizer = optarg; break;
-        case 'e': o->plan_flags |= PLAN_TIE_EMBEDDINGS; break;
+        case 'e': o->plan.flags |= PLAN_TIE_EMBEDDINGS; break;
+        case 'p': o->plan.flags |= PLAN_PURE; break;
+        case 'T': if ((rc = parse_override(&o->plan, optarg))) return rc; break;
+        case 'O': if ((rc = parse_tensor_type("--output-type", optarg, &o->plan.output_type))) return rc; break;
+        case 'E': if ((rc = parse_tensor_type("--embed-type", optarg, &o->plan.embed_type))) return rc; break;
         case 'q': o->quiet = true; break;
         case 'h': fputs(convert_usage, stdout); exit(EXIT_OK);
         default:
@@ -151,20 +189,52 @@ static int write_keys(struct gguf_writer *w, const struct model_src *src, const 
     int rc;
     const struct file_type *ft = plan->file_type;
     if (src->kind == MODEL_SRC_GGUF) {
+        /* llama-quantize: the input's keys, then quantization_version and file_type */
         rc = write_gguf_source_keys(w, src);
         if (!rc)
-            rc = gguf_meta_write_file_type(w, ft->ftype, ft->quantized);
+            rc = gguf_meta_write_file_type(w, ft->ftype, 1);
     } else {
+        /* llama.cpp's converter writes file_type before the tokenizer; a quantized file is
+         * what llama-quantize makes of that, with both keys moved to the end */
         rc = gguf_meta_write_hparams(w, &src->hp);
-        if (!rc)
-            rc = gguf_meta_write_file_type(w, ft->ftype, ft->quantized);
+        if (!rc && !ft->quantized)
+            rc = gguf_meta_write_file_type(w, ft->ftype, 0);
         if (!rc)
             rc = gguf_meta_write_vocab(w, &src->vocab);
+        if (!rc && ft->quantized)
+            rc = gguf_meta_write_file_type(w, ft->ftype, 1);
     }
     return rc ? rc : write_provenance(w, src, plan, ph_src);
 }
 
 /* ---- tensor data ----------------------------------------------------------------------------- */
+
+/* Rows [r0, r0 + n) of t as fp32, whatever its stored type. */
+static int read_rows_f32(const struct src_tensor *t, int64_t r0, int64_t n, float *dst)
+{
+    const struct quant_type *sq = quant_type_get(t->type);
+    if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16 || !sq)
+        return src_tensor_read_rows_f32(t, r0, n, dst);
+    const size_t row_bytes = quant_row_size_bytes(sq, t->ne[0]);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; r++)
+        sq->dequantize_row_ref(t->data + (size_t)(r0 + r) * row_bytes, dst + r * t->ne[0], t->ne[0]);
+    return 0;
+}
+
+/* Quantize n rows of f32 into packed, in parallel (rows are independent, so the bytes do
+ * not depend on the thread count). */
+static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t n, int64_t n_cols, uint8_t *packed)
+{
+    const size_t row_bytes = quant_row_size_bytes(qt, n_cols);
+    int rc = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(min : rc)
+    for (int64_t r = 0; r < n; r++) {
+        int k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, NULL);
+        rc = k < rc ? k : rc;
+    }
+    return rc;
+}
 
 /* Stream one tensor: raw copy when nothing changes, else rows through the quantizer. */
 static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, float *f32, uint8_t *packed)
@@ -185,9 +255,9 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, float
     size_t row_bytes = quant_row_size_bytes(qt, n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_chunk) {
         int64_t nr = n_rows - r0 < rows_per_chunk ? n_rows - r0 : rows_per_chunk;
-        int rc = src_tensor_read_rows_f32(t, r0, nr, f32);
-        for (int64_t r = 0; r < nr && !rc; r++)
-            rc = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, NULL);
+        int rc = read_rows_f32(t, r0, nr, f32);
+        if (!rc)
+            rc = quantize_rows(qt, f32, nr, n_cols, packed);
         if (!rc)
             rc = gguf_writer_write(w, packed, (size_t)nr * row_bytes);
         if (rc)
@@ -278,7 +348,9 @@ int cmd_convert(int argc, char **argv)
     struct plan plan = {0};
     rc = model_src_open(&src, o.src_path, o.tokenizer);
     if (!rc)
-        rc = plan_make(&plan, src, o.ft, o.plan_flags);
+        rc = plan_make(&plan, src, o.ft, &o.plan);
+    if (!rc)
+        rc = plan_check_writable(&plan);
     if (!rc)
         rc = convert_run(&o, src, &plan);
     plan_free(&plan);

@@ -17,6 +17,7 @@ static const char usage[] =
     "  convert SRC -o OUT.gguf [--type F16]   convert an HF folder, GGUF or llama2.c checkpoint\n"
     "  inspect FILE|FOLDER [--json]           metadata, tensors, bits per weight, provenance\n"
     "  check FILE                             verify offsets, sizes and recorded checksums\n"
+    "  verify FILE... --source SRC --eval TEXT  perplexity, KL divergence, top-token agreement\n"
     "  synth -o FOLDER [--seed N]             write a small seeded llama model and corpus (demo)\n"
     "\n"
     "'ingot <command> --help' describes each command. Exit codes: 0 success, 1 a check or\n"

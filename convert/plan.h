@@ -1,8 +1,12 @@
-/* plan.h — which tensor of the source is written, and as which type.
+/* plan.h — which tensor of the source is written, in which order, and as which type.
  *
- * For the float file types (F32, F16, BF16) llama.cpp's converter keeps 1-D tensors,
- * norms and anything not named "*.weight" (biases) in F32 and converts the rest. The
- * quantized mixes of llama-quantize extend these rules in a later issue.
+ * Float file types (F32, F16, BF16) follow llama.cpp's converter: 1-D tensors, norms and
+ * anything not named "*.weight" stay F32, the rest take the file type. Quantized file
+ * types follow llama-quantize: the same tensors stay as they are, the others get the
+ * mix's type (mix.h) unless --pure, a --tensor-type pattern, --output-type or
+ * --embed-type says otherwise. Quantized outputs, and any output from a GGUF source, list
+ * tensors in llama-quantize's order (non-block tensors first, then blk.0, blk.1, ...,
+ * names sorted within each), so the file matches llama-quantize's byte for byte.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -14,14 +18,27 @@
 enum plan_flags {
     PLAN_DEFAULT = 0,
     PLAN_TIE_EMBEDDINGS = 1,   /* tied models: omit output.weight, llama.cpp reuses token_embd */
+    PLAN_PURE = 2,             /* every quantized tensor gets the base type (llama-quantize --pure) */
+    PLAN_HAS_IMATRIX = 4,      /* an importance matrix is used (changes Q4_0/Q5_0/IQ4_NL ffn_down) */
 };
 
 /* A file type as the user names it (--type). */
 struct file_type {
-    const char *name;      /* "F16" */
+    const char *name;      /* "Q4_K_M" */
     int ftype;             /* general.file_type */
-    int tensor_type;       /* ggml type of the converted tensors */
+    int tensor_type;       /* the base ggml type */
     bool quantized;
+};
+
+#define PLAN_MAX_OVERRIDES 16
+
+struct plan_opts {
+    int flags;
+    int output_type;       /* --output-type, or -1 */
+    int embed_type;        /* --embed-type, or -1 */
+    int n_overrides;
+    const char *override_pattern[PLAN_MAX_OVERRIDES];   /* --tensor-type REGEX=TYPE */
+    int override_type[PLAN_MAX_OVERRIDES];
 };
 
 struct plan_entry {
@@ -33,15 +50,21 @@ struct plan {
     const struct file_type *file_type;
     int64_t n_entries;
     struct plan_entry *entries;     /* [n_entries] owned, in write order */
+    int64_t n_fallback;             /* tensors whose rows forced a fallback type */
 };
 
-/* The file type named name (case-insensitive), or NULL. names_out gets the accepted list. */
+/* The file type named name (case-insensitive; Q4_K, Q3_K, Q5_K mean the _M mixes), or NULL. */
 const struct file_type *plan_file_type_find(const char *name);
+/* "F32, F16, ..." for messages. */
 const char *plan_file_type_names(void);
 
-/* Decide every tensor's type. Returns 0, or IG_EINVAL naming the tensor that cannot be
- * written (for example a quantized GGUF source tensor that would need dequantizing). */
-int plan_make(struct plan *plan, const struct model_src *src, const struct file_type *ft, int flags);
+/* Decide every tensor's type and the write order. Returns 0, IG_EINVAL for a bad
+ * --tensor-type pattern, or IG_ENOMEM. */
+int plan_make(struct plan *plan, const struct model_src *src, const struct file_type *ft, const struct plan_opts *opts);
+
+/* IG_EINVAL naming the first tensor this build cannot write (no quantizer for its type, or
+ * a quantized source tensor that would need a dequantizer). */
+int plan_check_writable(const struct plan *plan);
 
 void plan_free(struct plan *plan);
 

@@ -65,12 +65,10 @@ int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *h
     return rc;
 }
 
-int gguf_meta_write_file_type(struct gguf_writer *w, int ftype, int quantized)
+int gguf_meta_write_file_type(struct gguf_writer *w, int ftype, int with_quant_version)
 {
-    int rc = gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype);
-    if (!rc && quantized)
-        rc = gguf_writer_add_u32(w, "general.quantization_version", 2);
-    return rc;
+    int rc = with_quant_version ? gguf_writer_add_u32(w, "general.quantization_version", 2) : 0;
+    return rc ? rc : gguf_writer_add_u32(w, "general.file_type", (uint32_t)ftype);
 }
 
 static int add_id(struct gguf_writer *w, const char *key, int64_t id)

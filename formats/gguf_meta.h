@@ -47,8 +47,10 @@ enum llama_ftype {
 /* Write the architecture keys (1-2 above) for hp. Returns 0 or a writer error. */
 int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *hp);
 
-/* Write general.file_type, and general.quantization_version = 2 when quantized != 0. */
-int gguf_meta_write_file_type(struct gguf_writer *w, int ftype, int quantized);
+/* Write general.file_type alone (llama.cpp's converter, between the hparams and the
+ * tokenizer), or, with with_quant_version, general.quantization_version = 2 followed by
+ * general.file_type (llama-quantize appends both at the end of the keys). */
+int gguf_meta_write_file_type(struct gguf_writer *w, int ftype, int with_quant_version);
 
 /* Write the tokenizer.ggml.* keys for v. */
 int gguf_meta_write_vocab(struct gguf_writer *w, const struct vocab *v);

@@ -7,7 +7,14 @@
  * (w*x[i])*l exactly as in C, so keep the operand order when editing. The comments give
  * each search as math; the code keeps ggml's loop structure because the bytes depend on it.
  */
+/* No contraction of a*b + c into a fused multiply-add: ggml rounds every product. GCC
+ * ignores the standard pragma (its ISO C modes already default to fp-contract=off), so it
+ * gets its own spelling in case this file is ever built in a GNU mode with FMA enabled. */
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #include "k_quant_search.h"
 

@@ -7,7 +7,14 @@
  * make_qkx3_quants on imatrix·sqrt(σ² + x²) weights, and the scales and mins quantized by
  * make_qp_quants. Both finish by re-rounding every code against the fp16 scales read back.
  */
+/* No contraction of a*b + c into a fused multiply-add: ggml rounds every product. GCC
+ * ignores the standard pragma (its ISO C modes already default to fp-contract=off), so it
+ * gets its own spelling in case this file is ever built in a GNU mode with FMA enabled. */
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #include "k_quants.h"
 

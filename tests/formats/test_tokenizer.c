@@ -1279,8 +1279,17 @@ static void small_vocab(struct vocab *v)
 
 static int apply(struct vocab *v, const char *tc, const char *stm, const char *config)
 {
+    static const char *const names[3] = {"tokenizer_config.json", "special_tokens_map.json", "config.json"};
+    const char *dir = config_folder(tc, stm, config);
     ig_error_clear();
-    return tokenizer_hf_apply_config(v, config_folder(tc, stm, config));
+    int rc = tokenizer_hf_apply_config(v, dir);
+    for (int i = 0; i < 3; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return rc;
 }
 
 Test(tokenizer_hf_config, missing_files_change_nothing)
