@@ -25,6 +25,13 @@ int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
+
+struct vocab;
+/* Read the text file at path and tokenize it with v, BOS first when v says so
+ * (llama.cpp's add_special). *ids is heap-owned by the caller. Returns 0 or an IG_E code. */
+int cli_tokenize_file(const struct vocab *v, const char *path, int32_t **ids, int64_t *n_ids);
+int cmd_verify(int argc, char **argv);
 
 /* Print "ingot <cmd>: error: <library message>" and return the exit code for rc. */
 int cli_fail(const char *cmd, int rc);

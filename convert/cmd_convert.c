@@ -13,6 +13,7 @@
 #include "../formats/gguf.h"
 #include "../formats/gguf_meta.h"
 #include "../formats/gguf_write.h"
+#include "../formats/imatrix.h"
 #include "../formats/model_src.h"
 #include "../quantizers/quant_type.h"
 
@@ -39,6 +40,8 @@ static const char convert_usage[] =
     "      --output-type T   type of output.weight\n"
     "      --embed-type T    type of token_embd.weight\n"
     "      --pure            every quantized tensor gets the mix's base type\n"
+    "      --imatrix FILE    importance matrix (llama.cpp GGUF or .dat, or from 'ingot imatrix')\n"
+    "                        weighting the quantization error, as llama-quantize uses it\n"
     "      --tokenizer FILE  tokenizer for a llama2.c checkpoint (default: beside it)\n"
     "      --tie-embeddings  tied models: write token_embd.weight only, as llama.cpp's\n"
     "                        HF converter does (default: also write output.weight)\n"
@@ -50,6 +53,8 @@ struct convert_opts {
     const char *tokenizer;
     const struct file_type *ft;
     struct plan_opts plan;
+    const char *imatrix_path;
+    struct imatrix imatrix;
     bool quiet;
 };
 
@@ -87,6 +92,7 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
         {"tensor-type", required_argument, 0, 'T'}, {"output-type", required_argument, 0, 'O'},
         {"embed-type", required_argument, 0, 'E'}, {"pure", no_argument, 0, 'p'},
+        {"imatrix", required_argument, 0, 'I'},
         {0, 0, 0, 0},
     };
     int c, rc;
@@ -106,6 +112,7 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         case 'k': o->tokenizer = optarg; break;
         case 'e': o->plan.flags |= PLAN_TIE_EMBEDDINGS; break;
         case 'p': o->plan.flags |= PLAN_PURE; break;
+        case 'I': o->imatrix_path = optarg; o->plan.flags |= PLAN_HAS_IMATRIX; break;
         case 'T': if ((rc = parse_override(&o->plan, optarg))) return rc; break;
         case 'O': if ((rc = parse_tensor_type("--output-type", optarg, &o->plan.output_type))) return rc; break;
         case 'E': if ((rc = parse_tensor_type("--embed-type", optarg, &o->plan.embed_type))) return rc; break;
@@ -175,7 +182,7 @@ static int write_provenance(struct gguf_writer *w, const struct model_src *src, 
     if (!rc)
         rc = gguf_writer_add_arr_u64(w, "ingot.source.file_sizes", sizes, (uint64_t)n);
     if (!rc)
-        rc = gguf_writer_add_str(w, "ingot.method", "none");
+        rc = gguf_writer_add_str(w, "ingot.method", plan->file_type->quantized ? "rtn" : "none");
     if (!rc)
         rc = gguf_writer_add_str(w, "ingot.type", plan->file_type->name);
     if (rc)
@@ -184,7 +191,23 @@ static int write_provenance(struct gguf_writer *w, const struct model_src *src, 
     return *ph_src < 0 ? *ph_src : 0;
 }
 
-static int write_keys(struct gguf_writer *w, const struct model_src *src, const struct plan *plan, int *ph_src)
+/* llama-quantize's record of the importance matrix it used (after general.file_type). */
+static int write_imatrix_keys(struct gguf_writer *w, const struct convert_opts *o)
+{
+    if (!o->imatrix_path)
+        return 0;
+    int rc = gguf_writer_add_str(w, "quantize.imatrix.file", o->imatrix_path);
+    if (!rc)
+        rc = gguf_writer_add_str(w, "quantize.imatrix.dataset", o->imatrix.dataset);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, "quantize.imatrix.entries_count", (uint32_t)o->imatrix.n_entries);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, "quantize.imatrix.chunks_count", (uint32_t)o->imatrix.chunk_count);
+    return rc;
+}
+
+static int write_keys(struct gguf_writer *w, const struct convert_opts *o, const struct model_src *src,
+                      const struct plan *plan, int *ph_src)
 {
     int rc;
     const struct file_type *ft = plan->file_type;
@@ -204,6 +227,8 @@ static int write_keys(struct gguf_writer *w, const struct model_src *src, const 
         if (!rc && ft->quantized)
             rc = gguf_meta_write_file_type(w, ft->ftype, 1);
     }
+    if (!rc)
+        rc = write_imatrix_keys(w, o);
     return rc ? rc : write_provenance(w, src, plan, ph_src);
 }
 
@@ -224,20 +249,22 @@ static int read_rows_f32(const struct src_tensor *t, int64_t r0, int64_t n, floa
 
 /* Quantize n rows of f32 into packed, in parallel (rows are independent, so the bytes do
  * not depend on the thread count). */
-static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t n, int64_t n_cols, uint8_t *packed)
+static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t n, int64_t n_cols, const float *imatrix,
+                         uint8_t *packed)
 {
     const size_t row_bytes = quant_row_size_bytes(qt, n_cols);
     int rc = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(min : rc)
     for (int64_t r = 0; r < n; r++) {
-        int k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, NULL);
+        int k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, imatrix);
         rc = k < rc ? k : rc;
     }
     return rc;
 }
 
 /* Stream one tensor: raw copy when nothing changes, else rows through the quantizer. */
-static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, float *f32, uint8_t *packed)
+static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const struct imatrix *im, float *f32,
+                        uint8_t *packed)
 {
     const struct src_tensor *t = e->src;
     if (t->type == e->type && t->permute_n_head == 0) {
@@ -253,11 +280,13 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, float
     int64_t n_cols = t->ne[0], n_rows = src_tensor_n_rows(t);
     int64_t rows_per_chunk = n_cols > 0 && n_cols < CHUNK_ELEMS ? CHUNK_ELEMS / n_cols : 1;
     size_t row_bytes = quant_row_size_bytes(qt, n_cols);
+    /* llama-quantize uses an entry only when its length is the row length */
+    const float *imatrix = imatrix_find(im, t->name, n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_chunk) {
         int64_t nr = n_rows - r0 < rows_per_chunk ? n_rows - r0 : rows_per_chunk;
         int rc = read_rows_f32(t, r0, nr, f32);
         if (!rc)
-            rc = quantize_rows(qt, f32, nr, n_cols, packed);
+            rc = quantize_rows(qt, f32, nr, n_cols, imatrix, packed);
         if (!rc)
             rc = gguf_writer_write(w, packed, (size_t)nr * row_bytes);
         if (rc)
@@ -266,7 +295,8 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, float
     return gguf_writer_end_tensor(w);
 }
 
-static int write_all(struct gguf_writer *w, const struct plan *plan, int ph_src, bool quiet, uint64_t *bytes_out)
+static int write_all(struct gguf_writer *w, const struct plan *plan, const struct imatrix *im, int ph_src, bool quiet,
+                     uint64_t *bytes_out)
 {
     int64_t max_cols = 1;
     for (int64_t i = 0; i < plan->n_entries; i++)
@@ -280,7 +310,7 @@ static int write_all(struct gguf_writer *w, const struct plan *plan, int ph_src,
     progress_begin(&prog, plan->n_entries, quiet);
     for (int64_t i = 0; i < plan->n_entries && !rc; i++) {
         const struct plan_entry *e = &plan->entries[i];
-        rc = write_tensor(w, e, f32, packed);
+        rc = write_tensor(w, e, im, f32, packed);
         if (!rc)
             rc = gguf_writer_set_u64_placeholder(w, ph_src, (uint64_t)i, XXH3_64bits(e->src->data, e->src->size_bytes));
         *bytes_out += gguf_writer_tensor_size(w, i);
@@ -316,8 +346,9 @@ static int convert_run(const struct convert_opts *o, const struct model_src *src
     if (rc)
         return rc;
     cli_set_tmp_output(gguf_writer_tmp_path(w));
-    if ((rc = write_keys(w, src, plan, &ph_src)) || (rc = add_tensor_infos(w, plan)) ||
-        (rc = gguf_writer_begin_data(w)) || (rc = write_all(w, plan, ph_src, o->quiet, &bytes))) {
+    const struct imatrix *im = o->imatrix_path ? &o->imatrix : NULL;
+    if ((rc = write_keys(w, o, src, plan, &ph_src)) || (rc = add_tensor_infos(w, plan)) ||
+        (rc = gguf_writer_begin_data(w)) || (rc = write_all(w, plan, im, ph_src, o->quiet, &bytes))) {
         gguf_writer_abort(w);
         cli_set_tmp_output(NULL);
         return rc;
@@ -347,6 +378,8 @@ int cmd_convert(int argc, char **argv)
     struct model_src *src = NULL;
     struct plan plan = {0};
     rc = model_src_open(&src, o.src_path, o.tokenizer);
+    if (!rc && o.imatrix_path)
+        rc = imatrix_read(&o.imatrix, o.imatrix_path);
     if (!rc)
         rc = plan_make(&plan, src, o.ft, &o.plan);
     if (!rc)
@@ -354,6 +387,7 @@ int cmd_convert(int argc, char **argv)
     if (!rc)
         rc = convert_run(&o, src, &plan);
     plan_free(&plan);
+    imatrix_free(&o.imatrix);
     model_src_close(src);
     return rc ? cli_fail("convert", rc) : EXIT_OK;
 }

@@ -18,6 +18,7 @@ static const char usage[] =
     "  inspect FILE|FOLDER [--json]           metadata, tensors, bits per weight, provenance\n"
     "  check FILE                             verify offsets, sizes and recorded checksums\n"
     "  verify FILE... --source SRC --eval TEXT  perplexity, KL divergence, top-token agreement\n"
+    "  imatrix SRC --calib TEXT -o FILE       llama.cpp importance matrix over calibration text\n"
     "  synth -o FOLDER [--seed N]             write a small seeded llama model and corpus (demo)\n"
     "\n"
     "'ingot <command> --help' describes each command. Exit codes: 0 success, 1 a check or\n"
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
         {"inspect", cmd_inspect},
         {"check", cmd_check},
         {"synth", cmd_synth},
+        {"verify", cmd_verify},
+        {"imatrix", cmd_imatrix},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -34,6 +34,8 @@ struct model_ctx {
     float *q, *k, *v, *attn;     /* [n_max][n_head*hd] / [n_max][n_kv*hd] */
     float *proj;                 /* [n_max][n_embd] */
     float *gate, *up;            /* [n_max][n_ff] */
+    model_capture_fn capture;    /* or NULL */
+    void *capture_ctx;
 };
 
 /* ---- loading ------------------------------------------------------------------------------ */
@@ -166,6 +168,12 @@ int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_ma
     return 0;
 }
 
+void model_ctx_set_capture(struct model_ctx *c, model_capture_fn fn, void *fn_ctx)
+{
+    c->capture = fn;
+    c->capture_ctx = fn_ctx;
+}
+
 void model_ctx_destroy(struct model_ctx *c)
 {
     if (!c)
@@ -203,19 +211,27 @@ void model_block_forward(const struct model *m, struct model_ctx *c, int64_t lay
     const int64_t q = hp->n_head * hd, kv = hp->n_head_kv * hd;
     /* attention */
     cpu_rms_norm(x, n, d, L->attn_norm, hp->rms_eps, c->norm);
+    if (c->capture)
+        c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm, n, d);
     cpu_matmul(c->norm, n, d, L->wq, q, L->bq, c->q);
     cpu_matmul(c->norm, n, d, L->wk, kv, L->bk, c->k);
     cpu_matmul(c->norm, n, d, L->wv, kv, L->bv, c->v);
     cpu_rope(c->q, n, hp->n_head, hd, hp->n_rot, 0, hp->rope_theta, m->rope_mode);
     cpu_rope(c->k, n, hp->n_head_kv, hd, hp->n_rot, 0, hp->rope_theta, m->rope_mode);
     cpu_attention(c->q, c->k, c->v, n, hp->n_head, hp->n_head_kv, hd, c->attn);
+    if (c->capture)
+        c->capture(c->capture_ctx, layer, MODEL_IN_ATTN_OUT, c->attn, n, q);
     cpu_matmul(c->attn, n, q, L->wo, d, NULL, c->proj);
     cpu_add(x, c->proj, n * d);
     /* feed-forward */
     cpu_rms_norm(x, n, d, L->ffn_norm, hp->rms_eps, c->norm);
+    if (c->capture)
+        c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm, n, d);
     cpu_matmul(c->norm, n, d, L->w_gate, hp->n_ff, NULL, c->gate);
     cpu_matmul(c->norm, n, d, L->w_up, hp->n_ff, NULL, c->up);
     cpu_swiglu(c->gate, c->up, n * hp->n_ff);
+    if (c->capture)
+        c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate, n, hp->n_ff);
     cpu_matmul(c->gate, n, hp->n_ff, L->w_down, d, NULL, c->proj);
     cpu_add(x, c->proj, n * d);
 }

@@ -35,9 +35,25 @@ void model_destroy(struct model *m);
 
 const struct model_hparams *model_hparams(const struct model *m);
 
+/* The inputs of a block's linear layers, in the order the block computes them. */
+enum model_linear_input {
+    MODEL_IN_ATTN = 0,       /* attn_q, attn_k, attn_v: rms_norm(x)·attn_norm */
+    MODEL_IN_ATTN_OUT = 1,   /* attn_output: the attention result */
+    MODEL_IN_FFN = 2,        /* ffn_gate, ffn_up: rms_norm(h)·ffn_norm */
+    MODEL_IN_FFN_DOWN = 3,   /* ffn_down: silu(gate) ⊙ up */
+};
+
+/* Called with each linear input X [n][dim] as the block computes it (calib/ accumulates
+ * statistics from it). X is only valid during the call. */
+typedef void (*model_capture_fn)(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n,
+                                 int64_t dim);
+
 /* Scratch buffers for windows of up to n_max tokens. */
 int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_max);
 void model_ctx_destroy(struct model_ctx *c);
+
+/* Have model_block_forward report every linear input to fn (NULL to stop). */
+void model_ctx_set_capture(struct model_ctx *c, model_capture_fn fn, void *fn_ctx);
 
 /* x[n][n_embd] = embedding rows of tokens; IG_EINVAL if a token id is out of range. */
 int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *x);

@@ -61,7 +61,9 @@ static void iq4nl_sums(const float *x, const float *w, float id, float *sumqx, f
 
 /* The block scale of quantize_row_iq4_nl_impl: start at d = max/127 (max = signed
  * max-|x| element), refit d = sum(w q x)/sum(w q^2), then keep the best of the 15 inverse
- * scales by the score sumqx^2/sumq2. 0 for a block with max|x| < GROUP_MAX_EPS. */
+ * scales by the score sumqx^2/sumq2. 0 for a block with max|x| < GROUP_MAX_EPS, and 0
+ * when every weight is 0 (current ggml guards sumq2 > 0; versions without the guard
+ * stored NaN for such a block, which only an importance matrix with zeros can cause). */
 static float iq4nl_block_scale(const float *x, const float *w)
 {
     float amax = 0, max = 0;

@@ -5,7 +5,8 @@
  * k-quant reference quantizers in q2_k.c … q6_k.c produce llama-quantize's bytes.
  * Everything is float32 in source order; an expression such as w*x[i]*l is evaluated
  * (w*x[i])*l exactly as in C, so keep the operand order when editing. The comments give
- * each search as math; the code keeps ggml's loop structure because the bytes depend on it.
+ * each search as math; the code keeps ggml's loop structure because the bytes depend on it,
+ * which is why the searches run longer than most functions here.
  */
 /* No contraction of a*b + c into a fused multiply-add: ggml rounds every product. GCC
  * ignores the standard pragma (its ISO C modes already default to fp-contract=off), so it

@@ -19,7 +19,9 @@
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__) && defined(__FMA__) && !defined(__STRICT_ANSI__)
-#error "quantizers need -ffp-contract=off (or -std=c11) when FMA is enabled"
+/* gnu modes contract a*b+c into FMA, and no macro says whether -ffp-contract=off was
+ * given too: ask for the ISO mode the Makefile uses. */
+#error "with FMA enabled, build quantizers/ with -std=c11 (it implies -ffp-contract=off)"
 #endif
 
 /* ggml's GROUP_MAX_EPS: a group whose largest |x| is below this is treated as all zero. */
@@ -94,13 +96,13 @@ static inline int quant_unpack5(const uint8_t *qs, const uint8_t *qh, int j)
 /* ---- weighted scale searches (k-quant machinery reused by the imatrix paths) ---------- */
 
 /* sigma2 of ggml's quantize_row_<type>_impl: sum(x^2) / n over the whole row, summed in
- * order. */
+ * order (0 for an empty row, which has no block to weigh). */
 static inline float quant_row_sigma2(const float *x, int64_t n)
 {
     float sum_x2 = 0;
     for (int64_t j = 0; j < n; ++j)
         sum_x2 += x[j] * x[j];
-    return sum_x2 / (float)n;
+    return n > 0 ? sum_x2 / (float)n : 0.0f;
 }
 
 /* sum(w x l) and sum(w l^2) for l = clamp(nearest_int(iscale x), -nmax, nmax - 1); the

@@ -1,0 +1,29 @@
+/* imatrix_calc.h — the importance matrix of a model over calibration text: for every
+ * weight of every block, the mean squared activation of each input column (diag(XᵀX)/N),
+ * computed the way llama-imatrix does: the text tokenized with BOS, cut into windows of
+ * n_ctx tokens whose first token is replaced by BOS, every row of every window counted.
+ * q/k/v share one input, as do gate/up; each weight still gets its own entry, as in
+ * llama.cpp's files.
+ */
+#ifndef IMATRIX_CALC_H
+#define IMATRIX_CALC_H
+
+#include "../formats/imatrix.h"
+#include "../model/llama.h"
+
+#include <stdint.h>
+
+struct imatrix_calc_opts {
+    int64_t n_ctx;
+    int64_t max_chunks;      /* <= 0: all whole windows */
+    int32_t bos;             /* < 0: no replacement */
+    void (*on_chunk)(void *ctx, int64_t done, int64_t total);
+    void *on_chunk_ctx;
+};
+
+/* Run the model over tokens and fill im (initially empty). Returns 0, IG_EINVAL (text
+ * shorter than one window) or IG_ENOMEM. */
+int imatrix_compute(struct imatrix *im, const struct model *m, const int32_t *tokens, int64_t n_tokens,
+                    const struct imatrix_calc_opts *o);
+
+#endif /* IMATRIX_CALC_H */

@@ -1,0 +1,269 @@
+/* imatrix.c — read and write llama.cpp's importance matrices (layouts in imatrix.h). */
+#include "imatrix.h"
+
+#include "../common/ig_error.h"
+#include "file_map.h"
+#include "ggml_type.h"
+#include "gguf.h"
+#include "gguf_write.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMATRIX_MAX_NAME 512
+
+/* ---- entries --------------------------------------------------------------------------------- */
+
+static void entry_free(struct imatrix_entry *e)
+{
+    free(e->name);
+    free(e->sum2);
+    free(e->importance);
+}
+
+void imatrix_free(struct imatrix *im)
+{
+    if (!im)
+        return;
+    for (int64_t i = 0; i < im->n_entries; i++)
+        entry_free(&im->entries[i]);
+    free(im->entries);
+    memset(im, 0, sizeof *im);
+}
+
+int imatrix_add(struct imatrix *im, const char *name, const float *sum2, int64_t n, float count)
+{
+    struct imatrix_entry *v = ig_realloc(im->entries, (size_t)(im->n_entries + 1) * sizeof *v);
+    if (!v)
+        return IG_ENOMEM;
+    im->entries = v;
+    struct imatrix_entry *e = &im->entries[im->n_entries];
+    memset(e, 0, sizeof *e);
+    e->name = strdup(name);
+    e->sum2 = ig_malloc((size_t)n * sizeof(float));
+    e->importance = ig_malloc((size_t)n * sizeof(float));
+    if (!e->name || !e->sum2 || !e->importance) {
+        entry_free(e);
+        return IG_ENOMEM;
+    }
+    e->n = n;
+    e->count = count;
+    memcpy(e->sum2, sum2, (size_t)n * sizeof(float));
+    for (int64_t j = 0; j < n; j++)
+        e->importance[j] = count > 0 ? sum2[j] / count : 0.0f;
+    im->n_entries++;
+    return 0;
+}
+
+const float *imatrix_find(const struct imatrix *im, const char *name, int64_t n)
+{
+    for (int64_t i = 0; im && i < im->n_entries; i++)
+        if (strcmp(im->entries[i].name, name) == 0)
+            return im->entries[i].n == n ? im->entries[i].importance : NULL;
+    return NULL;
+}
+
+/* ---- GGUF ------------------------------------------------------------------------------------ */
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a > b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int read_gguf(struct imatrix *im, const char *path)
+{
+    struct gguf_file *g;
+    int rc = gguf_open(&g, path);
+    if (rc)
+        return rc;
+    uint32_t u;
+    if (gguf_find_key(g, "imatrix.chunk_count") >= 0 && !gguf_get_u32(g, "imatrix.chunk_count", &u))
+        im->chunk_count = u;
+    if (gguf_find_key(g, "imatrix.chunk_size") >= 0 && !gguf_get_u32(g, "imatrix.chunk_size", &u))
+        im->chunk_size = u;
+    const struct gguf_kv *ds = gguf_kv_at(g, gguf_find_key(g, "imatrix.datasets"));
+    if (ds && ds->type == GGUF_VALUE_ARRAY && ds->elem_type == GGUF_VALUE_STRING && ds->count > 0) {
+        struct gguf_str s = gguf_kv_array_str(ds, 0);
+        snprintf(im->dataset, sizeof im->dataset, "%.*s", (int)(s.len < 1000 ? s.len : 1000), s.data);
+    }
+    for (int64_t i = 0; i < gguf_n_tensors(g) && !rc; i++) {
+        const struct gguf_tensor_info *t = gguf_tensor_at(g, i);
+        if (!has_suffix(t->name, ".in_sum2"))
+            continue;
+        char name[GGUF_MAX_NAME], counts_name[GGUF_MAX_NAME + 8];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(t->name) - strlen(".in_sum2")), t->name);
+        snprintf(counts_name, sizeof counts_name, "%s.counts", name);
+        const struct gguf_tensor_info *c = gguf_tensor_at(g, gguf_find_tensor(g, counts_name));
+        if (!c || t->type != GGML_TYPE_F32 || c->type != GGML_TYPE_F32 || c->ne[0] != 1 || t->ne[1] != 1 ||
+            c->ne[1] != 1) {
+            rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': expected F32 '%s.in_sum2' [n, 1] and F32 '%s' [1, 1] (experts are not supported)",
+                              path, name, name, counts_name);
+            break;
+        }
+        float count;
+        memcpy(&count, c->data, 4);
+        float *sum2 = ig_malloc((size_t)t->ne[0] * sizeof *sum2);
+        if (!sum2) {
+            rc = IG_ENOMEM;
+            break;
+        }
+        memcpy(sum2, t->data, (size_t)t->ne[0] * sizeof *sum2);
+        rc = imatrix_add(im, name, sum2, t->ne[0], count);
+        free(sum2);
+    }
+    gguf_close(g);
+    return rc;
+}
+
+int imatrix_write_gguf(const struct imatrix *im, const char *path)
+{
+    struct gguf_writer *w;
+    int rc = gguf_writer_open(&w, path, GGUF_WRITER_PLAIN);
+    if (rc)
+        return rc;
+    const char *ds = im->dataset;
+    rc = gguf_writer_add_str(w, "general.type", "imatrix");
+    if (!rc)
+        rc = gguf_writer_add_arr_str(w, "imatrix.datasets", &ds, im->dataset[0] ? 1 : 0);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, "imatrix.chunk_count", (uint32_t)im->chunk_count);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, "imatrix.chunk_size", (uint32_t)im->chunk_size);
+    for (int64_t i = 0; i < im->n_entries && !rc; i++) {
+        char a[GGUF_MAX_NAME + 16], b[GGUF_MAX_NAME + 16];
+        int64_t ne_sum[2] = {im->entries[i].n, 1}, ne_cnt[2] = {1, 1};
+        snprintf(a, sizeof a, "%s.in_sum2", im->entries[i].name);
+        snprintf(b, sizeof b, "%s.counts", im->entries[i].name);
+        rc = gguf_writer_add_tensor(w, a, 2, ne_sum, GGML_TYPE_F32);
+        if (!rc)
+            rc = gguf_writer_add_tensor(w, b, 2, ne_cnt, GGML_TYPE_F32);
+    }
+    if (!rc)
+        rc = gguf_writer_begin_data(w);
+    for (int64_t i = 0; i < im->n_entries && !rc; i++) {
+        rc = gguf_writer_write(w, im->entries[i].sum2, (size_t)im->entries[i].n * sizeof(float));
+        if (!rc)
+            rc = gguf_writer_end_tensor(w);
+        if (!rc)
+            rc = gguf_writer_write(w, &im->entries[i].count, sizeof(float));
+        if (!rc)
+            rc = gguf_writer_end_tensor(w);
+    }
+    if (rc) {
+        gguf_writer_abort(w);
+        return rc;
+    }
+    return gguf_writer_finish(w);
+}
+
+/* ---- legacy .dat ------------------------------------------------------------------------------ */
+
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+    const char *path;
+};
+
+static int take(struct cursor *c, void *dst, size_t n, const char *what)
+{
+    if (n > c->left)
+        return ig_error_set(IG_EINVAL, "imatrix: %s: %s needs %zu bytes, %zu left", c->path, what, n, c->left);
+    memcpy(dst, c->p, n);
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+static int read_dat_entry(struct imatrix *im, struct cursor *c, int32_t k)
+{
+    int32_t len = 0, ncall = 0, nval = 0;
+    char name[IMATRIX_MAX_NAME];
+    int rc = take(c, &len, 4, "name length");
+    if (!rc && (len <= 0 || len >= IMATRIX_MAX_NAME))
+        rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry %d: name length %d, expected 1..%d", c->path, k, len,
+                          IMATRIX_MAX_NAME - 1);
+    if (!rc)
+        rc = take(c, name, (size_t)len, "name");
+    if (rc)
+        return rc;
+    name[len] = '\0';
+    if ((rc = take(c, &ncall, 4, "ncall")) || (rc = take(c, &nval, 4, "nval")))
+        return rc;
+    if (nval <= 0 || (size_t)nval > c->left / 4)
+        return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': nval %d does not fit the file", c->path, name, nval);
+    float *v = ig_malloc((size_t)nval * sizeof *v);
+    if (!v)
+        return IG_ENOMEM;
+    take(c, v, (size_t)nval * 4, "values");
+    /* the file holds mean · ncall: sum2 / count with count = ncall reproduces the mean */
+    rc = imatrix_add(im, name, v, nval, ncall > 0 ? (float)ncall : 1.0f);
+    free(v);
+    return rc;
+}
+
+static int read_dat(struct imatrix *im, const struct file_map *m)
+{
+    struct cursor c = {m->data, m->size_bytes, m->path};
+    int32_t n = 0;
+    int rc = take(&c, &n, 4, "n_entries");
+    if (!rc && (n < 0 || (size_t)n > c.left / 16))
+        rc = ig_error_set(IG_EINVAL, "imatrix: %s: n_entries %d does not fit the file", m->path, n);
+    for (int32_t k = 0; k < n && !rc; k++)
+        rc = read_dat_entry(im, &c, k);
+    int32_t chunks = 0, ds_len = 0;
+    if (!rc && c.left >= 8 && !take(&c, &chunks, 4, "chunks") && !take(&c, &ds_len, 4, "dataset length") &&
+        ds_len > 0 && (size_t)ds_len <= c.left && (size_t)ds_len < sizeof im->dataset) {
+        im->chunk_count = chunks;
+        memcpy(im->dataset, c.p, (size_t)ds_len);
+        im->dataset[ds_len] = '\0';
+    }
+    return rc;
+}
+
+int imatrix_write_dat(const struct imatrix *im, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return ig_error_set(IG_EIO, "imatrix: %s: cannot create", path);
+    int32_t n = (int32_t)im->n_entries;
+    fwrite(&n, 4, 1, f);
+    for (int64_t i = 0; i < im->n_entries; i++) {
+        const struct imatrix_entry *e = &im->entries[i];
+        int32_t len = (int32_t)strlen(e->name), nval = (int32_t)e->n;
+        int32_t ncall = (int32_t)(im->chunk_size > 0 ? (e->count + (float)im->chunk_size - 1) / (float)im->chunk_size : 1);
+        if (ncall < 1)
+            ncall = 1;
+        fwrite(&len, 4, 1, f);
+        fwrite(e->name, 1, (size_t)len, f);
+        fwrite(&ncall, 4, 1, f);
+        fwrite(&nval, 4, 1, f);
+        for (int64_t j = 0; j < e->n; j++) {
+            float v = e->importance[j] * (float)ncall;
+            fwrite(&v, 4, 1, f);
+        }
+    }
+    int32_t chunks = (int32_t)im->chunk_count, ds_len = (int32_t)strlen(im->dataset);
+    fwrite(&chunks, 4, 1, f);
+    fwrite(&ds_len, 4, 1, f);
+    fwrite(im->dataset, 1, (size_t)ds_len, f);
+    return fclose(f) == 0 ? 0 : ig_error_set(IG_EIO, "imatrix: %s: write failed", path);
+}
+
+/* ---- reading either ----------------------------------------------------------------------------- */
+
+int imatrix_read(struct imatrix *im, const char *path)
+{
+    memset(im, 0, sizeof *im);
+    struct file_map m;
+    int rc = file_map_open(&m, path);
+    if (rc)
+        return rc;
+    bool is_gguf = m.size_bytes >= 4 && memcmp(m.data, GGUF_MAGIC, 4) == 0;
+    rc = is_gguf ? read_gguf(im, path) : read_dat(im, &m);
+    file_map_close(&m);
+    if (rc)
+        imatrix_free(im);
+    return rc;
+}
