@@ -33,6 +33,14 @@ static const struct file_type file_types[] = {
     {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S, GGML_TYPE_Q5_K, true},
     {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M, GGML_TYPE_Q5_K, true},
     {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K, GGML_TYPE_Q6_K, true},
+    /* ingot's extension types: llama.cpp has no file type for them (1024 = "guessed") */
+    {"NF4", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 0, true},
+    {"I4_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 2, true},
+    {"I4_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 3, true},
+    {"I4_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 4, true},
+    {"I8_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 5, true},
+    {"I8_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 6, true},
+    {"I8_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 7, true},
 };
 
 #define N_FILE_TYPES (sizeof file_types / sizeof file_types[0])
@@ -118,10 +126,26 @@ static void free_overrides(struct overrides *o)
         regfree(&o->re[i]);
 }
 
+/* Extension types follow bitsandbytes / GPTQ / AWQ practice: the linear layers of the
+ * blocks are quantized, the embedding and output stay F16; NF4 rows that are not whole
+ * 256-blocks take NF4_F16 (64), anything else F16. */
+static int ext_type(int base, const struct src_tensor *t)
+{
+    if (strcmp(t->name, "token_embd.weight") == 0 || strcmp(t->name, "output.weight") == 0)
+        return GGML_TYPE_F16;
+    int64_t ne0 = t->ne[0];
+    const struct ggml_type_info *bi = ggml_type_info_get(base);
+    if (ne0 % bi->block_elems == 0)
+        return base;
+    if (base == GGML_TYPE_INGOT_BASE && ne0 % 64 == 0)
+        return GGML_TYPE_INGOT_BASE + 1;
+    return GGML_TYPE_F16;
+}
+
 static int quantized_type(struct mix_state *ms, const struct src_tensor *t, const struct plan_opts *opts,
                           const struct overrides *ov)
 {
-    int type = ms->default_type;
+    int type = ms->default_type >= GGML_TYPE_INGOT_BASE ? ext_type(ms->default_type, t) : ms->default_type;
     bool manual = false;
     for (int i = 0; i < ov->n && !manual; i++) {
         if (regexec(&ov->re[i], t->name, 0, NULL, 0) == 0) {
@@ -129,7 +153,7 @@ static int quantized_type(struct mix_state *ms, const struct src_tensor *t, cons
             manual = true;   /* llama-quantize skips its rules (and their counters) here */
         }
     }
-    if (!manual && !(opts && (opts->flags & PLAN_PURE)))
+    if (!manual && !(opts && (opts->flags & PLAN_PURE)) && ms->default_type < GGML_TYPE_INGOT_BASE)
         type = mix_tensor_type(ms, t->name, t->ne[0]);
     if (opts && opts->embed_type >= 0 && strcmp(t->name, "token_embd.weight") == 0)
         type = opts->embed_type;

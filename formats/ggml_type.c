@@ -42,6 +42,15 @@ static const struct ggml_type_info ggml_types[] = {
     {GGML_TYPE_BF16, "BF16", 1, 2},
     {GGML_TYPE_TQ1_0, "TQ1_0", QK_K, 54},
     {GGML_TYPE_TQ2_0, "TQ2_0", QK_K, 66},
+    /* ingot's extension types (layouts: quantizers/ext_types.h, formats/README.md) */
+    {GGML_TYPE_INGOT_BASE + 0, "NF4", 256, 134},
+    {GGML_TYPE_INGOT_BASE + 1, "NF4_F16", 64, 34},
+    {GGML_TYPE_INGOT_BASE + 2, "I4_G32", 32, 20},
+    {GGML_TYPE_INGOT_BASE + 3, "I4_G64", 64, 36},
+    {GGML_TYPE_INGOT_BASE + 4, "I4_G128", 128, 68},
+    {GGML_TYPE_INGOT_BASE + 5, "I8_G32", 32, 36},
+    {GGML_TYPE_INGOT_BASE + 6, "I8_G64", 64, 68},
+    {GGML_TYPE_INGOT_BASE + 7, "I8_G128", 128, 132},
 };
 
 #define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])

@@ -42,6 +42,7 @@ enum llama_ftype {
     LLAMA_FTYPE_MOSTLY_Q6_K = 18,
     LLAMA_FTYPE_MOSTLY_IQ4_NL = 25,
     LLAMA_FTYPE_MOSTLY_BF16 = 32,
+    LLAMA_FTYPE_GUESSED = 1024,   /* ingot's extension types: no llama.cpp file type */
 };
 
 /* Write the architecture keys (1-2 above) for hp. Returns 0 or a writer error. */

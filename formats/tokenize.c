@@ -199,7 +199,9 @@ static void work_free(struct tokenize_work *w)
 
 int tokenize_split_chars(struct tokenize_work *w, const char *text, size_t n)
 {
-    /* n < TOKENIZE_MAX_TEXT_BYTES * 3 + 3 (an escaped piece), so one symbol per byte fits */
+    /* at most one symbol per byte; no more than TOKENIZE_MAX_TEXT_BYTES + 1 characters, so the
+     * indices fit int32_t (and an escaped piece, at most 3 * TOKENIZE_MAX_TEXT_BYTES + 3 bytes, fits
+     * a bigram's uint32_t size) */
     if (grow((void **)&w->sym, &w->sym_cap, n, sizeof *w->sym))
         return IG_ENOMEM;
     int32_t k = 0;
@@ -256,8 +258,8 @@ static int32_t bigram_left(const struct tokenize_bigram *b)
     return (int32_t)(UINT32_MAX - (uint32_t)b->key);
 }
 
-/* The pair (left, right) if it merges, appended to the heap's array without restoring the heap
- * order (the caller does). Returns 0 or IG_ENOMEM. */
+/* Queue the pair (left, right) if it merges: pushed in heap order when sift, else appended for a
+ * later heap construction. Returns 0 or IG_ENOMEM. */
 static int add_bigram(struct tokenize_work *w, const struct tokenizer *t, const char *text,
                       tokenize_priority_fn priority, int32_t left, int32_t right, int sift)
 {

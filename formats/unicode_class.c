@@ -360,14 +360,16 @@ size_t unicode_utf8_encode(uint32_t cpt, uint8_t out[4])
 
 int unicode_cpt_class(uint32_t cpt)
 {
-    for (size_t i = 0; i < sizeof unicode_spaces / sizeof unicode_spaces[0]; i++)
-        if (unicode_spaces[i] == cpt)
+    if (cpt < 0x80) {   /* fast path: ASCII */
+        if (cpt == ' ' || (cpt >= 0x09 && cpt <= 0x0D))
             return UNICODE_SPACE;
-    if (cpt < 0x80) {   /* fast path: ASCII letters and digits */
         if ((cpt | 0x20) >= 'a' && (cpt | 0x20) <= 'z')
             return UNICODE_LETTER;
         return cpt >= '0' && cpt <= '9' ? UNICODE_NUMBER : UNICODE_OTHER;
     }
+    for (size_t i = 0; i < sizeof unicode_spaces / sizeof unicode_spaces[0]; i++)
+        if (unicode_spaces[i] == cpt)
+            return UNICODE_SPACE;
     size_t lo = 0, hi = N_RANGES;   /* first range with last >= cpt */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -42,7 +42,7 @@ void cpu_swiglu(float *gate, const float *up, int64_t n);
 /* x[i] += y[i]. */
 void cpu_add(float *x, const float *y, int64_t n);
 
-/* Use n_threads for OpenMP loops and OpenBLAS (0: leave the defaults). */
+/* Use n_threads for the backend's loops (0: all cores). Call once before computing. */
 void cpu_set_threads(int n_threads);
 
 #ifdef __cplusplus

@@ -2,6 +2,7 @@
 #include "quant_type.h"
 
 #include "../formats/ggml_type.h"
+#include "ext_types.h"
 #include "k_quants.h"
 #include "q_legacy.h"
 
@@ -20,6 +21,14 @@ static const struct quant_type quant_types[] = {
     {GGML_TYPE_Q4_K, "Q4_K", 256, 144, q4_k_quantize_row_ref, q4_k_dequantize_row_ref},
     {GGML_TYPE_Q5_K, "Q5_K", 256, 176, q5_k_quantize_row_ref, q5_k_dequantize_row_ref},
     {GGML_TYPE_Q6_K, "Q6_K", 256, 210, q6_k_quantize_row_ref, q6_k_dequantize_row_ref},
+    {QUANT_TYPE_NF4, "NF4", 256, 134, nf4_quantize_row_ref, nf4_dequantize_row_ref},
+    {QUANT_TYPE_NF4_F16, "NF4_F16", 64, 34, nf4_f16_quantize_row_ref, nf4_f16_dequantize_row_ref},
+    {QUANT_TYPE_I4_G32, "I4_G32", 32, 20, i4_g32_quantize_row_ref, i4_g32_dequantize_row_ref},
+    {QUANT_TYPE_I4_G64, "I4_G64", 64, 36, i4_g64_quantize_row_ref, i4_g64_dequantize_row_ref},
+    {QUANT_TYPE_I4_G128, "I4_G128", 128, 68, i4_g128_quantize_row_ref, i4_g128_dequantize_row_ref},
+    {QUANT_TYPE_I8_G32, "I8_G32", 32, 36, i8_g32_quantize_row_ref, i8_g32_dequantize_row_ref},
+    {QUANT_TYPE_I8_G64, "I8_G64", 64, 68, i8_g64_quantize_row_ref, i8_g64_dequantize_row_ref},
+    {QUANT_TYPE_I8_G128, "I8_G128", 128, 132, i8_g128_quantize_row_ref, i8_g128_dequantize_row_ref},
 };
 
 const struct quant_type *quant_type_get(int type_id)

@@ -1,15 +1,33 @@
 /* perplexity.c — windows of tokens through the source and each container, side by side.
  *
- * For each window the source's logits for the scored half are computed once and compared
- * with every container's before the next window, so memory is two logit blocks of
- * [n_ctx/2][n_vocab] and nothing is written to disk.
+ * Windows are independent, so they are evaluated in parallel, one window per thread with
+ * single-threaded operations inside (like llama-perplexity's parallel sequences): for
+ * small models this scales where splitting each small GEMM does not. Each window's
+ * per-token figures are kept and accumulated afterwards in window order, so the results
+ * do not depend on the thread count. Per thread: the source's logits for the scored half
+ * and one container's, [n_ctx/2][n_vocab] each; nothing is written to disk.
  */
 #include "verify.h"
 
 #include "../common/ig_error.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct worker {
+    struct model_ctx *ctx;
+    int32_t *window;         /* [n_ctx] */
+    float *src_logits;       /* [n_rows][n_vocab] */
+    float *q_logits;         /* [n_rows][n_vocab] */
+};
+
+/* Per-window results, accumulated in order after the batch. */
+struct window_result {
+    double *nll_src;             /* [n_scored] */
+    struct kld_token *cmp;       /* [n_targets][n_scored] */
+    int rc;
+};
 
 int64_t verify_scored_per_chunk(int64_t n_ctx)
 {
@@ -44,48 +62,105 @@ static int check_inputs(const struct model *source, struct verify_target *target
     return 0;
 }
 
+/* ---- one window ---------------------------------------------------------------------------- */
+
+static int score_window(const struct model *source, struct verify_target *targets, int n_targets, struct worker *w,
+                        const int32_t *chunk, const struct verify_opts *o, struct window_result *r)
+{
+    const int64_t n_ctx = o->n_ctx, first = n_ctx / 2, n_vocab = model_hparams(source)->n_vocab;
+    const int64_t n_scored = verify_scored_per_chunk(n_ctx);
+    memcpy(w->window, chunk, (size_t)n_ctx * sizeof *w->window);
+    if (o->bos >= 0)
+        w->window[0] = o->bos;   /* llama-perplexity replaces, it does not insert */
+    int rc = model_forward(source, w->ctx, w->window, n_ctx, first, w->src_logits);
+    for (int64_t i = 0; i < n_scored && !rc; i++) {
+        float max;
+        double lse;
+        const float *row = w->src_logits + i * n_vocab;
+        verify_logsumexp(row, n_vocab, &max, &lse);
+        r->nll_src[i] = lse - (double)(row[chunk[first + 1 + i]] - max);
+    }
+    for (int t = 0; t < n_targets && !rc; t++) {
+        rc = model_forward(targets[t].model, w->ctx, w->window, n_ctx, first, w->q_logits);
+        for (int64_t i = 0; i < n_scored && !rc; i++)
+            kld_token_compute(w->src_logits + i * n_vocab, w->q_logits + i * n_vocab, n_vocab, chunk[first + 1 + i],
+                              &r->cmp[t * n_scored + i]);
+    }
+    return rc;
+}
+
+/* ---- buffers -------------------------------------------------------------------------------- */
+
+static void free_workers(struct worker *w, struct window_result *r, int n)
+{
+    for (int i = 0; w && i < n; i++) {
+        model_ctx_destroy(w[i].ctx);
+        free(w[i].window);
+        free(w[i].src_logits);
+        free(w[i].q_logits);
+        free(r[i].nll_src);
+        free(r[i].cmp);
+    }
+    free(w);
+    free(r);
+}
+
+static int alloc_workers(const struct model *source, int n_targets, const struct verify_opts *o, int n,
+                         struct worker **wp, struct window_result **rp)
+{
+    const int64_t n_rows = o->n_ctx - o->n_ctx / 2, n_vocab = model_hparams(source)->n_vocab;
+    const int64_t n_scored = verify_scored_per_chunk(o->n_ctx);
+    struct worker *w = ig_calloc((size_t)n, sizeof *w);
+    struct window_result *r = ig_calloc((size_t)n, sizeof *r);
+    int rc = w && r ? 0 : IG_ENOMEM;
+    for (int i = 0; i < n && !rc; i++) {
+        w[i].window = ig_malloc((size_t)o->n_ctx * sizeof(int32_t));
+        w[i].src_logits = ig_malloc((size_t)(n_rows * n_vocab) * sizeof(float));
+        w[i].q_logits = ig_malloc((size_t)(n_rows * n_vocab) * sizeof(float));
+        r[i].nll_src = ig_malloc((size_t)n_scored * sizeof(double));
+        r[i].cmp = ig_malloc((size_t)(n_scored * (n_targets ? n_targets : 1)) * sizeof(struct kld_token));
+        rc = w[i].window && w[i].src_logits && w[i].q_logits && r[i].nll_src && r[i].cmp
+                 ? model_ctx_create(&w[i].ctx, source, o->n_ctx)
+                 : IG_ENOMEM;
+    }
+    *wp = w;
+    *rp = r;
+    return rc;
+}
+
+/* ---- all windows --------------------------------------------------------------------------------- */
+
 int verify_perplexity(const struct model *source, struct ppl_stats *source_stats, struct verify_target *targets,
                       int n_targets, const int32_t *tokens, int64_t n_tokens, const struct verify_opts *o)
 {
     int rc = check_inputs(source, targets, n_targets, n_tokens, o);
     if (rc)
         return rc;
-    const int64_t n_ctx = o->n_ctx, first = n_ctx / 2, n_vocab = model_hparams(source)->n_vocab;
-    const int64_t n_rows = n_ctx - first, n_scored = verify_scored_per_chunk(n_ctx);
-    const int64_t n_chunks = verify_n_chunks(n_tokens, o);
-    struct model_ctx *ctx = NULL;
-    int32_t *window = ig_malloc((size_t)n_ctx * sizeof *window);
-    float *src_logits = ig_malloc((size_t)(n_rows * n_vocab) * sizeof(float));
-    float *q_logits = ig_malloc((size_t)(n_rows * n_vocab) * sizeof(float));
-    rc = window && src_logits && q_logits ? model_ctx_create(&ctx, source, n_ctx) : IG_ENOMEM;
+    const int64_t n_scored = verify_scored_per_chunk(o->n_ctx), n_chunks = verify_n_chunks(n_tokens, o);
+    int n_workers = omp_get_max_threads();
+    if (n_workers > n_chunks)
+        n_workers = (int)n_chunks;
+    struct worker *w = NULL;
+    struct window_result *r = NULL;
+    rc = alloc_workers(source, n_targets, o, n_workers, &w, &r);
     memset(source_stats, 0, sizeof *source_stats);
-    for (int64_t k = 0; k < n_chunks && !rc; k++) {
-        const int32_t *chunk = tokens + k * n_ctx;
-        memcpy(window, chunk, (size_t)n_ctx * sizeof *window);
-        if (o->bos >= 0)
-            window[0] = o->bos;   /* llama-perplexity replaces, it does not insert */
-        if ((rc = model_forward(source, ctx, window, n_ctx, first, src_logits)))
-            break;
-        for (int64_t i = 0; i < n_scored; i++) {
-            float max;
-            double lse;
-            const float *row = src_logits + i * n_vocab;
-            verify_logsumexp(row, n_vocab, &max, &lse);
-            ppl_stats_add(source_stats, lse - (double)(row[chunk[first + 1 + i]] - max));
-        }
-        for (int t = 0; t < n_targets && !rc; t++) {
-            if ((rc = model_forward(targets[t].model, ctx, window, n_ctx, first, q_logits)))
-                break;
-            for (int64_t i = 0; i < n_scored; i++)
-                kld_stats_add(&targets[t].stats, src_logits + i * n_vocab, q_logits + i * n_vocab, n_vocab,
-                              chunk[first + 1 + i]);
+    for (int64_t k0 = 0; k0 < n_chunks && !rc; k0 += n_workers) {
+        int nb = n_chunks - k0 < n_workers ? (int)(n_chunks - k0) : n_workers;
+#pragma omp parallel for num_threads(nb) schedule(static, 1)
+        for (int b = 0; b < nb; b++)
+            r[b].rc = score_window(source, targets, n_targets, &w[b], tokens + (k0 + b) * o->n_ctx, o, &r[b]);
+        for (int b = 0; b < nb && !rc; b++) {
+            rc = r[b].rc;
+            for (int64_t i = 0; i < n_scored && !rc; i++)
+                ppl_stats_add(source_stats, r[b].nll_src[i]);
+            for (int t = 0; t < n_targets && !rc; t++)
+                for (int64_t i = 0; i < n_scored; i++)
+                    kld_stats_push(&targets[t].stats, &r[b].cmp[t * n_scored + i]);
         }
         if (o->on_chunk)
-            o->on_chunk(o->on_chunk_ctx, k + 1, n_chunks);
+            for (int b = 0; b < nb; b++)
+                o->on_chunk(o->on_chunk_ctx, k0 + b + 1, n_chunks);
     }
-    model_ctx_destroy(ctx);
-    free(window);
-    free(src_logits);
-    free(q_logits);
+    free_workers(w, r, n_workers);
     return rc;
 }

@@ -66,7 +66,8 @@ void kld_stats_free(struct kld_stats *s)
     s->kld = NULL;
 }
 
-void kld_stats_add(struct kld_stats *s, const float *src_logits, const float *q_logits, int64_t n_vocab, int32_t tok)
+void kld_token_compute(const float *src_logits, const float *q_logits, int64_t n_vocab, int32_t tok,
+                       struct kld_token *out)
 {
     float max_b, max_q;
     double lse_b, lse_q;
@@ -78,20 +79,33 @@ void kld_stats_add(struct kld_stats *s, const float *src_logits, const float *q_
         double lq = (double)(q_logits[i] - max_q) - lse_q;
         kld += exp(lb) * (lb - lq);
     }
-    double nll_q = lse_q - (double)(q_logits[tok] - max_q);
-    double nll_b = lse_b - (double)(src_logits[tok] - max_b);
-    double dp = exp(-nll_q) - exp(-nll_b);
-    ppl_stats_add(&s->ppl, nll_q);
-    s->nll_src_sum += nll_b;
-    s->nll_src2_sum += nll_b * nll_b;
-    s->nll_cross_sum += nll_q * nll_b;
-    s->kld_sum += kld;
-    s->kld2_sum += kld * kld;
-    s->dp_sum += dp;
-    s->dp2_sum += dp * dp;
-    s->same_top += argmax(q_logits, n_vocab) == argmax(src_logits, n_vocab);
+    out->nll_q = lse_q - (double)(q_logits[tok] - max_q);
+    out->nll_src = lse_b - (double)(src_logits[tok] - max_b);
+    out->kld = kld;
+    out->dp = exp(-out->nll_q) - exp(-out->nll_src);
+    out->same_top = argmax(q_logits, n_vocab) == argmax(src_logits, n_vocab);
+}
+
+void kld_stats_push(struct kld_stats *s, const struct kld_token *t)
+{
+    ppl_stats_add(&s->ppl, t->nll_q);
+    s->nll_src_sum += t->nll_src;
+    s->nll_src2_sum += t->nll_src * t->nll_src;
+    s->nll_cross_sum += t->nll_q * t->nll_src;
+    s->kld_sum += t->kld;
+    s->kld2_sum += t->kld * t->kld;
+    s->dp_sum += t->dp;
+    s->dp2_sum += t->dp * t->dp;
+    s->same_top += t->same_top;
     if (s->ppl.n - 1 < s->capacity)
-        s->kld[s->ppl.n - 1] = (float)kld;
+        s->kld[s->ppl.n - 1] = (float)t->kld;
+}
+
+void kld_stats_add(struct kld_stats *s, const float *src_logits, const float *q_logits, int64_t n_vocab, int32_t tok)
+{
+    struct kld_token t;
+    kld_token_compute(src_logits, q_logits, n_vocab, tok, &t);
+    kld_stats_push(s, &t);
 }
 
 /* mean and its standard error, as llama.cpp's mean_and_uncertainty (0 for n <= 10). */

@@ -61,7 +61,20 @@ void ppl_stats_result(const struct ppl_stats *s, double *ppl, double *stderr_out
 
 int kld_stats_init(struct kld_stats *s, int64_t capacity);
 void kld_stats_free(struct kld_stats *s);
+/* One scored position compared: what kld_stats accumulates. */
+struct kld_token {
+    double nll_q, nll_src;    /* −log p of the correct token */
+    double kld;               /* Σ p_src (log p_src − log p_q) */
+    double dp;                /* p_q(correct) − p_src(correct) */
+    int same_top;             /* argmax equal */
+};
+
 /* Compare one position: source and container logits rows, correct next token tok. */
+void kld_token_compute(const float *src_logits, const float *q_logits, int64_t n_vocab, int32_t tok,
+                       struct kld_token *out);
+/* Accumulate one compared position (in a fixed order, so sums do not depend on threads). */
+void kld_stats_push(struct kld_stats *s, const struct kld_token *t);
+/* kld_token_compute followed by kld_stats_push. */
 void kld_stats_add(struct kld_stats *s, const float *src_logits, const float *q_logits, int64_t n_vocab, int32_t tok);
 void kld_stats_summarize(struct kld_stats *s, struct kld_summary *out);
 

@@ -341,7 +341,7 @@ Test(tokenize_spm, invalid_utf8_falls_back_to_byte_tokens)
 /* "a<sep>b" with <sep> user-defined: cut out first, and the piece after it gets "▁" again. */
 Test(tokenize_spm, user_defined_tokens_are_cut_out_first)
 {
-    static const char *const texts[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "<sep>", "<se"};
+    static const char *const texts[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\201a", "<sep>", "<se"};
     struct vocab v;
     make_vocab(&v, "llama", texts, 9);
     v.types[0] = VOCAB_TOKEN_UNKNOWN;
@@ -476,7 +476,7 @@ Test(tokenize_bpe, splits_words_like_the_gpt2_regex)
 {
     /* bytes_to_unicode: ' ' -> "Ġ" (U+0120), '\n' -> "Ċ" (U+010A) */
     static const char *const texts[] = {"a", "b", "'", "s", "\xc4\xa0", "1", "!", "\xc4\x8a", "ab",
-                                        "\xc4\xa0" "a", "'s", "\xc4\xa0\xc4\xa0", "\xc4\xa0!", "11"};
+                                        "\xc4\240a", "'s", "\xc4\xa0\xc4\xa0", "\xc4\xa0!", "11"};
     static const char *const merges[] = {"a b", "\xc4\xa0 a", "' s", "\xc4\xa0 \xc4\xa0", "\xc4\xa0 !", "1 1",
                                          "ab a"};
     struct vocab v;
