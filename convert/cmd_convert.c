@@ -238,8 +238,18 @@ static int write_keys(struct gguf_writer *w, const struct convert_opts *o, const
 static int read_rows_f32(const struct src_tensor *t, int64_t r0, int64_t n, float *dst)
 {
     const struct quant_type *sq = quant_type_get(t->type);
-    if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16 || !sq)
-        return src_tensor_read_rows_f32(t, r0, n, dst);
+    if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16 || !sq) {
+        if (t->n_dims == 1 || n < 64)
+            return src_tensor_read_rows_f32(t, r0, n, dst);
+        int rc = 0;
+#pragma omp parallel for schedule(static) reduction(min : rc)
+        for (int64_t r = 0; r < n; r += 16) {
+            int64_t k = n - r < 16 ? n - r : 16;
+            int e = src_tensor_read_rows_f32(t, r0 + r, k, dst + r * t->ne[0]);
+            rc = e < rc ? e : rc;
+        }
+        return rc;
+    }
     const size_t row_bytes = quant_row_size_bytes(sq, t->ne[0]);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++)
@@ -254,7 +264,7 @@ static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t 
 {
     const size_t row_bytes = quant_row_size_bytes(qt, n_cols);
     int rc = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(min : rc)
+#pragma omp parallel for schedule(static) reduction(min : rc)
     for (int64_t r = 0; r < n; r++) {
         int k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, imatrix);
         rc = k < rc ? k : rc;

@@ -13,6 +13,7 @@
 #include "llama2c.h"
 #include "model_src_impl.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,15 +144,28 @@ int64_t model_permuted_row(int64_t r, int64_t n_rows, int64_t n_head)
     return head * head_rows + (j % 2) * half + j / 2;
 }
 
+/* fp16 -> fp32 through a table of all 65536 values, built from ig_fp16_to_fp32 (so it is
+ * exact by construction), as ggml does on CPUs without F16C: 3x faster than the bit
+ * arithmetic, and conversion is most of a float-to-F16 or F16-to-Q4_0 run. */
+static float fp16_table[65536];
+static pthread_once_t fp16_table_once = PTHREAD_ONCE_INIT;
+
+static void fp16_table_init(void)
+{
+    for (uint32_t h = 0; h < 65536; h++)
+        fp16_table[h] = ig_fp16_to_fp32((uint16_t)h);
+}
+
 static void convert_row(int type, const uint8_t *src, float *dst, int64_t n)
 {
     if (type == GGML_TYPE_F32) {
         memcpy(dst, src, (size_t)n * sizeof(float));
     } else if (type == GGML_TYPE_F16) {
+        pthread_once(&fp16_table_once, fp16_table_init);
         for (int64_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            dst[i] = ig_fp16_to_fp32(h);
+            dst[i] = fp16_table[h];
         }
     } else {
         for (int64_t i = 0; i < n; i++) {

@@ -122,3 +122,44 @@ Test(model_llama, rejects_out_of_range_tokens)
     free(logits);
     unload(&g);
 }
+
+/* TinyStories-656K (HF folder, tokenizer.json BPE with byte fallback): greedy decoding after
+ * BOS + "Once upon a time". Expected text: what llama.cpp (libllama from the npm package
+ * @node-llama-cpp/linux-x64 3.22.1) generated from ingot's F16 conversion of the same
+ * folder, greedy, in a development session: ", a little girl named Lily lived in a small
+ * house with her mom, dad, and her dog, Spot, ..." */
+#include "formats/tokenize.h"
+
+Test(model_llama, tinystories_656K_continues_in_english)
+{
+    struct loaded l;
+    load_model(&l, "hf-TinyStories-656K");
+    struct tokenizer *tok;
+    cr_assert_eq(tokenizer_create(&tok, &l.src->vocab), 0, "%s", ig_error_message());
+    int32_t *ids = NULL;
+    const char *prompt = "Once upon a time";
+    int64_t n = tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids);
+    cr_assert_eq(n, 6, "BOS + [80, 147, 201, 282, 57]");
+    int32_t toks[128];
+    memcpy(toks, ids, sizeof(int32_t) * (size_t)n);
+    free(ids);
+    int64_t nv = model_hparams(l.m)->n_vocab;
+    float *logits = malloc(sizeof(float) * (size_t)nv);
+    for (int64_t i = n; i < n + 24; i++) {
+        cr_assert_eq(model_forward(l.m, l.c, toks, i, i - 1, logits), 0);
+        int best = 0;
+        for (int v = 1; v < nv; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        toks[i] = best;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    cr_assert_eq(tokenizer_decode(tok, toks + n, 24, &text, &len), 0);
+    const char *want = ", a little girl named Lily lived in a small house with her mom";
+    cr_expect_eq(strncmp(text, want, strlen(want)), 0, "got '%.*s'", (int)len, text);
+    free(text);
+    free(logits);
+    tokenizer_destroy(tok);
+    unload(&l);
+}
