@@ -501,7 +501,7 @@ static int read_header(struct gguf_file *g, struct reader *r, uint64_t *n_tensor
 static int parse(struct gguf_file *g)
 {
     struct reader r = {g->map.data, g->map.size_bytes, 0, g->map.path};
-    uint64_t n_tensors, n_kv;
+    uint64_t n_tensors = 0, n_kv = 0;
     int rc = read_header(g, &r, &n_tensors, &n_kv);
     if (rc)
         return rc;

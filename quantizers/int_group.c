@@ -129,8 +129,8 @@ int int_group_quantize_row_ref(const float *x, void *dst, int64_t n, int64_t gro
     const size_t block_bytes = int_group_block_bytes(group, bits);
     uint8_t *out = dst;
     for (int64_t b = 0; b < n / group; b++) {
-        ig_half d;
-        uint8_t zero;
+        ig_half d = 0;
+        uint8_t zero = 0;
         rc = int_group_params_finite(fn, name, b, x + b * group, group, bits, &d, &zero);
         if (rc)
             return rc;
