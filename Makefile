@@ -181,9 +181,10 @@ DEMO ?= demo
 demo: all
 	$(Q)rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(INGOT) synth -o $(DEMO)/model --seed 1
-	$(INGOT) convert $(DEMO)/model -o $(DEMO)/model-F16.gguf --type F16 -q
-	$(INGOT) inspect $(DEMO)/model-F16.gguf
-	$(INGOT) check $(DEMO)/model-F16.gguf
+	$(INGOT) convert $(DEMO)/model -o $(DEMO)/model-Q4_K_M.gguf --type Q4_K_M -q
+	$(INGOT) inspect $(DEMO)/model-Q4_K_M.gguf
+	$(INGOT) check $(DEMO)/model-Q4_K_M.gguf
+	$(INGOT) verify $(DEMO)/model-Q4_K_M.gguf --source $(DEMO)/model --eval $(DEMO)/model/corpus.txt --ctx 128 --chunks 50 -q
 
 # ---- configuration and dependencies ---------------------------------------------------
 DEB_PACKAGES := build-essential clang libxxhash-dev libyaml-dev libcriterion-dev libopenblas-dev \

@@ -58,6 +58,19 @@ def safetensors(tensors):
     text += b" " * ((8 - len(text) % 8) % 8)
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
+def write_folder(name, tensors, config, tok_config):
+    out = os.path.join(os.path.dirname(OUT), name)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump(tok_config, f, indent=2)
+    with open(os.path.join(out, "tokenizer.model"), "wb") as f:
+        f.write(tokenizer_model())
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(safetensors(tensors))
+
+
 def main():
     rng = random.Random(1234)
     def w(*shape):
@@ -86,15 +99,19 @@ def main():
               "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"}
     tok_config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>",
                   "eos_token": "</s>", "unk_token": "<unk>"}
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    with open(os.path.join(OUT, "tokenizer_config.json"), "w") as f:
-        json.dump(tok_config, f, indent=2)
-    with open(os.path.join(OUT, "tokenizer.model"), "wb") as f:
-        f.write(tokenizer_model())
-    with open(os.path.join(OUT, "model.safetensors"), "wb") as f:
-        f.write(safetensors(t))
+    write_folder("tiny-llama", t, config, tok_config)
+    # The same weights with q/k/v biases, twice: as a llama (attention_bias, GGUF rope layout
+    # after ingot permutes q/k) and as a qwen2 (HF/NEOX rope layout, no permutation). Both
+    # describe one function, so their logits must agree (tests/model/test_llama.c).
+    biased = dict(t)
+    for l in range(LAYERS):
+        p = "model.layers.%d.self_attn." % l
+        biased[p + "q_proj.bias"] = w(HEADS * head_dim)
+        biased[p + "k_proj.bias"] = w(KV_HEADS * head_dim)
+        biased[p + "v_proj.bias"] = w(KV_HEADS * head_dim)
+    write_folder("tiny-llama-bias", biased, dict(config, attention_bias=True), tok_config)
+    qwen = dict(config, architectures=["Qwen2ForCausalLM"], model_type="qwen2")
+    write_folder("tiny-qwen2", biased, qwen, tok_config)
 
 if __name__ == "__main__":
     main()
