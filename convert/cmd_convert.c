@@ -14,6 +14,11 @@
 #include "../formats/gguf_meta.h"
 #include "../formats/gguf_write.h"
 #include "../formats/imatrix.h"
+#include "../calib/calib.h"
+#include "../calib/imatrix_calc.h"
+#include "../kernels/backend.h"
+#include "../verify/verify.h"
+#include <jansson.h>
 #include "../formats/model_src.h"
 #include "../quantizers/quant_type.h"
 
@@ -42,6 +47,16 @@ static const char convert_usage[] =
     "      --pure            every quantized tensor gets the mix's base type\n"
     "      --imatrix FILE    importance matrix (llama.cpp GGUF or .dat, or from 'ingot imatrix')\n"
     "                        weighting the quantization error, as llama-quantize uses it\n"
+    "  -m, --method M        rtn (default), gptq, awq or awq+gptq; the last three need --calib.\n"
+    "                        rtn with --calib computes the importance matrix from the text first\n"
+    "      --calib TEXT      calibration text: a file, or a folder of .txt files\n"
+    "      --samples N       calibration windows (default 128)\n"
+    "      --seq-len L       tokens per window (default min(512, the model's context))\n"
+    "      --seed S          seed of the window choice (default 0)\n"
+    "      --damp F          GPTQ damping, a fraction of the mean Hessian diagonal (default 0.01)\n"
+    "      --act-order       GPTQ: columns by descending Hessian diagonal (static groups)\n"
+    "      --json FILE       write the per-layer error report as JSON\n"
+    "      --threads N       CPU threads (default: all cores)\n"
     "      --tokenizer FILE  tokenizer for a llama2.c checkpoint (default: beside it)\n"
     "      --tie-embeddings  tied models: write token_embd.weight only, as llama.cpp's\n"
     "                        HF converter does (default: also write output.weight)\n"
@@ -56,6 +71,15 @@ struct convert_opts {
     const char *imatrix_path;
     struct imatrix imatrix;
     bool quiet;
+    const char *method;          /* "rtn", "gptq", "awq", "awq+gptq" */
+    const char *calib_path, *json_path;
+    int64_t samples, seq_len, threads;
+    uint64_t seed;
+    float damp;
+    bool act_order;
+    struct calib_corpus corpus;
+    struct calib_result calib;   /* calibrated tensors, when a method ran */
+    bool have_calib;
 };
 
 /* A ggml tensor type named on the command line (F16, Q4_K, ...). */
@@ -93,15 +117,44 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"tensor-type", required_argument, 0, 'T'}, {"output-type", required_argument, 0, 'O'},
         {"embed-type", required_argument, 0, 'E'}, {"pure", no_argument, 0, 'p'},
         {"imatrix", required_argument, 0, 'I'},
+        {"method", required_argument, 0, 'm'},    {"calib", required_argument, 0, 'C'},
+        {"samples", required_argument, 0, 'S'},   {"seq-len", required_argument, 0, 'L'},
+        {"seed", required_argument, 0, 'D'},      {"damp", required_argument, 0, 'P'},
+        {"act-order", no_argument, 0, 'A'},       {"json", required_argument, 0, 'J'},
+        {"threads", required_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
     int c, rc;
     memset(o, 0, sizeof *o);
     o->ft = plan_file_type_find("F16");
     o->plan.output_type = o->plan.embed_type = -1;
+    o->method = "rtn";
+    o->samples = 128;
+    o->damp = 0.01f;
+    int64_t v;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:t:m:qh", longopts, NULL)) != -1) {
+        const char *opt = argv[optind - 1];
         switch (c) {
+        case 'm':
+            if (strcmp(optarg, "rtn") && strcmp(optarg, "gptq") && strcmp(optarg, "awq") && strcmp(optarg, "awq+gptq"))
+                return cli_usage_error("convert", "--method '%s': expected rtn, gptq, awq or awq+gptq", optarg);
+            o->method = optarg;
+            break;
+        case 'C': o->calib_path = optarg; break;
+        case 'J': o->json_path = optarg; break;
+        case 'A': o->act_order = true; break;
+        case 'S': if (!cli_parse_int("convert", opt, optarg, 1, 1 << 20, &o->samples)) return EXIT_BAD_INPUT; break;
+        case 'L': if (!cli_parse_int("convert", opt, optarg, 2, 1 << 20, &o->seq_len)) return EXIT_BAD_INPUT; break;
+        case 'N': if (!cli_parse_int("convert", opt, optarg, 1, 4096, &o->threads)) return EXIT_BAD_INPUT; break;
+        case 'D': if (!cli_parse_int("convert", opt, optarg, 0, INT64_MAX, &v)) return EXIT_BAD_INPUT; o->seed = (uint64_t)v; break;
+        case 'P': {
+            char *end;
+            o->damp = strtof(optarg, &end);
+            if (*end || !(o->damp > 0.0f && o->damp < 10.0f))
+                return cli_usage_error("convert", "--damp '%s': expected a number in (0, 10)", optarg);
+            break;
+        }
         case 'o': o->out_path = optarg; break;
         case 't':
             o->ft = plan_file_type_find(optarg);
@@ -127,6 +180,12 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
     o->src_path = argv[optind];
     if (!o->out_path)
         return cli_usage_error("convert", "missing -o OUT.gguf");
+    if (strcmp(o->method, "rtn") != 0 && !o->calib_path)
+        return cli_usage_error("convert", "--method %s needs --calib TEXT", o->method);
+    if (strcmp(o->method, "rtn") != 0 && !o->ft->quantized)
+        return cli_usage_error("convert", "--method %s needs a quantized --type", o->method);
+    if (o->calib_path && o->imatrix_path)
+        return cli_usage_error("convert", "--calib and --imatrix both give importance; pass one");
     return 0;
 }
 
@@ -163,7 +222,8 @@ static const char *source_kind_name(enum model_src_kind k)
 }
 
 /* ingot.* provenance; returns the handle of the source-checksum placeholder in *ph_src. */
-static int write_provenance(struct gguf_writer *w, const struct model_src *src, const struct plan *plan, int *ph_src)
+static int write_provenance(struct gguf_writer *w, const struct convert_opts *o, const struct model_src *src,
+                            const struct plan *plan, int *ph_src)
 {
     const char *names[64];
     uint64_t sizes[64];
@@ -182,9 +242,25 @@ static int write_provenance(struct gguf_writer *w, const struct model_src *src, 
     if (!rc)
         rc = gguf_writer_add_arr_u64(w, "ingot.source.file_sizes", sizes, (uint64_t)n);
     if (!rc)
-        rc = gguf_writer_add_str(w, "ingot.method", plan->file_type->quantized ? "rtn" : "none");
+        rc = gguf_writer_add_str(w, "ingot.method", plan->file_type->quantized ? o->method : "none");
     if (!rc)
         rc = gguf_writer_add_str(w, "ingot.type", plan->file_type->name);
+    if (!rc && o->calib_path) {
+        rc = gguf_writer_add_u64(w, "ingot.calib.xxh3", o->corpus.xxh3);
+        if (!rc)
+            rc = gguf_writer_add_u64(w, "ingot.calib.bytes", o->corpus.n_bytes);
+        if (!rc)
+            rc = gguf_writer_add_u32(w, "ingot.calib.samples", (uint32_t)o->samples);
+        if (!rc)
+            rc = gguf_writer_add_u32(w, "ingot.calib.seq_len", (uint32_t)o->seq_len);
+        if (!rc)
+            rc = gguf_writer_add_u64(w, "ingot.calib.seed", o->seed);
+    }
+    if (!rc && o->have_calib && strstr(o->method, "gptq")) {
+        rc = gguf_writer_add_f32(w, "ingot.gptq.damp", o->damp);
+        if (!rc)
+            rc = gguf_writer_add_bool(w, "ingot.gptq.act_order", o->act_order);
+    }
     if (rc)
         return rc;
     *ph_src = gguf_writer_add_u64_placeholder(w, "ingot.source.tensor_xxh3", (uint64_t)plan->n_entries);
@@ -229,7 +305,7 @@ static int write_keys(struct gguf_writer *w, const struct convert_opts *o, const
     }
     if (!rc)
         rc = write_imatrix_keys(w, o);
-    return rc ? rc : write_provenance(w, src, plan, ph_src);
+    return rc ? rc : write_provenance(w, o, src, plan, ph_src);
 }
 
 /* ---- tensor data ----------------------------------------------------------------------------- */
@@ -273,10 +349,18 @@ static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t 
 }
 
 /* Stream one tensor: raw copy when nothing changes, else rows through the quantizer. */
-static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const struct imatrix *im, float *f32,
-                        uint8_t *packed)
+static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const struct imatrix *im,
+                        const struct calib_result *calib, float *f32, uint8_t *packed)
 {
     const struct src_tensor *t = e->src;
+    const struct calib_tensor *ct = calib ? calib_result_find(calib, t->name) : NULL;
+    if (ct) {
+        if (ct->type != e->type)
+            return ig_error_set(IG_EINVAL, "tensor '%s': calibrated as %s, planned as %s", t->name,
+                                ggml_type_name(ct->type), ggml_type_name(e->type));
+        int rc = gguf_writer_write(w, ct->data, ct->size_bytes);
+        return rc ? rc : gguf_writer_end_tensor(w);
+    }
     if (t->type == e->type && t->permute_n_head == 0) {
         for (uint64_t off = 0; off < t->size_bytes; off += (uint64_t)CHUNK_ELEMS) {
             uint64_t n = t->size_bytes - off < (uint64_t)CHUNK_ELEMS ? t->size_bytes - off : (uint64_t)CHUNK_ELEMS;
@@ -305,8 +389,8 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     return gguf_writer_end_tensor(w);
 }
 
-static int write_all(struct gguf_writer *w, const struct plan *plan, const struct imatrix *im, int ph_src, bool quiet,
-                     uint64_t *bytes_out)
+static int write_all(struct gguf_writer *w, const struct plan *plan, const struct imatrix *im,
+                     const struct calib_result *calib, int ph_src, bool quiet, uint64_t *bytes_out)
 {
     int64_t max_cols = 1;
     for (int64_t i = 0; i < plan->n_entries; i++)
@@ -320,7 +404,7 @@ static int write_all(struct gguf_writer *w, const struct plan *plan, const struc
     progress_begin(&prog, plan->n_entries, quiet);
     for (int64_t i = 0; i < plan->n_entries && !rc; i++) {
         const struct plan_entry *e = &plan->entries[i];
-        rc = write_tensor(w, e, im, f32, packed);
+        rc = write_tensor(w, e, im, calib, f32, packed);
         if (!rc)
             rc = gguf_writer_set_u64_placeholder(w, ph_src, (uint64_t)i, XXH3_64bits(e->src->data, e->src->size_bytes));
         *bytes_out += gguf_writer_tensor_size(w, i);
@@ -344,6 +428,110 @@ static int add_tensor_infos(struct gguf_writer *w, const struct plan *plan)
     return rc;
 }
 
+/* ---- calibration ------------------------------------------------------------------------------------ */
+
+static int planned_type(void *ctx, const char *name)
+{
+    const struct plan *plan = ctx;
+    for (int64_t i = 0; i < plan->n_entries; i++)
+        if (strcmp(plan->entries[i].src->name, name) == 0)
+            return plan->entries[i].type;
+    return -1;
+}
+
+static void on_block(void *ctx, int64_t done, int64_t total)
+{
+    struct progress *p = ctx;
+    char label[64];
+    snprintf(label, sizeof label, "block %lld of %lld calibrated", (long long)done, (long long)total);
+    (void)total;
+    progress_step(p, label);
+}
+
+/* Tokenize the corpus and draw the windows; fills o->corpus, o->seq_len. */
+static int calib_windows(struct convert_opts *o, const struct model_src *src, int32_t **samples)
+{
+    int rc = calib_corpus_load(&o->corpus, o->calib_path, &src->vocab);
+    if (rc)
+        return rc;
+    if (!o->seq_len)
+        o->seq_len = src->hp.n_ctx_train > 0 && src->hp.n_ctx_train < 512 ? src->hp.n_ctx_train : 512;
+    *samples = ig_malloc((size_t)(o->samples * o->seq_len) * sizeof **samples);
+    if (!*samples)
+        return IG_ENOMEM;
+    int32_t bos = src->vocab.add_bos != 0 && src->vocab.bos_id >= 0 ? (int32_t)src->vocab.bos_id : -1;
+    return calib_corpus_sample(&o->corpus, o->samples, o->seq_len, o->seed, bos, *samples);
+}
+
+/* --method gptq/awq/awq+gptq: run the driver; --method rtn --calib: compute the imatrix. */
+static int calibrate(struct convert_opts *o, const struct model_src *src, const struct plan *plan)
+{
+    struct model *m = NULL;
+    int32_t *samples = NULL;
+    int rc = calib_windows(o, src, &samples);
+    if (!rc)
+        rc = model_create(&m, src, verify_fetch_f32, NULL);
+    struct progress prog;
+    if (!rc && strcmp(o->method, "rtn") == 0) {
+        struct imatrix_calc_opts io = {o->seq_len, o->samples, -1, NULL, NULL};
+        /* the windows already start with BOS: compute over them back to back */
+        snprintf(o->imatrix.dataset, sizeof o->imatrix.dataset, "%s", o->calib_path);
+        rc = imatrix_compute(&o->imatrix, m, samples, o->samples * o->seq_len, &io);
+        if (!rc)
+            o->imatrix_path = o->calib_path;
+    } else if (!rc) {
+        struct calib_opts co = {0};
+        co.method = strcmp(o->method, "gptq") == 0 ? CALIB_GPTQ : strcmp(o->method, "awq") == 0 ? CALIB_AWQ : CALIB_AWQ_GPTQ;
+        co.gptq.damp = o->damp;
+        co.gptq.flags = o->act_order ? GPTQ_ACT_ORDER : GPTQ_DEFAULT;
+        co.awq_grid = 20;
+        co.awq_max_tokens = 4096;
+        co.type_of = planned_type;
+        co.type_ctx = (void *)plan;
+        co.on_block = on_block;
+        co.on_block_ctx = &prog;
+        progress_begin(&prog, src->hp.n_layer, o->quiet);
+        rc = calib_run(m, samples, o->samples, o->seq_len, &co, &o->calib);
+        progress_end(&prog);
+        o->have_calib = rc == 0;
+    }
+    free(samples);
+    model_destroy(m);
+    return rc;
+}
+
+/* The per-layer error table on stdout, and as JSON with --json. */
+static int report_errors(const struct convert_opts *o)
+{
+    if (!o->have_calib)
+        return 0;
+    printf("\nper-layer output error ||WX - W'X|| / ||WX|| on the calibration inputs (%s):\n", o->method);
+    printf("  %-28s %-8s %10s %8s %8s\n", "tensor", "type", "rel error", "alpha", "damp");
+    json_t *arr = json_array();
+    for (int64_t i = 0; i < o->calib.n_tensors; i++) {
+        const struct calib_tensor *t = &o->calib.tensors[i];
+        if (t->rel_error < 0)
+            continue;
+        printf("  %-28s %-8s %10.6f %8.2f %8.4f\n", t->name, ggml_type_name(t->type), t->rel_error, (double)t->awq_alpha,
+               (double)t->damp_used);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "tensor", t->name, "type",
+                                             ggml_type_name(t->type), "rel_error", t->rel_error, "awq_alpha",
+                                             (double)t->awq_alpha, "damp", (double)t->damp_used));
+    }
+    int rc = 0;
+    if (o->json_path) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "output", o->out_path, "method", o->method, "type",
+                              o->ft->name, "samples", (json_int_t)o->samples, "seq_len", (json_int_t)o->seq_len,
+                              "damp_raised", (json_int_t)o->calib.damp_raised, "layers", arr);
+        if (json_dump_file(j, o->json_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            rc = ig_error_set(IG_EIO, "%s: cannot write the report", o->json_path);
+        json_decref(j);
+    } else {
+        json_decref(arr);
+    }
+    return rc;
+}
+
 /* ---- the command -------------------------------------------------------------------------------- */
 
 static int convert_run(const struct convert_opts *o, const struct model_src *src, struct plan *plan)
@@ -358,7 +546,8 @@ static int convert_run(const struct convert_opts *o, const struct model_src *src
     cli_set_tmp_output(gguf_writer_tmp_path(w));
     const struct imatrix *im = o->imatrix_path ? &o->imatrix : NULL;
     if ((rc = write_keys(w, o, src, plan, &ph_src)) || (rc = add_tensor_infos(w, plan)) ||
-        (rc = gguf_writer_begin_data(w)) || (rc = write_all(w, plan, im, ph_src, o->quiet, &bytes))) {
+        (rc = gguf_writer_begin_data(w)) ||
+        (rc = write_all(w, plan, im, o->have_calib ? &o->calib : NULL, ph_src, o->quiet, &bytes))) {
         gguf_writer_abort(w);
         cli_set_tmp_output(NULL);
         return rc;
@@ -387,6 +576,9 @@ int cmd_convert(int argc, char **argv)
         return rc;
     struct model_src *src = NULL;
     struct plan plan = {0};
+    cpu_set_threads((int)o.threads);
+    if (o.calib_path && strcmp(o.method, "rtn") == 0)
+        o.plan.flags |= PLAN_HAS_IMATRIX;
     rc = model_src_open(&src, o.src_path, o.tokenizer);
     if (!rc && o.imatrix_path)
         rc = imatrix_read(&o.imatrix, o.imatrix_path);
@@ -394,10 +586,16 @@ int cmd_convert(int argc, char **argv)
         rc = plan_make(&plan, src, o.ft, &o.plan);
     if (!rc)
         rc = plan_check_writable(&plan);
+    if (!rc && o.calib_path)
+        rc = calibrate(&o, src, &plan);
     if (!rc)
         rc = convert_run(&o, src, &plan);
+    if (!rc)
+        rc = report_errors(&o);
     plan_free(&plan);
     imatrix_free(&o.imatrix);
+    calib_result_free(&o.calib);
+    calib_corpus_free(&o.corpus);
     model_src_close(src);
     return rc ? cli_fail("convert", rc) : EXIT_OK;
 }

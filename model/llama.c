@@ -141,6 +141,41 @@ const struct model_hparams *model_hparams(const struct model *m)
     return &m->hp;
 }
 
+float *model_tensor_data(struct model *m, const char *name, int64_t *n_elems)
+{
+    const struct model_hparams *hp = &m->hp;
+    int64_t q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
+    long l;
+    int k = 0;
+    if (sscanf(name, "blk.%ld.%n", &l, &k) == 1 && k > 0 && l >= 0 && l < hp->n_layer) {
+        struct model_layer *L = &m->layers[l];
+        const char *s = name + k;
+        struct {
+            const char *suffix;
+            float *data;
+            int64_t n;
+        } t[] = {
+            {"attn_norm.weight", L->attn_norm, hp->n_embd},     {"attn_q.weight", L->wq, q * hp->n_embd},
+            {"attn_k.weight", L->wk, kv * hp->n_embd},          {"attn_v.weight", L->wv, kv * hp->n_embd},
+            {"attn_output.weight", L->wo, hp->n_embd * q},      {"ffn_norm.weight", L->ffn_norm, hp->n_embd},
+            {"ffn_gate.weight", L->w_gate, hp->n_ff * hp->n_embd}, {"ffn_up.weight", L->w_up, hp->n_ff * hp->n_embd},
+            {"ffn_down.weight", L->w_down, hp->n_embd * hp->n_ff}, {"attn_q.bias", L->bq, q},
+            {"attn_k.bias", L->bk, kv},                         {"attn_v.bias", L->bv, kv},
+        };
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            if (strcmp(s, t[i].suffix) == 0 && t[i].data) {
+                *n_elems = t[i].n;
+                return t[i].data;
+            }
+        return NULL;
+    }
+    if (strcmp(name, "output_norm.weight") == 0) {
+        *n_elems = hp->n_embd;
+        return m->output_norm;
+    }
+    return NULL;
+}
+
 /* ---- scratch ------------------------------------------------------------------------------ */
 
 int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_max)

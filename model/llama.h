@@ -35,6 +35,11 @@ void model_destroy(struct model *m);
 
 const struct model_hparams *model_hparams(const struct model *m);
 
+/* The resident fp32 data of tensor name ("blk.3.attn_q.weight", "output_norm.weight", ...),
+ * writable, so calib/ can fold AWQ scales and put quantized weights back; sets *n_elems.
+ * NULL if the model has no such tensor. */
+float *model_tensor_data(struct model *m, const char *name, int64_t *n_elems);
+
 /* The inputs of a block's linear layers, in the order the block computes them. */
 enum model_linear_input {
     MODEL_IN_ATTN = 0,       /* attn_q, attn_k, attn_v: rms_norm(x)·attn_norm */

@@ -1,0 +1,372 @@
+/* driver.c — the sequential block-by-block calibration driver (see calib.h).
+ *
+ * Per block, per group of linears (q/k/v, o, gate/up, down): capture the group's input on
+ * every sample, accumulate H = XᵀX/N, optionally fold AWQ scales and clip, quantize, and
+ * put the dequantized weights back into the model before the next group runs.
+ */
+#include "calib.h"
+
+#include "../common/ig_error.h"
+#include "../formats/ggml_type.h"
+#include "../quantizers/awq.h"
+#include "../quantizers/quant_type.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The groups of a block, in the order the block computes their inputs. */
+static const struct {
+    enum model_linear_input input;
+    const char *linears[3];
+} groups[] = {
+    {MODEL_IN_ATTN, {"attn_q.weight", "attn_k.weight", "attn_v.weight"}},
+    {MODEL_IN_ATTN_OUT, {"attn_output.weight", NULL, NULL}},
+    {MODEL_IN_FFN, {"ffn_gate.weight", "ffn_up.weight", NULL}},
+    {MODEL_IN_FFN_DOWN, {"ffn_down.weight", NULL, NULL}},
+};
+
+/* What the capture callback collects for the group being calibrated. */
+struct capture {
+    enum model_linear_input want;
+    int64_t layer, dim;
+    double *H;            /* [dim][dim], upper triangle accumulated */
+    double *xd;           /* [seq_len][dim] scratch */
+    int64_t rows;
+    float *keep;          /* [max_keep][dim]: rows kept for AWQ, or NULL */
+    int64_t max_keep, n_keep, stride, seen;
+};
+
+static void capture_fn(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
+{
+    struct capture *c = ctx;
+    if (which != c->want || layer != c->layer)
+        return;
+    for (int64_t i = 0; i < n * dim; i++)
+        c->xd[i] = X[i];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)n, 1.0, c->xd, (int)dim, 1.0, c->H, (int)dim);
+    c->rows += n;
+    for (int64_t t = 0; c->keep && t < n; t++, c->seen++)
+        if (c->seen % c->stride == 0 && c->n_keep < c->max_keep)
+            memcpy(c->keep + (c->n_keep++) * dim, X + t * dim, (size_t)dim * sizeof(float));
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+static struct calib_tensor *add_result(struct calib_result *res, const char *name)
+{
+    struct calib_tensor *v = ig_realloc(res->tensors, (size_t)(res->n_tensors + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    res->tensors = v;
+    struct calib_tensor *t = &v[res->n_tensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rel_error = -1;
+    t->awq_alpha = -1;
+    return t;
+}
+
+const struct calib_tensor *calib_result_find(const struct calib_result *res, const char *name)
+{
+    for (int64_t i = 0; i < res->n_tensors; i++)
+        if (strcmp(res->tensors[i].name, name) == 0)
+            return &res->tensors[i];
+    return NULL;
+}
+
+void calib_result_free(struct calib_result *res)
+{
+    for (int64_t i = 0; res && i < res->n_tensors; i++)
+        free(res->tensors[i].data);
+    if (res) {
+        free(res->tensors);
+        memset(res, 0, sizeof *res);
+    }
+}
+
+/* ---- AWQ folding ------------------------------------------------------------------------------- */
+
+/* Scale the input columns of W [m][n] by s and the inputs' producer by 1/s, so the
+ * block computes the same function (the test in tests/quantizers/test_awq.c). */
+static void scale_columns(float *W, int64_t m, int64_t n, const float *s)
+{
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++)
+            W[r * n + j] *= s[j];
+}
+
+/* Fold s into the layer that produces the group's input; false if it cannot be folded
+ * (attention output under grouped-query attention: one v row feeds several heads). */
+static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in, const float *s, int64_t dim)
+{
+    const struct model_hparams *hp = model_hparams(m);
+    char name[64];
+    int64_t n = 0;
+    float *p;
+    switch (in) {
+    case MODEL_IN_ATTN:
+    case MODEL_IN_FFN:
+        snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, in == MODEL_IN_ATTN ? "attn_norm.weight" : "ffn_norm.weight");
+        p = model_tensor_data(m, name, &n);
+        for (int64_t j = 0; j < dim; j++)
+            p[j] /= s[j];
+        return true;
+    case MODEL_IN_FFN_DOWN:   /* up's output row j feeds down's column j (gate's silu does not commute) */
+        snprintf(name, sizeof name, "blk.%lld.ffn_up.weight", (long long)l);
+        p = model_tensor_data(m, name, &n);
+        for (int64_t j = 0; j < dim; j++)
+            for (int64_t i = 0; i < hp->n_embd; i++)
+                p[j * hp->n_embd + i] /= s[j];
+        return true;
+    case MODEL_IN_ATTN_OUT:
+        if (hp->n_head != hp->n_head_kv)
+            return false;
+        snprintf(name, sizeof name, "blk.%lld.attn_v.weight", (long long)l);
+        p = model_tensor_data(m, name, &n);
+        for (int64_t j = 0; j < dim; j++)
+            for (int64_t i = 0; i < hp->n_embd; i++)
+                p[j * hp->n_embd + i] /= s[j];
+        return true;
+    }
+    return false;
+}
+
+/* ---- one group ----------------------------------------------------------------------------------- */
+
+struct group_ctx {
+    struct model *m;
+    const struct calib_opts *o;
+    struct calib_result *res;
+    int64_t layer;
+};
+
+/* Quantize one linear W (in the model) of the group with statistics H; store the result. */
+static int quantize_linear(struct group_ctx *g, const char *name, const double *H, int64_t dim, float alpha)
+{
+    int64_t n_elems = 0;
+    float *W = model_tensor_data(g->m, name, &n_elems);
+    int type = g->o->type_of(g->o->type_ctx, name);
+    const struct quant_type *qt = quant_type_get(type);
+    if (!W || !qt)
+        return ig_error_set(IG_EINVAL, "calib: tensor '%s' has no planned quantized type", name);
+    const int64_t n = dim, m = n_elems / dim;
+    const size_t row_bytes = quant_row_size_bytes(qt, n);
+    struct calib_tensor *t = add_result(g->res, name);
+    float *orig = ig_malloc((size_t)n_elems * sizeof *orig);
+    float *imp = ig_malloc((size_t)n * sizeof *imp);
+    if (!t || !orig || !imp) {
+        free(orig);
+        free(imp);
+        return IG_ENOMEM;
+    }
+    t->type = type;
+    t->size_bytes = row_bytes * (size_t)m;
+    t->data = ig_malloc(t->size_bytes);
+    t->awq_alpha = alpha;
+    int rc = t->data ? 0 : IG_ENOMEM;
+    memcpy(orig, W, (size_t)n_elems * sizeof *orig);
+    for (int64_t j = 0; j < n; j++)
+        imp[j] = (float)H[j * n + j];
+    if (!rc && g->o->method != CALIB_AWQ) {
+        struct gptq_report rep;
+        rc = gptq_quantize(W, m, n, H, type, &g->o->gptq, t->data, &rep);
+        t->damp_used = rep.damp_used;
+        g->res->damp_raised += rep.damp_raised;
+    } else if (!rc) {
+#pragma omp parallel for schedule(static) reduction(min : rc)
+        for (int64_t r = 0; r < m; r++) {
+            int e = qt->quantize_row_ref(orig + r * n, t->data + (size_t)r * row_bytes, n, imp);
+            rc = e < rc ? e : rc;
+        }
+    }
+    if (!rc) {
+        /* the model continues with the dequantized weights */
+        for (int64_t r = 0; r < m; r++)
+            qt->dequantize_row_ref(t->data + (size_t)r * row_bytes, W + r * n, n);
+        t->rel_error = gptq_relative_error(orig, W, m, n, H);
+    }
+    free(orig);
+    free(imp);
+    return rc;
+}
+
+static int64_t group_dim(const struct model_hparams *hp, int gi)
+{
+    return groups[gi].input == MODEL_IN_FFN_DOWN ? hp->n_ff
+           : groups[gi].input == MODEL_IN_ATTN_OUT ? hp->n_head * hp->head_dim : hp->n_embd;
+}
+
+static void capture_free(struct capture *c)
+{
+    free(c->H);
+    free(c->xd);
+    free(c->keep);
+}
+
+/* Run the block on every sample and collect group gi's input: H = XᵀX / N (both
+ * triangles) and, when keep_rows, up to max_keep evenly strided rows of X. */
+static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64_t n_samples, int64_t seq_len,
+                         struct model_ctx *ctx, float *x, bool keep_rows, struct capture *c)
+{
+    const struct model_hparams *hp = model_hparams(g->m);
+    const int64_t dim = group_dim(hp, gi), total = n_samples * seq_len;
+    const int64_t max_keep = g->o->awq_max_tokens > 0 ? g->o->awq_max_tokens : 4096;
+    *c = (struct capture){groups[gi].input, g->layer, dim, NULL, NULL, 0, NULL, 0, 0, 1, 0};
+    c->H = ig_calloc((size_t)(dim * dim), sizeof *c->H);
+    c->xd = ig_malloc((size_t)(seq_len * dim) * sizeof *c->xd);
+    if (keep_rows) {
+        c->max_keep = total < max_keep ? total : max_keep;
+        c->stride = total / c->max_keep;
+        c->keep = ig_malloc((size_t)(c->max_keep * dim) * sizeof *c->keep);
+    }
+    if (!c->H || !c->xd || (keep_rows && !c->keep))
+        return IG_ENOMEM;
+    model_ctx_set_capture(ctx, capture_fn, c);
+    for (int64_t k = 0; k < n_samples; k++) {
+        memcpy(x, hidden + k * seq_len * hp->n_embd, (size_t)(seq_len * hp->n_embd) * sizeof *x);
+        model_block_forward(g->m, ctx, g->layer, x, seq_len);
+    }
+    model_ctx_set_capture(ctx, NULL, NULL);
+    for (int64_t i = 0; i < dim; i++)
+        for (int64_t j = i; j < dim; j++)
+            c->H[j * dim + i] = c->H[i * dim + j] /= (double)c->rows;
+    return 0;
+}
+
+static const char *linear_name(char *buf, size_t size, int64_t layer, int gi, int k)
+{
+    snprintf(buf, size, "blk.%lld.%s", (long long)layer, groups[gi].linears[k]);
+    return buf;
+}
+
+/* AWQ for group gi on the float model: search and fold the scales, then clip. Returns the
+ * chosen exponent in *alpha (-1 when the scales cannot be folded). */
+static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alpha)
+{
+    struct model *m = g->m;
+    const int64_t dim = c->dim;
+    struct awq_linear lin[3];
+    int n_lin = 0, rc = 0;
+    char name[64];
+    for (int k = 0; k < 3 && groups[gi].linears[k]; k++) {
+        int64_t ne = 0;
+        lin[n_lin].W = model_tensor_data(m, linear_name(name, sizeof name, g->layer, gi, k), &ne);
+        lin[n_lin].m = ne / dim;
+        n_lin++;
+    }
+    float *s = ig_malloc((size_t)dim * sizeof *s);
+    if (!s)
+        return IG_ENOMEM;
+    int type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, 0));
+    struct awq_result ar;
+    *alpha = -1.0f;
+    rc = awq_search_scale(c->keep, c->n_keep, dim, lin, n_lin, type, g->o->awq_grid > 0 ? g->o->awq_grid : 20,
+                          c->n_keep, s, &ar);
+    if (!rc && fold_producer(m, g->layer, groups[gi].input, s, dim)) {
+        *alpha = ar.alpha;
+        for (int k = 0; k < n_lin; k++)
+            scale_columns((float *)lin[k].W, lin[k].m, dim, s);
+        for (int64_t t = 0; t < c->n_keep; t++)     /* the inputs are now X / s */
+            for (int64_t j = 0; j < dim; j++)
+                c->keep[t * dim + j] /= s[j];
+    }
+    /* clipping, except for q and k, whose errors the softmax amplifies (AutoAWQ) */
+    for (int k = 0; k < n_lin && !rc; k++) {
+        if (groups[gi].input == MODEL_IN_ATTN && k < 2)
+            continue;
+        type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, k));
+        float *Wc = ig_malloc((size_t)(lin[k].m * dim) * sizeof *Wc);
+        rc = Wc ? awq_search_clip(c->keep, c->n_keep, dim, lin[k].W, lin[k].m, type, 20, 10, c->n_keep, Wc) : IG_ENOMEM;
+        if (!rc)
+            memcpy((float *)lin[k].W, Wc, (size_t)(lin[k].m * dim) * sizeof *Wc);
+        free(Wc);
+    }
+    free(s);
+    return rc;
+}
+
+/* One block: AWQ over all groups on the float weights (when asked), then each group
+ * captured again and quantized in order, so later groups see the quantized earlier ones. */
+static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples, int64_t seq_len,
+                     struct model_ctx *ctx, float *x)
+{
+    const bool awq = g->o->method == CALIB_AWQ || g->o->method == CALIB_AWQ_GPTQ;
+    float alpha[4] = {-1, -1, -1, -1};
+    int rc = 0;
+    for (int gi = 0; gi < 4 && awq && !rc; gi++) {
+        struct capture c;
+        rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, true, &c);
+        if (!rc)
+            rc = awq_group(g, gi, &c, &alpha[gi]);
+        capture_free(&c);
+    }
+    for (int gi = 0; gi < 4 && !rc; gi++) {
+        struct capture c;
+        rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, false, &c);
+        for (int k = 0; k < 3 && groups[gi].linears[k] && !rc; k++) {
+            char name[64];
+            rc = quantize_linear(g, linear_name(name, sizeof name, g->layer, gi, k), c.H, c.dim, alpha[gi]);
+        }
+        capture_free(&c);
+    }
+    return rc;
+}
+
+/* Norms AWQ changed are written as F32 tensors of the result. */
+static int export_norms(struct model *m, int64_t l, struct calib_result *res)
+{
+    static const char *norms[] = {"attn_norm.weight", "ffn_norm.weight"};
+    for (int k = 0; k < 2; k++) {
+        char name[64];
+        int64_t n = 0;
+        snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, norms[k]);
+        float *p = model_tensor_data(m, name, &n);
+        struct calib_tensor *t = add_result(res, name);
+        if (!t)
+            return IG_ENOMEM;
+        t->type = GGML_TYPE_F32;
+        t->size_bytes = (size_t)n * sizeof(float);
+        t->data = ig_malloc(t->size_bytes);
+        if (!t->data)
+            return IG_ENOMEM;
+        memcpy(t->data, p, t->size_bytes);
+    }
+    return 0;
+}
+
+/* ---- the driver ------------------------------------------------------------------------------------ */
+
+int calib_run(struct model *m, const int32_t *samples, int64_t n_samples, int64_t seq_len, const struct calib_opts *o,
+              struct calib_result *res)
+{
+    const struct model_hparams *hp = model_hparams(m);
+    memset(res, 0, sizeof *res);
+    struct model_ctx *ctx = NULL;
+    float *hidden = ig_malloc((size_t)(n_samples * seq_len * hp->n_embd) * sizeof *hidden);
+    float *x = ig_malloc((size_t)(seq_len * hp->n_embd) * sizeof *x);
+    int rc = hidden && x ? model_ctx_create(&ctx, m, seq_len) : IG_ENOMEM;
+    for (int64_t k = 0; k < n_samples && !rc; k++)
+        rc = model_embed(m, samples + k * seq_len, seq_len, hidden + k * seq_len * hp->n_embd);
+    struct group_ctx g = {m, o, res, 0};
+    const bool awq = o->method == CALIB_AWQ || o->method == CALIB_AWQ_GPTQ;
+    for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
+        g.layer = l;
+        rc = run_block(&g, hidden, n_samples, seq_len, ctx, x);
+        if (!rc && awq)
+            rc = export_norms(m, l, res);
+        /* the next block's input: this block's output with its quantized weights */
+        for (int64_t k = 0; k < n_samples && !rc; k++)
+            model_block_forward(m, ctx, l, hidden + k * seq_len * hp->n_embd, seq_len);
+        if (o->on_block)
+            o->on_block(o->on_block_ctx, l + 1, hp->n_layer);
+    }
+    model_ctx_destroy(ctx);
+    free(hidden);
+    free(x);
+    if (rc)
+        calib_result_free(res);
+    return rc;
+}
