@@ -56,6 +56,8 @@ struct calib_opts {
     int method;                      /* enum calib_method */
     struct gptq_opts gptq;
     int awq_grid;                    /* scale grid points (20) */
+    int awq_fold_only;               /* AWQ: search and fold the scales, then stop (no clipping,
+                                        no quantization): the model must compute what it did */
     int64_t awq_max_tokens;          /* activation rows the AWQ searches use (4096) */
     calib_type_fn type_of;
     void *type_ctx;

@@ -33,7 +33,7 @@ struct capture {
     enum model_linear_input want;
     int64_t layer, dim;
     double *H;            /* [dim][dim], upper triangle accumulated */
-    double *xd;           /* [seq_len][dim] scratch */
+    float *Hs;            /* [dim][dim] one sample's XᵀX (float; summed into H in double) */
     int64_t rows;
     float *keep;          /* [max_keep][dim]: rows kept for AWQ, or NULL */
     int64_t max_keep, n_keep, stride, seen;
@@ -44,9 +44,11 @@ static void capture_fn(void *ctx, int64_t layer, enum model_linear_input which, 
     struct capture *c = ctx;
     if (which != c->want || layer != c->layer)
         return;
-    for (int64_t i = 0; i < n * dim; i++)
-        c->xd[i] = X[i];
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)n, 1.0, c->xd, (int)dim, 1.0, c->H, (int)dim);
+    /* one window's XᵀX in float (a few hundred rows), accumulated across windows in double */
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)n, 1.0f, X, (int)dim, 0.0f, c->Hs, (int)dim);
+    for (int64_t i = 0; i < dim; i++)
+        for (int64_t j = i; j < dim; j++)
+            c->H[i * dim + j] += c->Hs[i * dim + j];
     c->rows += n;
     for (int64_t t = 0; c->keep && t < n; t++, c->seen++)
         if (c->seen % c->stride == 0 && c->n_keep < c->max_keep)
@@ -152,6 +154,8 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     const struct quant_type *qt = quant_type_get(type);
     if (!W || !qt)
         return ig_error_set(IG_EINVAL, "calib: tensor '%s' has no planned quantized type", name);
+    /* a float fallback (rows that are no whole block, as llama-quantize's F16) is converted
+     * as it is; GPTQ needs a grid */
     const int64_t n = dim, m = n_elems / dim;
     const size_t row_bytes = quant_row_size_bytes(qt, n);
     struct calib_tensor *t = add_result(g->res, name);
@@ -170,7 +174,7 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
     for (int64_t j = 0; j < n; j++)
         imp[j] = (float)H[j * n + j];
-    if (!rc && g->o->method != CALIB_AWQ) {
+    if (!rc && g->o->method != CALIB_AWQ && qt->block_elems > 1) {
         struct gptq_report rep;
         rc = gptq_quantize(W, m, n, H, type, &g->o->gptq, t->data, &rep);
         t->damp_used = rep.damp_used;
@@ -202,7 +206,7 @@ static int64_t group_dim(const struct model_hparams *hp, int gi)
 static void capture_free(struct capture *c)
 {
     free(c->H);
-    free(c->xd);
+    free(c->Hs);
     free(c->keep);
 }
 
@@ -216,13 +220,13 @@ static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64
     const int64_t max_keep = g->o->awq_max_tokens > 0 ? g->o->awq_max_tokens : 4096;
     *c = (struct capture){groups[gi].input, g->layer, dim, NULL, NULL, 0, NULL, 0, 0, 1, 0};
     c->H = ig_calloc((size_t)(dim * dim), sizeof *c->H);
-    c->xd = ig_malloc((size_t)(seq_len * dim) * sizeof *c->xd);
+    c->Hs = ig_malloc((size_t)(dim * dim) * sizeof *c->Hs);
     if (keep_rows) {
         c->max_keep = total < max_keep ? total : max_keep;
         c->stride = total / c->max_keep;
         c->keep = ig_malloc((size_t)(c->max_keep * dim) * sizeof *c->keep);
     }
-    if (!c->H || !c->xd || (keep_rows && !c->keep))
+    if (!c->H || !c->Hs || (keep_rows && !c->keep))
         return IG_ENOMEM;
     model_ctx_set_capture(ctx, capture_fn, c);
     for (int64_t k = 0; k < n_samples; k++) {
@@ -274,7 +278,7 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
                 c->keep[t * dim + j] /= s[j];
     }
     /* clipping, except for q and k, whose errors the softmax amplifies (AutoAWQ) */
-    for (int k = 0; k < n_lin && !rc; k++) {
+    for (int k = 0; k < n_lin && !rc && !g->o->awq_fold_only; k++) {
         if (groups[gi].input == MODEL_IN_ATTN && k < 2)
             continue;
         type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, k));
@@ -303,7 +307,7 @@ static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples
             rc = awq_group(g, gi, &c, &alpha[gi]);
         capture_free(&c);
     }
-    for (int gi = 0; gi < 4 && !rc; gi++) {
+    for (int gi = 0; gi < 4 && !rc && !g->o->awq_fold_only; gi++) {
         struct capture c;
         rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, false, &c);
         for (int k = 0; k < 3 && groups[gi].linears[k] && !rc; k++) {

@@ -62,6 +62,9 @@ void progress_begin(struct progress *p, int64_t total, bool quiet);
 void progress_step(struct progress *p, const char *label);
 void progress_end(struct progress *p);
 
+/* A (done, total) callback for windowed work (verify, imatrix); ctx is a struct progress. */
+void progress_window(void *ctx, int64_t done, int64_t total);
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 

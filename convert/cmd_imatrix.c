@@ -72,17 +72,6 @@ static int parse_imatrix(int argc, char **argv, struct imatrix_cli *o)
     return 0;
 }
 
-static void on_chunk(void *ctx, int64_t done, int64_t total)
-{
-    struct progress *p = ctx;
-    char label[64];
-    snprintf(label, sizeof label, "window %lld of %lld", (long long)done, (long long)total);
-    if (p->tty || done == total || done % 50 == 0)
-        progress_step(p, label);
-    else
-        p->done++;
-}
-
 int cmd_imatrix(int argc, char **argv)
 {
     struct imatrix_cli o;
@@ -107,7 +96,7 @@ int cmd_imatrix(int argc, char **argv)
         co.n_ctx = o.n_ctx ? o.n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512);
         co.max_chunks = o.max_chunks;
         co.bos = src->vocab.add_bos != 0 && src->vocab.bos_id >= 0 ? (int32_t)src->vocab.bos_id : -1;
-        co.on_chunk = on_chunk;
+        co.on_chunk = progress_window;
         co.on_chunk_ctx = &prog;
         progress_begin(&prog, n_ids / co.n_ctx, o.quiet);
         snprintf(im.dataset, sizeof im.dataset, "%s", o.calib);

@@ -117,17 +117,6 @@ static void unload_model(struct loaded_model *lm)
 
 /* ---- reporting ------------------------------------------------------------------------------------ */
 
-static void on_chunk(void *ctx, int64_t done, int64_t total)
-{
-    struct progress *p = ctx;
-    char label[64];
-    snprintf(label, sizeof label, "window %lld of %lld", (long long)done, (long long)total);
-    if (p->tty || done == total || done % 50 == 0)
-        progress_step(p, label);
-    else
-        p->done++;
-}
-
 static double bits_per_weight(const struct loaded_model *lm)
 {
     return lm->n_weights ? 8.0 * (double)lm->tensor_bytes / (double)lm->n_weights : 0.0;
@@ -199,7 +188,7 @@ static int run_verify(const struct verify_cli *o, struct loaded_model *src, stru
     vo.n_ctx = o->n_ctx ? o->n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512);
     vo.max_chunks = o->max_chunks;
     vo.bos = v->add_bos != 0 && v->bos_id >= 0 ? (int32_t)v->bos_id : -1;
-    vo.on_chunk = on_chunk;
+    vo.on_chunk = progress_window;
     vo.on_chunk_ctx = &prog;
     int64_t n_chunks = verify_n_chunks(n_ids, &vo), capacity = n_chunks * verify_scored_per_chunk(vo.n_ctx);
     for (int i = 0; i < o->n_files && !rc; i++)

@@ -35,3 +35,15 @@ void progress_end(struct progress *p)
     if (!p->quiet && p->tty)
         fputc('\n', stderr);
 }
+
+void progress_window(void *ctx, int64_t done, int64_t total)
+{
+    struct progress *p = ctx;
+    char label[64];
+    snprintf(label, sizeof label, "window %lld of %lld", (long long)done, (long long)total);
+    /* on a terminal every window; in a log one line per 50 and the last */
+    if (p->tty || done == total || done % 50 == 0)
+        progress_step(p, label);
+    else
+        p->done++;
+}

@@ -12,8 +12,9 @@
  *   2. awq_search_clip: per (output row, block) clipping of the scaled weights, with the
  *      scaled input X/s.
  *   3. the type's ordinary quantizer on the result.
- * Both searches use the type's reference quantize-then-dequantize ("Q") as the rounding, so
- * what is searched is exactly what will be written, k-quants included.
+ * Both searches use the type's reference quantize-then-dequantize ("Q", no importance
+ * matrix) as the rounding, so what is searched is what an imatrix-free quantization
+ * writes, k-quants included.
  *
  * Tokens: both searches score at most max_tokens rows of X, taken evenly strided,
  * X[0], X[k], X[2k], ... with k = ceil(n_tok / max_tokens), so there are ceil(n_tok / k)
