@@ -138,3 +138,18 @@ Test(verify_cli, bad_input_exits_2)
     cr_expect_eq(r.exit_code, 2);
     cr_expect(strstr(r.err, "--source"), "%s", r.err);
 }
+
+/* stories260K on WikiText-2 test, -c 128 (peers/README.md): F32 111.7012 ± 0.67056, F16 111.7193. */
+Test(verify_cli, stories260K_wikitext_matches_llama_perplexity, .timeout = 900)
+{
+    SHARED(src, "gguf-stories260K/stories260K.gguf");
+    SHARED(text, "wikitext-2-raw/wiki.test.raw");
+    SHARED(f16, "peers/stories260K/stories260K-F16.gguf");
+    const char *tail[] = {f16, "--source", src, "--eval", text, "--ctx", "128", NULL};
+    json_t *j = run_verify(tail);
+    json_t *s = json_object_get(j, "source");
+    expect_close(num(s, "ppl"), 111.7012, 0.001, "source PPL");
+    expect_close(num(s, "ppl_stderr"), 0.67056, 0.01, "source PPL error");
+    expect_close(num(json_array_get(json_object_get(j, "containers"), 0), "ppl"), 111.7193, 0.001, "F16 PPL");
+    json_decref(j);
+}
