@@ -6,6 +6,7 @@
  */
 #include "q_legacy.h"
 
+#include "k_quant_search.h"
 #include "quant_util.h"
 
 #include "../common/ig_half.h"
@@ -54,7 +55,7 @@ static void q4_0_block_impl(const float *x, block_q4_0 *y, const float *qw, floa
     int8_t L[QK4_0];
     for (int j = 0; j < QK4_0; ++j)
         weight[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
-    float d = quant_make_qx(QK4_0, 8, x, L, weight);
+    float d = kq_make_qx_quants(QK4_0, 8, x, L, 1, weight);
     y->d = ig_fp32_to_fp16(d);
     q4_0_pack(y, L);
 }

@@ -6,6 +6,7 @@
  */
 #include "q_legacy.h"
 
+#include "k_quant_search.h"
 #include "quant_util.h"
 
 #include "../common/ig_half.h"
@@ -48,7 +49,7 @@ static void q4_1_block_impl(const float *x, block_q4_1 *y, const float *qw, floa
     for (int j = 0; j < QK4_1; ++j)
         weight[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
     float min;
-    float d = quant_make_qkx3(QK4_1, 15, x, weight, L, &min, Laux, -0.9f, 0.05f, 36);
+    float d = kq_make_qkx3_quants(QK4_1, 15, x, weight, L, &min, Laux, -0.9f, 0.05f, 36, KQ_ERR_SQUARED);
     y->d = ig_fp32_to_fp16(d);
     y->m = ig_fp32_to_fp16(-min);
     for (int j = 0; j < 16; ++j)

@@ -7,6 +7,7 @@
  */
 #include "q_legacy.h"
 
+#include "k_quant_search.h"
 #include "quant_util.h"
 
 #include "../common/ig_half.h"
@@ -46,7 +47,7 @@ static void q5_0_block_impl(const float *x, block_q5_0 *y, const float *qw, floa
     uint8_t q[QK5_0];
     for (int j = 0; j < QK5_0; ++j)
         weight[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
-    float d = quant_make_qx(QK5_0, 16, x, L, weight);
+    float d = kq_make_qx_quants(QK5_0, 16, x, L, 1, weight);
     y->d = ig_fp32_to_fp16(d);
     for (int j = 0; j < QK5_0; ++j)
         q[j] = (uint8_t)L[j];

@@ -7,6 +7,7 @@
  */
 #include "q_legacy.h"
 
+#include "k_quant_search.h"
 #include "quant_util.h"
 
 #include "../common/ig_half.h"
@@ -49,7 +50,7 @@ static void q5_1_block_impl(const float *x, block_q5_1 *y, const float *qw, floa
     for (int j = 0; j < QK5_1; ++j)
         weight[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
     float min;
-    float d = quant_make_qkx3(QK5_1, 31, x, weight, L, &min, Laux, -0.9f, 0.05f, 36);
+    float d = kq_make_qkx3_quants(QK5_1, 31, x, weight, L, &min, Laux, -0.9f, 0.05f, 36, KQ_ERR_SQUARED);
     y->d = ig_fp32_to_fp16(d);
     y->m = ig_fp32_to_fp16(-min);
     quant_pack5(L, y->qs, y->qh);
