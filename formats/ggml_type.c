@@ -54,10 +54,6 @@ static const struct ggml_type_info ggml_types[] = {
 };
 
 #define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])
-#define MAX_EXT_TYPES 32
-
-static struct ggml_type_info ext_types[MAX_EXT_TYPES];
-static int n_ext_types;
 
 /* ---- lookups ------------------------------------------------------------------------ */
 
@@ -66,9 +62,6 @@ const struct ggml_type_info *ggml_type_info_get(int type_id)
     for (size_t i = 0; i < N_GGML_TYPES; i++)
         if (ggml_types[i].id == type_id)
             return &ggml_types[i];
-    for (int i = 0; i < n_ext_types; i++)
-        if (ext_types[i].id == type_id)
-            return &ext_types[i];
     return NULL;
 }
 
@@ -85,9 +78,6 @@ int ggml_type_from_name(const char *name)
     for (size_t i = 0; i < N_GGML_TYPES; i++)
         if (name_equal_nocase(ggml_types[i].name, name))
             return ggml_types[i].id;
-    for (int i = 0; i < n_ext_types; i++)
-        if (name_equal_nocase(ext_types[i].name, name))
-            return ext_types[i].id;
     return -1;
 }
 
@@ -103,17 +93,4 @@ bool ggml_type_row_bytes(int type_id, int64_t n_elems, uint64_t *size_bytes)
     if (!t || n_elems < 0 || n_elems % t->block_elems != 0)
         return false;
     return ig_mul_u64((uint64_t)(n_elems / t->block_elems), t->block_bytes, size_bytes);
-}
-
-int ggml_type_register(const struct ggml_type_info *info)
-{
-    if (info->id < GGML_TYPE_INGOT_BASE || info->block_elems <= 0 || info->block_bytes == 0)
-        return ig_error_set(IG_EINVAL, "ggml_type_register: type '%s' id %d: extension ids start at %d",
-                            info->name, info->id, GGML_TYPE_INGOT_BASE);
-    if (ggml_type_info_get(info->id))
-        return 0;
-    if (n_ext_types == MAX_EXT_TYPES)
-        return ig_error_set(IG_EINVAL, "ggml_type_register: more than %d extension types", MAX_EXT_TYPES);
-    ext_types[n_ext_types++] = *info;
-    return 0;
 }

@@ -3,7 +3,7 @@
  * formats/ knows bytes, not math: this table says how many elements a block of each type
  * holds and how many bytes it takes, so a reader can check that a tensor's byte count
  * matches its shape. The quantize/dequantize functions live in quantizers/, whose type
- * table is keyed by these ids.
+ * table is keyed by these ids (tests/quantizers/test_ext_types.c holds the two equal).
  *
  * Layout facts (ggml/include/ggml.h, ggml-common.h):
  *   1. ids 0..38 are ggml's; 4, 5 (Q4_2, Q4_3), 31..33 (Q4_0_4_4 ...) and 36..38
@@ -78,10 +78,6 @@ const char *ggml_type_name(int type_id);
 /* Bytes taken by n_elems elements of a row of this type. Returns false if the type is
  * unknown, n_elems is not a whole number of blocks, or the size overflows. */
 bool ggml_type_row_bytes(int type_id, int64_t n_elems, uint64_t *size_bytes);
-
-/* Register an extension type's geometry (quantizers/ does this for its ingot types so
- * that formats/ can size them without knowing their math). Returns 0 or IG_EINVAL. */
-int ggml_type_register(const struct ggml_type_info *info);
 
 #ifdef __cplusplus
 }

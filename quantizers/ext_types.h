@@ -3,8 +3,8 @@
  *
  * ggml has neither, so they take type ids from GGML_TYPE_INGOT_BASE (4096) up; llama.cpp
  * refuses files that use them. Each type has a scalar reference quantize and dequantize
- * with the signatures of quant_type.h; quant_ext_register() tells formats/ their block
- * geometry. All multi-byte fields are little-endian; "fp16" is IEEE binary16 bits.
+ * with the signatures of quant_type.h; their block geometry is also in formats/ggml_type.c,
+ * which sizes tensors without knowing the math. All multi-byte fields are little-endian; "fp16" is IEEE binary16 bits.
  *
  * NF4 code table (bitsandbytes functional.py get_4bit_type("nf4"), normalised by max |v|):
  *   index  0..7:  -1.0, -0.6961928, -0.5250731, -0.3949175, -0.2844414, -0.1847734,
@@ -157,11 +157,6 @@ IG_STATIC_ASSERT(sizeof(block_i8_g64) == 68, "block_i8_g64 is 68 bytes");
 IG_STATIC_ASSERT(sizeof(block_i8_g128) == 132, "block_i8_g128 is 132 bytes");
 
 /* ---- registration and shared checks (ext_types.c) --------------------------------------- */
-
-/* Register the geometry of every type above with formats/ (ggml_type_register), so the GGUF
- * reader and writer can size their tensors. Idempotent; call once at start-up, before
- * reading or writing a file that uses them. */
-void quant_ext_register(void);
 
 /* Argument checks shared by nf4.c and int_group.c: 0 when n is a non-negative multiple of
  * block_elems and every x[j] is finite; otherwise records "<fn>: <type_name>: ..." naming
