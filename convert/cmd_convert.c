@@ -310,29 +310,6 @@ static int write_keys(struct gguf_writer *w, const struct convert_opts *o, const
 
 /* ---- tensor data ----------------------------------------------------------------------------- */
 
-/* Rows [r0, r0 + n) of t as fp32, whatever its stored type. */
-static int read_rows_f32(const struct src_tensor *t, int64_t r0, int64_t n, float *dst)
-{
-    const struct quant_type *sq = quant_type_get(t->type);
-    if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16 || !sq) {
-        if (t->n_dims == 1 || n < 64)
-            return src_tensor_read_rows_f32(t, r0, n, dst);
-        int rc = 0;
-#pragma omp parallel for schedule(static) reduction(min : rc)
-        for (int64_t r = 0; r < n; r += 16) {
-            int64_t k = n - r < 16 ? n - r : 16;
-            int e = src_tensor_read_rows_f32(t, r0 + r, k, dst + r * t->ne[0]);
-            rc = e < rc ? e : rc;
-        }
-        return rc;
-    }
-    const size_t row_bytes = quant_row_size_bytes(sq, t->ne[0]);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n; r++)
-        sq->dequantize_row_ref(t->data + (size_t)(r0 + r) * row_bytes, dst + r * t->ne[0], t->ne[0]);
-    return 0;
-}
-
 /* Quantize n rows of f32 into packed, in parallel (rows are independent, so the bytes do
  * not depend on the thread count). */
 static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t n, int64_t n_cols, const float *imatrix,
@@ -378,7 +355,7 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     const float *imatrix = imatrix_find(im, t->name, n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_chunk) {
         int64_t nr = n_rows - r0 < rows_per_chunk ? n_rows - r0 : rows_per_chunk;
-        int rc = read_rows_f32(t, r0, nr, f32);
+        int rc = verify_read_rows_f32(t, r0, nr, f32);
         if (!rc)
             rc = quantize_rows(qt, f32, nr, n_cols, imatrix, packed);
         if (!rc)
