@@ -100,6 +100,14 @@ static void scale_columns(float *W, int64_t m, int64_t n, const float *s)
             W[r * n + j] *= s[j];
 }
 
+/* Divide row j of W [rows][cols] by s[j]: the producer's output j then carries x_j / s_j. */
+static void unscale_rows(float *W, int64_t rows, int64_t cols, const float *s)
+{
+    for (int64_t j = 0; j < rows; j++)
+        for (int64_t i = 0; i < cols; i++)
+            W[j * cols + i] /= s[j];
+}
+
 /* Fold s into the layer that produces the group's input; false if it cannot be folded
  * (attention output under grouped-query attention: one v row feeds several heads). */
 static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in, const float *s, int64_t dim)
@@ -118,19 +126,13 @@ static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in
         return true;
     case MODEL_IN_FFN_DOWN:   /* up's output row j feeds down's column j (gate's silu does not commute) */
         snprintf(name, sizeof name, "blk.%lld.ffn_up.weight", (long long)l);
-        p = model_tensor_data(m, name, &n);
-        for (int64_t j = 0; j < dim; j++)
-            for (int64_t i = 0; i < hp->n_embd; i++)
-                p[j * hp->n_embd + i] /= s[j];
+        unscale_rows(model_tensor_data(m, name, &n), dim, hp->n_embd, s);
         return true;
     case MODEL_IN_ATTN_OUT:
         if (hp->n_head != hp->n_head_kv)
             return false;
         snprintf(name, sizeof name, "blk.%lld.attn_v.weight", (long long)l);
-        p = model_tensor_data(m, name, &n);
-        for (int64_t j = 0; j < dim; j++)
-            for (int64_t i = 0; i < hp->n_embd; i++)
-                p[j * hp->n_embd + i] /= s[j];
+        unscale_rows(model_tensor_data(m, name, &n), dim, hp->n_embd, s);
         return true;
     }
     return false;
