@@ -12,36 +12,45 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char path_bufs[4][4096];
-static int path_next;
+/* Each helper returns a path from its own ring of buffers, large enough that a test can
+ * hold every path it asks for (tests used to copy them out of a 4-slot ring shared by all
+ * three helpers, which a later call overwrote). */
+#define PATH_RING 32
 
-static char *next_buf(void)
+struct path_ring {
+    char buf[PATH_RING][4096];
+    int next;
+};
+
+static struct path_ring shared_ring, fixture_ring, tmp_ring;
+
+static char *next_buf(struct path_ring *r)
 {
-    char *b = path_bufs[path_next];
-    path_next = (path_next + 1) % 4;
+    char *b = r->buf[r->next];
+    r->next = (r->next + 1) % PATH_RING;
     return b;
 }
 
 const char *test_shared_path(const char *rel)
 {
     const char *data = getenv("INGOT_DATA");
-    char *b = next_buf();
-    snprintf(b, sizeof path_bufs[0], "%s/%s", data ? data : "../shared/data", rel);
+    char *b = next_buf(&shared_ring);
+    snprintf(b, sizeof shared_ring.buf[0], "%s/%s", data ? data : "../shared/data", rel);
     return access(b, F_OK) == 0 ? b : NULL;
 }
 
 const char *test_fixture_path(const char *rel)
 {
     const char *root = getenv("INGOT_ROOT");
-    char *b = next_buf();
-    snprintf(b, sizeof path_bufs[0], "%s/tests/data/%s", root ? root : ".", rel);
+    char *b = next_buf(&fixture_ring);
+    snprintf(b, sizeof shared_ring.buf[0], "%s/tests/data/%s", root ? root : ".", rel);
     return b;
 }
 
 const char *test_tmp_dir(void)
 {
-    char *b = next_buf();
-    snprintf(b, sizeof path_bufs[0], "/tmp/ingot-test-XXXXXX");
+    char *b = next_buf(&tmp_ring);
+    snprintf(b, sizeof tmp_ring.buf[0], "/tmp/ingot-test-XXXXXX");
     if (!mkdtemp(b))
         return NULL;
     return b;

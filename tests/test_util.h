@@ -9,13 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "<INGOT_DATA>/<rel>" in a static buffer, or NULL when INGOT_DATA/rel does not exist. */
+/* "<INGOT_DATA>/<rel>" in a static buffer (the last 32 stay valid), or NULL when
+ * INGOT_DATA/rel does not exist. */
 const char *test_shared_path(const char *rel);
 
-/* "<INGOT_ROOT>/tests/data/<rel>" (static buffer; rotates among 4 buffers). */
+/* "<INGOT_ROOT>/tests/data/<rel>" (static buffer; the last 32 stay valid). */
 const char *test_fixture_path(const char *rel);
 
-/* A fresh empty folder under /tmp (static buffer; rotates among 4 buffers). */
+/* A fresh empty folder under /tmp (static buffer; the last 32 stay valid). */
 const char *test_tmp_dir(void);
 
 /* Result of running the ingot binary. */

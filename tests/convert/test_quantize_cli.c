@@ -70,20 +70,9 @@ static const char *quantize(const char *src, const char *type, const char *imatr
     return out;
 }
 
-/* test_shared_path's buffers rotate: keep a copy */
-static const char *shared_copy(const char *rel, char *buf, size_t size)
-{
-    const char *p = test_shared_path(rel);
-    if (!p)
-        return NULL;
-    snprintf(buf, size, "%s", p);
-    return buf;
-}
-
 Test(quantize_cli, tl3m_mixes_are_llama_quantize_files)
 {
-    char sbuf[4096];
-    const char *src = shared_copy("peers/tl3m/tl3m-F16.gguf", sbuf, sizeof sbuf);
+    const char *src = test_shared_path("peers/tl3m/tl3m-F16.gguf");
     if (!src)
         cr_skip_test("../shared/data is missing");
     const char *mixes[] = {"Q4_K_M", "Q2_K", "Q4_0", "Q8_0"};
@@ -96,9 +85,8 @@ Test(quantize_cli, tl3m_mixes_are_llama_quantize_files)
 
 Test(quantize_cli, tl3m_imatrix_q4_k_m_is_llama_quantize_file)
 {
-    char sbuf[4096], ibuf[4096];
-    const char *src = shared_copy("peers/tl3m/tl3m-F16.gguf", sbuf, sizeof sbuf);
-    const char *im = shared_copy("peers/tl3m/tl3m-imatrix.gguf", ibuf, sizeof ibuf);
+    const char *src = test_shared_path("peers/tl3m/tl3m-F16.gguf");
+    const char *im = test_shared_path("peers/tl3m/tl3m-imatrix.gguf");
     if (!src || !im)
         cr_skip_test("../shared/data is missing");
     /* quantize.imatrix.file holds the path as typed on the command line, which differs */
@@ -108,8 +96,7 @@ Test(quantize_cli, tl3m_imatrix_q4_k_m_is_llama_quantize_file)
 
 Test(quantize_cli, stories260K_q4_0_with_override)
 {
-    char sbuf[4096];
-    const char *src = shared_copy("gguf-stories260K/stories260K.gguf", sbuf, sizeof sbuf);
+    const char *src = test_shared_path("gguf-stories260K/stories260K.gguf");
     if (!src)
         cr_skip_test("../shared/data is missing");
     char out[4200];
