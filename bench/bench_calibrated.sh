@@ -1,0 +1,18 @@
+#!/bin/bash
+# bench_calibrated.sh — tl3m quantized by RTN, llama.cpp's imatrix, GPTQ, AWQ and AWQ+GPTQ for
+# Q4_0, Q4_K_M, Q3_K_M and Q2_K, each scored by ingot verify against the F16 source on the
+# held-out text; the table in bench/results/calibrated-tl3m.md came from it (about 15 min
+# on 2 cores). usage: bench/bench_calibrated.sh [OUT_FOLDER]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${INGOT_DATA:-../shared/data}
+E=${1:-$(mktemp -d)}
+for T in Q4_0 Q4_K_M Q3_K_M Q2_K; do
+  build/ingot convert $D/tl3m -o $E/rtn-$T.gguf --type $T -q > /dev/null
+  build/ingot convert $D/tl3m -o $E/llimx-$T.gguf --type $T --imatrix $D/peers/tl3m/tl3m-imatrix.gguf -q > /dev/null
+  for M in gptq awq awq+gptq; do
+    build/ingot convert $D/tl3m -o $E/$M-$T.gguf --type $T --method $M --calib $D/tl3m/split_calib.txt --samples 128 --seq-len 256 --json $E/$M-$T.json -q > /dev/null
+  done
+  build/ingot verify $E/rtn-$T.gguf $E/llimx-$T.gguf $E/gptq-$T.gguf $E/awq-$T.gguf $E/awq+gptq-$T.gguf --source $D/tl3m --eval $D/tl3m/split_eval_ts.txt --ctx 256 -q --json $E/verify-$T.json > $E/verify-$T.txt 2>&1
+done
+echo "results in $E"
