@@ -45,8 +45,8 @@ int calib_corpus_sample(const struct calib_corpus *c, int64_t n_samples, int64_t
 
 enum calib_method {
     CALIB_GPTQ = 1,        /* GPTQ onto the planned type */
-    CALIB_AWQ = 2,         /* AWQ scales and clipping, then the reference quantizer */
-    CALIB_AWQ_GPTQ = 3,    /* AWQ scales and clipping, then GPTQ */
+    CALIB_AWQ = 2,         /* AWQ scales, then awq_round (clip candidates chosen on XᵀX) */
+    CALIB_AWQ_GPTQ = 3,    /* AWQ scales and AutoAWQ's clipping, then GPTQ */
 };
 
 /* The planned ggml type of a block tensor (e.g. "blk.0.ffn_down.weight"), or -1. */
@@ -58,7 +58,6 @@ struct calib_opts {
     int awq_grid;                    /* scale grid points (20) */
     int awq_fold_only;               /* AWQ: search and fold the scales, then stop (no clipping,
                                         no quantization): the model must compute what it did */
-    int64_t awq_max_tokens;          /* activation rows the AWQ searches use (4096) */
     calib_type_fn type_of;
     void *type_ctx;
     void (*on_block)(void *ctx, int64_t done, int64_t total);

@@ -462,7 +462,6 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
         co.gptq.damp = o->damp;
         co.gptq.flags = o->act_order ? GPTQ_ACT_ORDER : GPTQ_DEFAULT;
         co.awq_grid = 20;
-        co.awq_max_tokens = 4096;
         co.type_of = planned_type;
         co.type_ctx = (void *)plan;
         co.on_block = on_block;

@@ -1,8 +1,9 @@
-/* awq.c — AWQ's scale search and clip search onto any grid in the type table (see awq.h).
+/* awq.c — AWQ's scale search, clip search and final rounding onto any grid in the type
+ * table (see awq.h).
  *
  * Sits between the calibration driver (which captures each block's inputs and folds the
- * results into the model) and the type's reference quantizer, which both searches call as
- * their rounding. llm-awq awq/quantize/auto_scale.py and auto_clip.py, AutoAWQ
+ * results into the model) and the type's reference quantizer, which every function calls
+ * as its rounding. llm-awq awq/quantize/auto_scale.py and auto_clip.py, AutoAWQ
  * awq/quantize/quantizer.py _compute_best_scale / _compute_best_clip.
  */
 #include "awq.h"
@@ -19,7 +20,7 @@
 
 #define AWQ_SCALE_FLOOR 1e-4f  /* llm-awq: x̄^alpha clamped below, so a dead channel keeps s > 0 */
 #define AWQ_SCALE_ROWS 32      /* output rows per GEMM (and per task) in the scale search */
-#define AWQ_MEAN_BAND 256      /* channels per task when averaging |x| */
+#define AWQ_CLIP_GROUP 32      /* awq_round clips runs of this many columns (or a smaller block) */
 /* Below this many elements a loop stays on one thread: waking the team costs more (and on
  * a loaded machine, spinning threads cost far more). Results are the same either way. */
 #define AWQ_PARALLEL_MIN (1 << 16)
@@ -39,268 +40,50 @@ static int check_type(const char *fn, int type, int64_t n_in, const struct quant
     return 0;
 }
 
-/* The checks both searches share; GEMM sizes are int, so the dimensions must fit one. */
-static int check_dims(const char *fn, const float *X, int64_t n_tok, int64_t n_in, int n_grid, int64_t max_tokens)
+/* The checks every function shares. */
+static int check_args(const char *fn, const double *H, const float *W, const void *out, int64_t m, int64_t n_in,
+                      int n_grid)
 {
-    if (!X)
-        return ig_error_set(IG_EINVAL, "%s: X is NULL", fn);
-    if (n_tok < 1 || n_tok > INT_MAX)
-        return ig_error_set(IG_EINVAL, "%s: n_tok = %lld (allowed: 1..%d)", fn, (long long)n_tok, INT_MAX);
+    if (!H || !W || !out)
+        return ig_error_set(IG_EINVAL, "%s: H, W or the output is NULL", fn);
     if (n_in < 1 || n_in > INT_MAX)
         return ig_error_set(IG_EINVAL, "%s: n_in = %lld (allowed: 1..%d)", fn, (long long)n_in, INT_MAX);
+    if (m < 1)
+        return ig_error_set(IG_EINVAL, "%s: m = %lld (allowed: >= 1)", fn, (long long)m);
     if (n_grid < 1)
         return ig_error_set(IG_EINVAL, "%s: n_grid = %d (allowed: >= 1)", fn, n_grid);
-    if (max_tokens < 1)
-        return ig_error_set(IG_EINVAL, "%s: max_tokens = %lld (allowed: >= 1)", fn, (long long)max_tokens);
     return 0;
 }
 
-/* Copy the scored tokens X[0], X[k], X[2k], ... with k = ceil(n_tok / max_tokens) into a new
- * [*n_used][n_in] array (ig_malloc; NULL on failure). ceil keeps *n_used <= max_tokens. */
-static float *sample_tokens(const float *X, int64_t n_tok, int64_t n_in, int64_t max_tokens, int64_t *n_used)
+static int check_steps(const char *fn, int n_steps, int n_grid)
 {
-    int64_t stride = (n_tok + max_tokens - 1) / max_tokens;
-    int64_t n = (n_tok + stride - 1) / stride;
-    float *Xs = ig_malloc((size_t)n * (size_t)n_in * sizeof *Xs);
-    if (!Xs)
-        return NULL;
-    for (int64_t t = 0; t < n; t++)
-        memcpy(Xs + t * n_in, X + t * stride * n_in, (size_t)n_in * sizeof *Xs);
-    *n_used = n;
-    return Xs;
+    if (n_steps < 1 || n_steps > n_grid)
+        return ig_error_set(IG_EINVAL, "%s: n_steps = %d (allowed: 1..n_grid = %d)", fn, n_steps, n_grid);
+    return 0;
 }
 
-/* Round row [n] to the type's grid in place: quantize into packed, dequantize back. */
-static int round_trip_row(const struct quant_type *qt, float *row, int64_t n, uint8_t *packed)
+/* Round row [n] to the type's grid in place (quantize into packed, dequantize back),
+ * weighted by imp (NULL: none). */
+static int round_trip_row(const struct quant_type *qt, float *row, int64_t n, const float *imp, uint8_t *packed)
 {
-    int rc = qt->quantize_row_ref(row, packed, n, NULL);
+    int rc = qt->quantize_row_ref(row, packed, n, imp);
     if (rc)
         return rc;
     qt->dequantize_row_ref(packed, row, n);
     return 0;
 }
 
-/* ---- the scale search ------------------------------------------------------------------- */
-
-/* x̄ [n_in] = mean over all tokens of |X[t][j]|, summed in double in token order; one
- * thread per band of channels. */
-static int channel_means(const float *X, int64_t n_tok, int64_t n_in, float *xbar)
-{
-    double *acc = ig_calloc((size_t)n_in, sizeof *acc);
-    if (!acc)
-        return IG_ENOMEM;
-#pragma omp parallel for schedule(static) if (n_tok * n_in >= AWQ_PARALLEL_MIN)
-    for (int64_t j0 = 0; j0 < n_in; j0 += AWQ_MEAN_BAND) {
-        int64_t j1 = n_in - j0 < AWQ_MEAN_BAND ? n_in : j0 + AWQ_MEAN_BAND;
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t j = j0; j < j1; j++)
-                acc[j] += fabs((double)X[t * n_in + j]);
-    }
-    int rc = 0;
-    for (int64_t j = 0; j < n_in; j++) {
-        xbar[j] = (float)(acc[j] / (double)n_tok);
-        if (!isfinite(xbar[j]) && !rc)
-            rc = ig_error_set(IG_EINVAL, "awq_search_scale: input channel %lld has mean |x| = %g (NaN or Inf in X)",
-                              (long long)j, (double)xbar[j]);
-    }
-    free(acc);
-    return rc;
-}
-
-/* s [n_in] = max(x̄^alpha, floor) / sqrt(max(s)·min(s)). alpha = 0 gives exactly 1
- * (powf(x, 0) = 1 for every x, and then the norm is sqrt(1·1)). */
-static void make_scales(const float *xbar, int64_t n_in, float alpha, float *s)
-{
-    float s_max = 0.0f, s_min = INFINITY;
-    for (int64_t j = 0; j < n_in; j++) {
-        s[j] = fmaxf(powf(xbar[j], alpha), AWQ_SCALE_FLOOR);
-        s_max = fmaxf(s_max, s[j]);
-        s_min = fminf(s_min, s[j]);
-    }
-    double norm = sqrt((double)s_max * (double)s_min);  /* double: the product can pass FLT_MAX */
-    for (int64_t j = 0; j < n_in; j++)
-        s[j] = (float)((double)s[j] / norm);
-}
-
-/* Scratch of one scale search, sized up front. */
-struct scale_work {
-    float *Xs;           /* [T][n_in] the scored tokens */
-    int64_t T;
-    uint8_t *scratch;    /* [n_threads][thread_bytes]: D, E, packed row (scale_scratch_at) */
-    size_t thread_bytes;
-    size_t row_bytes;    /* one packed row of the type */
-    double *partial;     /* [max chunks of one linear] Σ of squares per chunk */
-};
-
-static size_t scale_thread_bytes(int64_t T, int64_t n_in, size_t row_bytes)
-{
-    size_t bytes = (size_t)AWQ_SCALE_ROWS * (size_t)(n_in + T) * sizeof(float) + row_bytes;
-    return (bytes + 63) / 64 * 64;  /* each thread's block starts on its own cache line */
-}
-
-/* Σ over the tokens and rows [r0, r0 + rows) of W [m][n_in] of (x·(ŵ − w))², with
- * ŵ = Q(w·s)/s: the deltas D [rows][n_in] go through one GEMM, E [T][rows] = Xs·Dᵀ.
- * One thread runs it all, with OpenBLAS single-threaded (see awq.h). */
-static int chunk_error(const struct scale_work *wk, const struct quant_type *qt, const float *W, int64_t rows,
-                       int64_t n_in, const float *s, uint8_t *scratch, double *sse)
-{
-    float *D = (float *)scratch, *E = D + AWQ_SCALE_ROWS * n_in;
-    uint8_t *packed = (uint8_t *)(E + AWQ_SCALE_ROWS * wk->T);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *w = W + r * n_in;
-        float *d = D + r * n_in;
-        for (int64_t j = 0; j < n_in; j++)
-            d[j] = w[j] * s[j];
-        int rc = round_trip_row(qt, d, n_in, packed);
-        if (rc)
-            return rc;
-        for (int64_t j = 0; j < n_in; j++)
-            d[j] = d[j] / s[j] - w[j];
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)wk->T, (int)rows, (int)n_in, 1.0f, wk->Xs, (int)n_in, D,
-                (int)n_in, 0.0f, E, (int)rows);
-    double sum = 0.0;
-    for (int64_t k = 0; k < wk->T * rows; k++)
-        sum += (double)E[k] * (double)E[k];
-    *sse = sum;
-    return 0;
-}
-
-/* Mean over the scored tokens and every output of every linear of (X·(Ŵ − W)ᵀ)², with
- * Ŵ = Q(W·diag(s))·diag(1/s). Chunks of AWQ_SCALE_ROWS rows run in parallel; their sums
- * are added in chunk order, so the result does not depend on the thread count. */
-static int group_error(const struct scale_work *wk, int64_t n_in, const struct awq_linear *lin, int n_lin,
-                       const struct quant_type *qt, const float *s, double *err)
-{
-    double sum = 0.0;
-    int64_t count = 0;
-    for (int l = 0; l < n_lin; l++) {
-        int64_t n_chunks = (lin[l].m + AWQ_SCALE_ROWS - 1) / AWQ_SCALE_ROWS;
-        int rc = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(min : rc) if (lin[l].m * n_in >= AWQ_PARALLEL_MIN)
-        for (int64_t c = 0; c < n_chunks; c++) {
-            int64_t r0 = c * AWQ_SCALE_ROWS, rows = lin[l].m - r0 < AWQ_SCALE_ROWS ? lin[l].m - r0 : AWQ_SCALE_ROWS;
-            uint8_t *scratch = wk->scratch + (size_t)omp_get_thread_num() * wk->thread_bytes;
-            int rc_chunk = chunk_error(wk, qt, lin[l].W + r0 * n_in, rows, n_in, s, scratch, &wk->partial[c]);
-            rc = rc_chunk < rc ? rc_chunk : rc;
-        }
-        if (rc)
-            return ig_error_set(rc, "awq_search_scale: type %s: quantizing linear %d failed", qt->name, l);
-        for (int64_t c = 0; c < n_chunks; c++)
-            sum += wk->partial[c];
-        count += wk->T * lin[l].m;
-    }
-    *err = sum / (double)count;
-    return 0;
-}
-
-static int check_linears(const struct awq_linear *lin, int n_lin, int64_t *m_max)
-{
-    if (!lin || n_lin < 1)
-        return ig_error_set(IG_EINVAL, "awq_search_scale: n_lin = %d linears (allowed: >= 1, non-NULL)", n_lin);
-    *m_max = 0;
-    for (int l = 0; l < n_lin; l++) {
-        if (!lin[l].W || lin[l].m < 1)
-            return ig_error_set(IG_EINVAL, "awq_search_scale: linear %d: W %s, m = %lld (allowed: non-NULL, m >= 1)", l,
-                                lin[l].W ? "set" : "NULL", (long long)lin[l].m);
-        *m_max = lin[l].m > *m_max ? lin[l].m : *m_max;
-    }
-    return 0;
-}
-
-int awq_search_scale(const float *X, int64_t n_tok, int64_t n_in, const struct awq_linear *lin, int n_lin,
-                     int type, int n_grid, int64_t max_tokens, float *s_out, struct awq_result *res)
-{
-    static const char fn[] = "awq_search_scale";
-    const struct quant_type *qt = NULL;
-    int64_t m_max = 0;
-    int rc = check_dims(fn, X, n_tok, n_in, n_grid, max_tokens);
-    if (!rc)
-        rc = check_type(fn, type, n_in, &qt);
-    if (!rc)
-        rc = check_linears(lin, n_lin, &m_max);
-    if (rc)
-        return rc;
-    if (!s_out || !res)
-        return ig_error_set(IG_EINVAL, "%s: s_out or res is NULL", fn);
-
-    struct scale_work wk = {.row_bytes = quant_row_size_bytes(qt, n_in)};
-    float *xbar = ig_malloc((size_t)n_in * sizeof *xbar);
-    float *s = ig_malloc((size_t)n_in * sizeof *s);
-    wk.Xs = sample_tokens(X, n_tok, n_in, max_tokens, &wk.T);
-    wk.partial = ig_malloc((size_t)((m_max + AWQ_SCALE_ROWS - 1) / AWQ_SCALE_ROWS) * sizeof *wk.partial);
-    if (wk.Xs) {
-        wk.thread_bytes = scale_thread_bytes(wk.T, n_in, wk.row_bytes);
-        wk.scratch = ig_malloc((size_t)omp_get_max_threads() * wk.thread_bytes);
-    }
-    if (!xbar || !s || !wk.Xs || !wk.partial || !wk.scratch) {
-        rc = ig_error_set(IG_ENOMEM, "%s: out of memory for %lld tokens x %lld channels", fn, (long long)n_tok,
-                          (long long)n_in);
-        goto out_free;
-    }
-    rc = channel_means(X, n_tok, n_in, xbar);
-    if (rc)
-        goto out_free;
-
-    double err_best = INFINITY;
-    for (int i = 0; i < n_grid; i++) {
-        float alpha = (float)i / (float)n_grid;
-        double err = 0.0;
-        make_scales(xbar, n_in, alpha, s);
-        rc = group_error(&wk, n_in, lin, n_lin, qt, s, &err);
-        if (rc)
-            goto out_free;
-        if (i == 0)
-            res->err_plain = err;
-        if (i == 0 || err < err_best) {  /* strict: a tie (or a NaN) keeps the smaller alpha */
-            err_best = err;
-            res->alpha = alpha;
-            memcpy(s_out, s, (size_t)n_in * sizeof *s);
-        }
-    }
-    res->err_best = err_best;
-
-out_free:
-    free(wk.scratch);
-    free(wk.partial);
-    free(wk.Xs);
-    free(s);
-    free(xbar);
-    return rc;
-}
-
-/* ---- the clip search -------------------------------------------------------------------- */
-
-/* The per-group error of a weight delta d over the scored tokens is
- *   Σ_t (x_t·d)² = dᵀ (Xᵀ X) d = dᵀ H d,   x_t, d restricted to the group,
- * so the search needs only H_g = X_gᵀ X_g [gs][gs] per group, summed once (in double),
- * and then costs gs² per candidate instead of n_tok·gs: the token count drops out. */
-
-/* H [n_groups][gs][gs] (double) from Xs [T][n_in]; one thread per group, tokens in order. */
-static void group_grams(const float *Xs, int64_t T, int64_t n_in, int64_t gs, double *H)
-{
-    int64_t n_groups = n_in / gs;
-#pragma omp parallel for schedule(static) if (T * n_in >= AWQ_PARALLEL_MIN)
-    for (int64_t g = 0; g < n_groups; g++) {
-        double *Hg = H + g * gs * gs;
-        memset(Hg, 0, (size_t)(gs * gs) * sizeof *Hg);
-        for (int64_t t = 0; t < T; t++) {
-            const float *x = Xs + t * n_in + g * gs;
-            for (int64_t a = 0; a < gs; a++)
-                for (int64_t b = 0; b < gs; b++)
-                    Hg[a * gs + b] += (double)x[a] * (double)x[b];
-        }
-    }
-}
-
-/* dᵀ H d for one group: v = H d accumulated column by column (each v[b] sums over a in
- * order, which vectorizes without reassociating), then the dot product. */
-static double quad_form(const double *Hg, const double *d, int64_t gs, double *v)
+/* dᵀ H_bb d for the block of d that starts at column c0 and is gs long; H is [n][n] and
+ * H_bb its diagonal block. v [gs] is scratch: v = H_bb d accumulated column by column
+ * (each v[b] sums over a in order, which vectorizes without reassociating). */
+static double quad_form(const double *H, int64_t n, int64_t c0, const double *d, int64_t gs, double *v)
 {
     memset(v, 0, (size_t)gs * sizeof *v);
-    for (int64_t a = 0; a < gs; a++)
+    for (int64_t a = 0; a < gs; a++) {
+        const double *Ha = H + (c0 + a) * n + c0;
         for (int64_t b = 0; b < gs; b++)
-            v[b] += d[a] * Hg[a * gs + b];
+            v[b] += d[a] * Ha[b];
+    }
     double e = 0.0;
     for (int64_t b = 0; b < gs; b++)
         e += d[b] * v[b];
@@ -328,6 +111,182 @@ static float clamp_abs(float w, float mv)
     return w > mv ? mv : w < -mv ? -mv : w;
 }
 
+/* row = w with each run of gs columns clamped to its own max·(1 − ratio_i/n_grid), with
+ * ratio_i = i, or per group from per_group[] when it is not NULL. */
+static void clip_row_into(const float *w, int64_t n, int64_t gs, int i, const int *per_group, int n_grid, float *row)
+{
+    for (int64_t g = 0; g < n / gs; g++) {
+        float mv = clip_value(group_absmax(w + g * gs, gs), per_group ? per_group[g] : i, n_grid);
+        for (int64_t j = g * gs; j < (g + 1) * gs; j++)
+            row[j] = clamp_abs(w[j], mv);
+    }
+}
+
+/* ---- the scale search ------------------------------------------------------------------- */
+
+/* s [n_in] = max(x̄^alpha, floor) / sqrt(max(s)·min(s)). alpha = 0 gives exactly 1
+ * (powf(x, 0) = 1 for every x, and then the norm is sqrt(1·1)). */
+static void make_scales(const float *xbar, int64_t n_in, float alpha, float *s)
+{
+    float s_max = 0.0f, s_min = INFINITY;
+    for (int64_t j = 0; j < n_in; j++) {
+        s[j] = fmaxf(powf(xbar[j], alpha), AWQ_SCALE_FLOOR);
+        s_max = fmaxf(s_max, s[j]);
+        s_min = fminf(s_min, s[j]);
+    }
+    double norm = sqrt((double)s_max * (double)s_min);  /* double: the product can pass FLT_MAX */
+    for (int64_t j = 0; j < n_in; j++)
+        s[j] = (float)((double)s[j] / norm);
+}
+
+/* Scratch of one scale search, sized up front. */
+struct scale_work {
+    const double *H;
+    float *Hf;           /* [n][n] H in float, for the GEMM */
+    const float *s;      /* [n] the candidate scales */
+    const float *imp;    /* [n] importance of the scaled input, or NULL */
+    uint8_t *scratch;    /* [n_threads][thread_bytes]: D, E, packed row */
+    size_t thread_bytes;
+    double *partial;     /* [max chunks of one linear] Σ dᵀHd per chunk */
+};
+
+/* Σ over rows [0, rows) of W [.][n] of dᵀ H d, d = w − Q(w·s)/s: the deltas D [rows][n]
+ * go through one GEMM, E = D·H, then Σ D∘E. One thread runs it all. */
+static int chunk_error(const struct scale_work *wk, const struct quant_type *qt, const float *W, int64_t rows,
+                       int64_t n, uint8_t *scratch, double *sse)
+{
+    float *D = (float *)scratch, *E = D + AWQ_SCALE_ROWS * n;
+    uint8_t *packed = (uint8_t *)(E + AWQ_SCALE_ROWS * n);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *w = W + r * n;
+        float *d = D + r * n;
+        for (int64_t j = 0; j < n; j++)
+            d[j] = w[j] * wk->s[j];
+        int rc = round_trip_row(qt, d, n, wk->imp, packed);
+        if (rc)
+            return rc;
+        for (int64_t j = 0; j < n; j++)
+            d[j] = d[j] / wk->s[j] - w[j];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n, (int)n, 1.0f, D, (int)n, wk->Hf,
+                (int)n, 0.0f, E, (int)n);
+    double sum = 0.0;
+    for (int64_t k = 0; k < rows * n; k++)
+        sum += (double)D[k] * (double)E[k];
+    *sse = sum;
+    return 0;
+}
+
+/* Mean over every row of every linear of dᵀ H d. Chunks of AWQ_SCALE_ROWS rows run in
+ * parallel; their sums are added in chunk order, so the result does not depend on the
+ * thread count. */
+static int group_error(const struct scale_work *wk, int64_t n, const struct awq_linear *lin, int n_lin,
+                       const struct quant_type *qt, double *err)
+{
+    double sum = 0.0;
+    int64_t count = 0;
+    for (int l = 0; l < n_lin; l++) {
+        int64_t n_chunks = (lin[l].m + AWQ_SCALE_ROWS - 1) / AWQ_SCALE_ROWS;
+        int rc = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(min : rc) if (lin[l].m * n >= AWQ_PARALLEL_MIN)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            int64_t r0 = c * AWQ_SCALE_ROWS, rows = lin[l].m - r0 < AWQ_SCALE_ROWS ? lin[l].m - r0 : AWQ_SCALE_ROWS;
+            uint8_t *scratch = wk->scratch + (size_t)omp_get_thread_num() * wk->thread_bytes;
+            int rc_chunk = chunk_error(wk, qt, lin[l].W + r0 * n, rows, n, scratch, &wk->partial[c]);
+            rc = rc_chunk < rc ? rc_chunk : rc;
+        }
+        if (rc)
+            return ig_error_set(rc, "awq_search_scale: type %s: quantizing linear %d failed", qt->name, l);
+        for (int64_t c = 0; c < n_chunks; c++)
+            sum += wk->partial[c];
+        count += lin[l].m;
+    }
+    *err = sum / (double)count;
+    return 0;
+}
+
+static int check_scale_args(const char *fn, const float *xbar, int64_t n_in, const struct awq_linear *lin, int n_lin,
+                            int64_t *m_max)
+{
+    if (!lin || n_lin < 1)
+        return ig_error_set(IG_EINVAL, "%s: n_lin = %d linears (allowed: >= 1, non-NULL)", fn, n_lin);
+    *m_max = 0;
+    for (int l = 0; l < n_lin; l++) {
+        if (!lin[l].W || lin[l].m < 1)
+            return ig_error_set(IG_EINVAL, "%s: linear %d: W %s, m = %lld (allowed: non-NULL, m >= 1)", fn, l,
+                                lin[l].W ? "set" : "NULL", (long long)lin[l].m);
+        *m_max = lin[l].m > *m_max ? lin[l].m : *m_max;
+    }
+    for (int64_t j = 0; xbar && j < n_in; j++)
+        if (!isfinite(xbar[j]))
+            return ig_error_set(IG_EINVAL, "%s: input channel %lld has mean |x| = %g (NaN or Inf in X)", fn,
+                                (long long)j, (double)xbar[j]);
+    return 0;
+}
+
+int awq_search_scale(const double *H, const float *xbar, int64_t n_in, const struct awq_linear *lin, int n_lin,
+                     int type, int n_grid, bool weighted, float *s_out, struct awq_result *res)
+{
+    static const char fn[] = "awq_search_scale";
+    const struct quant_type *qt = NULL;
+    int64_t m_max = 0, n = n_in;
+    int rc = check_args(fn, H, xbar, s_out, 1, n_in, n_grid);
+    if (!rc)
+        rc = check_type(fn, type, n_in, &qt);
+    if (!rc)
+        rc = check_scale_args(fn, xbar, n_in, lin, n_lin, &m_max);
+    if (!rc && !res)
+        rc = ig_error_set(IG_EINVAL, "%s: res is NULL", fn);
+    if (rc)
+        return rc;
+
+    size_t thread_bytes = (size_t)AWQ_SCALE_ROWS * (size_t)(2 * n) * sizeof(float) + quant_row_size_bytes(qt, n);
+    struct scale_work wk = {.H = H, .thread_bytes = (thread_bytes + 63) / 64 * 64};
+    float *s = ig_malloc((size_t)n * sizeof *s);
+    float *imp = weighted ? ig_malloc((size_t)n * sizeof *imp) : NULL;
+    wk.Hf = ig_malloc((size_t)(n * n) * sizeof *wk.Hf);
+    wk.partial = ig_malloc((size_t)((m_max + AWQ_SCALE_ROWS - 1) / AWQ_SCALE_ROWS) * sizeof *wk.partial);
+    wk.scratch = ig_malloc((size_t)omp_get_max_threads() * wk.thread_bytes);
+    if (!s || (weighted && !imp) || !wk.Hf || !wk.partial || !wk.scratch) {
+        rc = ig_error_set(IG_ENOMEM, "%s: out of memory for %lld channels", fn, (long long)n);
+        goto out_free;
+    }
+    for (int64_t k = 0; k < n * n; k++)
+        wk.Hf[k] = (float)H[k];
+    wk.s = s;
+    wk.imp = imp;
+
+    double err_best = INFINITY;
+    for (int i = 0; i < n_grid; i++) {
+        float alpha = (float)i / (float)n_grid;
+        double err = 0.0;
+        make_scales(xbar, n, alpha, s);
+        for (int64_t j = 0; imp && j < n; j++)
+            imp[j] = (float)(H[j * n + j] / ((double)s[j] * (double)s[j]));
+        rc = group_error(&wk, n, lin, n_lin, qt, &err);
+        if (rc)
+            goto out_free;
+        if (i == 0)
+            res->err_plain = err;
+        if (i == 0 || err < err_best) {  /* strict: a tie (or a NaN) keeps the smaller alpha */
+            err_best = err;
+            res->alpha = alpha;
+            memcpy(s_out, s, (size_t)n * sizeof *s);
+        }
+    }
+    res->err_best = err_best;
+
+out_free:
+    free(wk.scratch);
+    free(wk.partial);
+    free(wk.Hf);
+    free(imp);
+    free(s);
+    return rc;
+}
+
+/* ---- the clip search (before GPTQ) -------------------------------------------------------- */
+
 /* Per-thread scratch of the clip search. */
 struct clip_scratch {
     float *row;       /* [n_in] clamped, then rounded, weights */
@@ -344,29 +303,21 @@ static int clip_row(const struct quant_type *qt, const float *w, int64_t n_in, c
 {
     int64_t gs = qt->block_elems, n_groups = n_in / gs;
     for (int i = 0; i < n_steps; i++) {
-        for (int64_t g = 0; g < n_groups; g++) {
-            float mv = clip_value(group_absmax(w + g * gs, gs), i, n_grid);
-            for (int64_t j = g * gs; j < (g + 1) * gs; j++)
-                sc->row[j] = clamp_abs(w[j], mv);
-        }
-        int rc = round_trip_row(qt, sc->row, n_in, sc->packed);
+        clip_row_into(w, n_in, gs, i, NULL, n_grid, sc->row);
+        int rc = round_trip_row(qt, sc->row, n_in, NULL, sc->packed);
         if (rc)
             return rc;
         for (int64_t j = 0; j < n_in; j++)
             sc->d[j] = (double)w[j] - (double)sc->row[j];
         for (int64_t g = 0; g < n_groups; g++) {
-            double e = quad_form(H + g * gs * gs, sc->d + g * gs, gs, sc->v);
+            double e = quad_form(H, n_in, g * gs, sc->d + g * gs, gs, sc->v);
             if (i == 0 || e < sc->best[g]) {  /* strict: a tie keeps the milder clip */
                 sc->best[g] = e;
                 sc->best_i[g] = i;
             }
         }
     }
-    for (int64_t g = 0; g < n_groups; g++) {
-        float mv = clip_value(group_absmax(w + g * gs, gs), sc->best_i[g], n_grid);
-        for (int64_t j = g * gs; j < (g + 1) * gs; j++)
-            out[j] = clamp_abs(w[j], mv);
-    }
+    clip_row_into(w, n_in, gs, 0, sc->best_i, n_grid, out);
     return 0;
 }
 
@@ -392,46 +343,242 @@ static struct clip_scratch clip_scratch_at(uint8_t *base, int64_t n_in, int64_t 
     return sc;
 }
 
-int awq_search_clip(const float *X, int64_t n_tok, int64_t n_in, const float *W, int64_t m, int type,
-                    int n_grid, int n_steps, int64_t max_tokens, float *W_out)
+int awq_search_clip(const double *H, int64_t n_in, const float *W, int64_t m, int type, int n_grid, int n_steps,
+                    float *W_out)
 {
     static const char fn[] = "awq_search_clip";
     const struct quant_type *qt = NULL;
-    int rc = check_dims(fn, X, n_tok, n_in, n_grid, max_tokens);
+    int rc = check_args(fn, H, W, W_out, m, n_in, n_grid);
     if (!rc)
         rc = check_type(fn, type, n_in, &qt);
+    if (!rc)
+        rc = check_steps(fn, n_steps, n_grid);
     if (rc)
         return rc;
-    if (n_steps < 1 || n_steps > n_grid)
-        return ig_error_set(IG_EINVAL, "%s: n_steps = %d (allowed: 1..n_grid = %d)", fn, n_steps, n_grid);
-    if (!W || !W_out || m < 1)
-        return ig_error_set(IG_EINVAL, "%s: W %s, W_out %s, m = %lld (allowed: non-NULL, m >= 1)", fn,
-                            W ? "set" : "NULL", W_out ? "set" : "NULL", (long long)m);
 
-    int64_t gs = qt->block_elems, T;
+    int64_t gs = qt->block_elems;
     size_t sc_bytes = clip_scratch_bytes(n_in, gs, quant_row_size_bytes(qt, n_in));
-    float *Xs = sample_tokens(X, n_tok, n_in, max_tokens, &T);
-    double *H = ig_malloc((size_t)n_in * (size_t)gs * sizeof *H);
     uint8_t *scratch = ig_malloc((size_t)omp_get_max_threads() * sc_bytes);
-    if (!Xs || !H || !scratch) {
-        rc = ig_error_set(IG_ENOMEM, "%s: out of memory for %lld channels in groups of %lld", fn, (long long)n_in,
-                          (long long)gs);
-        goto out_free;
-    }
-    group_grams(Xs, T, n_in, gs, H);
-
+    if (!scratch)
+        return ig_error_set(IG_ENOMEM, "%s: out of memory for %lld channels in groups of %lld", fn, (long long)n_in,
+                            (long long)gs);
 #pragma omp parallel for schedule(dynamic, 4) reduction(min : rc) if (m * n_in >= AWQ_PARALLEL_MIN)
     for (int64_t r = 0; r < m; r++) {
         struct clip_scratch sc = clip_scratch_at(scratch + (size_t)omp_get_thread_num() * sc_bytes, n_in, gs);
         int rc_row = clip_row(qt, W + r * n_in, n_in, H, n_grid, n_steps, &sc, W_out + r * n_in);
         rc = rc_row < rc ? rc_row : rc;
     }
-    if (rc)
-        rc = ig_error_set(rc, "%s: type %s: quantizing a row failed", fn, qt->name);
-
-out_free:
     free(scratch);
-    free(H);
-    free(Xs);
-    return rc;
+    if (rc)
+        return ig_error_set(rc, "%s: type %s: quantizing a row failed", fn, qt->name);
+    return 0;
+}
+
+/* ---- the final rounding of --method awq --------------------------------------------------- */
+
+/* One row's search: the candidates, each as packed bytes and dequantized values. */
+struct round_work {
+    const struct quant_type *qt;
+    const double *H;
+    const float *imp;
+    int64_t n, gs, cg;           /* row length, block length, clip group length */
+    int n_grid, n_steps, n_sets, n_plain, n_cand, n_sweeps;
+    size_t row_bytes;
+};
+
+/* Per-thread scratch of awq_round, carved by round_scratch_at. */
+struct round_scratch {
+    double *d, *v, *delta, *vb, *best, *group_best;
+    int *choice, *group_i;
+    float *row, *cq;             /* [n], [n_cand][n] */
+    uint8_t *cp;                 /* [n_cand][row_bytes] */
+};
+
+static size_t round_scratch_bytes(const struct round_work *rw)
+{
+    size_t n = (size_t)rw->n, nb = n / (size_t)rw->gs, ng = n / (size_t)rw->cg, sets = (size_t)rw->n_sets;
+    size_t bytes = (3 * n + 2 * (size_t)rw->gs + nb + sets * ng) * sizeof(double) + (nb + sets * ng) * sizeof(int) +
+                   (n + (size_t)rw->n_cand * n) * sizeof(float) + (size_t)rw->n_cand * rw->row_bytes;
+    return (bytes + 63) / 64 * 64;
+}
+
+static struct round_scratch round_scratch_at(uint8_t *base, const struct round_work *rw)
+{
+    struct round_scratch sc;
+    int64_t n = rw->n, nb = n / rw->gs, ng = n / rw->cg;
+    sc.d = (double *)base;
+    sc.v = sc.d + n;
+    sc.delta = sc.v + n;
+    sc.vb = sc.delta + rw->gs;
+    sc.best = sc.vb + rw->gs;
+    sc.group_best = sc.best + nb;
+    sc.choice = (int *)(sc.group_best + rw->n_sets * ng);
+    sc.group_i = sc.choice + nb;
+    sc.row = (float *)(sc.group_i + rw->n_sets * ng);
+    sc.cq = sc.row + n;
+    sc.cp = (uint8_t *)(sc.cq + (size_t)rw->n_cand * (size_t)n);
+    return sc;
+}
+
+/* d = w − (candidate choice[b] in each block b), and its full error dᵀ H d. */
+static double row_error(const struct round_work *rw, const struct round_scratch *sc, const float *w,
+                        const int *choice)
+{
+    const int64_t n = rw->n;
+    for (int64_t j = 0; j < n; j++)
+        sc->d[j] = (double)w[j] - (double)sc->cq[(size_t)choice[j / rw->gs] * (size_t)n + (size_t)j];
+    double e = 0.0;
+    for (int64_t a = 0; a < n; a++) {
+        double acc = 0.0;
+        for (int64_t b = 0; b < n; b++)
+            acc += rw->H[a * n + b] * sc->d[b];
+        sc->v[a] = acc;
+        e += sc->d[a] * acc;
+    }
+    return e;
+}
+
+/* Quantize candidate c of row w: clip set c / n_steps at ratio c % n_steps, or (c >=
+ * n_plain) the mixed clip of set c − n_plain; then record the errors it reaches per block
+ * (best, choice) and, for the plain candidates, per clip group (group_best, group_i). */
+static int round_candidate(const struct round_work *rw, const struct round_scratch *sc, const float *w, int c)
+{
+    const int64_t n = rw->n, ng = n / rw->cg;
+    const int set = c < rw->n_plain ? c / rw->n_steps : c - rw->n_plain, i = c % rw->n_steps;
+    const float *imp = set == 0 ? rw->imp : NULL;
+    float *q = sc->cq + (size_t)c * (size_t)n;
+    uint8_t *packed = sc->cp + (size_t)c * rw->row_bytes;
+    clip_row_into(w, n, rw->cg, i, c < rw->n_plain ? NULL : sc->group_i + set * ng, rw->n_grid, sc->row);
+    int rc = rw->qt->quantize_row_ref(sc->row, packed, n, imp);
+    if (rc)
+        return rc;
+    rw->qt->dequantize_row_ref(packed, q, n);
+    for (int64_t j = 0; j < n; j++)
+        sc->d[j] = (double)w[j] - (double)q[j];
+    for (int64_t g = 0; c < rw->n_plain && rw->gs > rw->cg && g < ng; g++) {
+        double e = quad_form(rw->H, n, g * rw->cg, sc->d + g * rw->cg, rw->cg, sc->vb);
+        if (i == 0 || e < sc->group_best[set * ng + g]) {
+            sc->group_best[set * ng + g] = e;
+            sc->group_i[set * ng + g] = i;
+        }
+    }
+    for (int64_t b = 0; b < n / rw->gs; b++) {
+        double e = quad_form(rw->H, n, b * rw->gs, sc->d + b * rw->gs, rw->gs, sc->vb);
+        if (c == 0 || e < sc->best[b]) {  /* strict: a tie keeps the earlier candidate */
+            sc->best[b] = e;
+            sc->choice[b] = c;
+        }
+    }
+    return 0;
+}
+
+/* Coordinate descent over the blocks on the full dᵀ H d, from sc->choice with d and
+ * v = H d already set by row_error: each block moves to the candidate that lowers the
+ * error most (if any does); stops after n_sweeps passes or a pass with no move. */
+static void descend(const struct round_work *rw, const struct round_scratch *sc, const float *w)
+{
+    const int64_t n = rw->n, gs = rw->gs;
+    for (int sweep = 0; sweep < rw->n_sweeps; sweep++) {
+        bool moved = false;
+        for (int64_t b = 0; b < n / gs; b++) {
+            const int64_t c0 = b * gs;
+            double best_gain = 0.0;
+            int best_c = -1;
+            for (int c = 0; c < rw->n_cand; c++) {
+                if (c == sc->choice[b])
+                    continue;
+                const float *q = sc->cq + (size_t)c * (size_t)n + (size_t)c0;
+                double lin = 0.0;
+                for (int64_t k = 0; k < gs; k++) {
+                    sc->delta[k] = ((double)w[c0 + k] - (double)q[k]) - sc->d[c0 + k];
+                    lin += sc->delta[k] * sc->v[c0 + k];
+                }
+                /* (d + δ)ᵀ H (d + δ) − dᵀ H d = 2 δᵀ H d + δᵀ H_bb δ */
+                double gain = 2.0 * lin + quad_form(rw->H, n, c0, sc->delta, gs, sc->vb);
+                if (gain < best_gain) {
+                    best_gain = gain;
+                    best_c = c;
+                }
+            }
+            if (best_c < 0)
+                continue;
+            const float *q = sc->cq + (size_t)best_c * (size_t)n + (size_t)c0;
+            for (int64_t k = 0; k < gs; k++)
+                sc->delta[k] = ((double)w[c0 + k] - (double)q[k]) - sc->d[c0 + k];
+            for (int64_t a = 0; a < n; a++) {
+                const double *Ha = rw->H + a * n + c0;
+                double acc = 0.0;
+                for (int64_t k = 0; k < gs; k++)
+                    acc += Ha[k] * sc->delta[k];
+                sc->v[a] += acc;
+            }
+            for (int64_t k = 0; k < gs; k++)
+                sc->d[c0 + k] += sc->delta[k];
+            sc->choice[b] = best_c;
+            moved = true;
+        }
+        if (!moved)
+            break;
+    }
+}
+
+static int round_row(const struct round_work *rw, const struct round_scratch *sc, const float *w, uint8_t *dst)
+{
+    const int64_t nb = rw->n / rw->gs;
+    for (int c = 0; c < rw->n_cand; c++) {
+        int rc = round_candidate(rw, sc, w, c);
+        if (rc)
+            return rc;
+    }
+    /* the per-block choice ignores cross-block terms: fall back to candidate 0 if they
+     * make it worse, so the descent starts no higher than llama-quantize's rounding */
+    double e_choice = row_error(rw, sc, w, sc->choice);
+    memset(sc->group_i, 0, (size_t)nb * sizeof(int));  /* group_i is spent: reuse as all-zero */
+    if (row_error(rw, sc, w, sc->group_i) <= e_choice)
+        memset(sc->choice, 0, (size_t)nb * sizeof(int));
+    else
+        row_error(rw, sc, w, sc->choice);
+    descend(rw, sc, w);
+    for (int64_t b = 0; b < nb; b++)
+        memcpy(dst + (size_t)b * rw->qt->block_bytes,
+               sc->cp + (size_t)sc->choice[b] * rw->row_bytes + (size_t)b * rw->qt->block_bytes, rw->qt->block_bytes);
+    return 0;
+}
+
+int awq_round(const double *H, const float *W, int64_t m, int64_t n_in, const float *imp, int type, int n_grid,
+              int n_steps, int n_sweeps, uint8_t *out)
+{
+    static const char fn[] = "awq_round";
+    const struct quant_type *qt = NULL;
+    int rc = check_args(fn, H, W, out, m, n_in, n_grid);
+    if (!rc)
+        rc = check_type(fn, type, n_in, &qt);
+    if (!rc)
+        rc = check_steps(fn, n_steps, n_grid);
+    if (!rc && n_sweeps < 0)
+        rc = ig_error_set(IG_EINVAL, "%s: n_sweeps = %d (allowed: >= 0)", fn, n_sweeps);
+    if (rc)
+        return rc;
+
+    struct round_work rw = {.qt = qt, .H = H, .imp = imp, .n = n_in, .gs = qt->block_elems, .n_grid = n_grid,
+                            .n_steps = n_steps, .n_sweeps = n_sweeps, .row_bytes = quant_row_size_bytes(qt, n_in)};
+    rw.cg = rw.gs < AWQ_CLIP_GROUP ? rw.gs : AWQ_CLIP_GROUP;
+    rw.n_sets = imp ? 2 : 1;
+    rw.n_plain = rw.n_sets * n_steps;
+    rw.n_cand = rw.n_plain + (rw.gs > rw.cg ? rw.n_sets : 0);
+    size_t sc_bytes = round_scratch_bytes(&rw);
+    uint8_t *scratch = ig_malloc((size_t)omp_get_max_threads() * sc_bytes);
+    if (!scratch)
+        return ig_error_set(IG_ENOMEM, "%s: out of memory for %d candidates of %lld columns", fn, rw.n_cand,
+                            (long long)n_in);
+#pragma omp parallel for schedule(dynamic, 4) reduction(min : rc) if (m * n_in >= AWQ_PARALLEL_MIN)
+    for (int64_t r = 0; r < m; r++) {
+        struct round_scratch sc = round_scratch_at(scratch + (size_t)omp_get_thread_num() * sc_bytes, &rw);
+        int rc_row = round_row(&rw, &sc, W + r * n_in, out + (size_t)r * rw.row_bytes);
+        rc = rc_row < rc ? rc_row : rc;
+    }
+    free(scratch);
+    if (rc)
+        return ig_error_set(rc, "%s: type %s: quantizing a row failed", fn, qt->name);
+    return 0;
 }

@@ -1,36 +1,31 @@
-/* awq.h — AWQ's two searches (Lin et al., 2023, "AWQ: Activation-aware Weight Quantization
- * for LLM Compression and Acceleration"), as pure functions on float arrays, onto any grid
- * in the type table.
+/* awq.h — AWQ (Lin et al., 2023, "AWQ: Activation-aware Weight Quantization for LLM
+ * Compression and Acceleration") as pure functions on float arrays, onto any grid in the
+ * type table.
  *
- * The calibration driver captures, per transformer block, the input X [n_tok][n_in] that a
- * group of linears shares (q/k/v after the attention norm, gate/up after the MLP norm, ...),
- * and calls:
+ * Everything is scored on the Gram matrix of the input a group of linears shares,
+ * H = XᵀX / n_tok [n_in][n_in] (q/k/v after the attention norm, gate/up after the MLP
+ * norm, ...): for a weight row w and its rounding ŵ, the mean squared output error over
+ * the calibration tokens is exactly dᵀ H d with d = w − ŵ. The calibration driver
+ * accumulates H over every token (in double) and calls:
  *   1. awq_search_scale: per-input-channel scales s. The driver then folds them: the op
  *      that produces X divides its output channel j by s[j] (norm weight /= s), and every
  *      linear of the group multiplies its column j by s[j], so X·Wᵀ = (X/s)·(W·s)ᵀ and the
- *      float model is unchanged while the salient channels get finer quantization.
- *   2. awq_search_clip: per (output row, block) clipping of the scaled weights, with the
- *      scaled input X/s.
- *   3. the type's ordinary quantizer on the result.
- * Both searches use the type's reference quantize-then-dequantize ("Q", no importance
- * matrix) as the rounding, so what is searched is what an imatrix-free quantization
- * writes, k-quants included.
+ *      float model is unchanged while the salient channels get finer quantization. The
+ *      input is then X/s, whose Gram matrix is diag(1/s)·H·diag(1/s).
+ *   2. for `--method awq`, awq_round: the final rounding, a per-block choice among clipped
+ *      roundings of each row that minimises the row's output error (AWQ's clip search,
+ *      made exact for the final quantizer); for `--method awq+gptq`, awq_search_clip
+ *      (AutoAWQ's clip search on the weights) and then GPTQ.
  *
- * Tokens: both searches score at most max_tokens rows of X, taken evenly strided,
- * X[0], X[k], X[2k], ... with k = ceil(n_tok / max_tokens), so there are ceil(n_tok / k)
- * <= max_tokens of them. AutoAWQ's clip search uses k = max(1, n_tok / 512), which can
- * keep up to 2·512 − 1 rows; ceil keeps the bound a bound. The channel statistic x̄ of the
- * scale search uses every token (it is cheap; AutoAWQ does the same).
- *
- * Threads: the rows are quantized in parallel (OpenMP), each by one thread, each chunk of
- * rows goes through its own cblas_sgemm on that thread, and every sum is taken in a fixed
- * order, so results do not depend on the thread count. As in kernels/cpu (cpu_set_threads),
- * OpenBLAS should be single-threaded: its spinning threads and OpenMP's slow each other
- * down many times over (the results are the same either way).
+ * Threads: rows are processed in parallel (OpenMP), each by one thread, and every sum is
+ * taken in a fixed order, so results do not depend on the thread count. As in kernels/cpu
+ * (cpu_set_threads), OpenBLAS should be single-threaded: its spinning threads and OpenMP's
+ * slow each other down many times over (the results are the same either way).
  */
 #ifndef AWQ_H
 #define AWQ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -45,31 +40,32 @@ struct awq_linear {
 
 /* What the scale search found. */
 struct awq_result {
-    float alpha;       /* the chosen exponent (0 = plain RTN won) */
-    double err_best;   /* mean squared output error at alpha, over the scored tokens */
-    double err_plain;  /* the same at alpha = 0 (s = 1: plain RTN) */
+    float alpha;       /* the chosen exponent (0 = no scaling won) */
+    double err_best;   /* mean over all output rows of dᵀ H d at alpha */
+    double err_plain;  /* the same at alpha = 0 (s = 1) */
 };
 
-/* Search the per-input-channel scales s for a group of n_lin linears sharing the input X.
- *   X      [n_tok][n_in], row-major, fp32 (the group's input before scaling)
+/* Search the per-input-channel scales s for a group of n_lin linears sharing one input.
+ *   H      [n_in][n_in] the input's Gram matrix XᵀX / n_tok (both triangles)
+ *   xbar   [n_in] mean over the tokens of |X[t][j]|
  *   s_out  [n_in], caller-owned: the chosen s (exactly 1 everywhere if alpha = 0 wins)
- * x̄_j = mean_t |X[t][j]| over all tokens. For alpha = i / n_grid, i = 0 .. n_grid − 1:
- * s_j = max(x̄_j^alpha, 1e-4) (llm-awq's guard: a dead channel does not get s = 0), then
- * s /= sqrt(max(s)·min(s)) (AutoAWQ's normalisation, in double so the product cannot
- * overflow). Each W becomes Q(W·diag(s))·diag(1/s), with Q the type's quantize-then-
- * dequantize row by row; the score is the mean over the scored tokens and all output
- * rows of all linears of (X·Wᵀ − X·Ŵᵀ)², computed as X·(W − Ŵ)ᵀ. The smallest score wins,
- * ties going to the smaller alpha, so err_best <= err_plain always. This is llm-awq's
- * formula, not AutoAWQ's default duo_scaling (which also divides by a weight statistic).
+ * For alpha = i / n_grid, i = 0 .. n_grid − 1: s_j = max(x̄_j^alpha, 1e-4) (llm-awq's
+ * guard: a dead channel does not get s = 0), then s /= sqrt(max(s)·min(s)) (AutoAWQ's
+ * normalisation, in double so the product cannot overflow). Each row w becomes
+ * ŵ = Q(w·s)/s, with Q the type's quantize-then-dequantize, and the score is the mean over
+ * every row of every linear of dᵀ H d, d = w − ŵ. With `weighted`, Q is the quantizer the
+ * final rounding uses, weighted by the importance of the scaled input, diag(H)_j / s_j²
+ * (what llama-quantize does with an imatrix); without, Q uses no importance (what GPTQ's
+ * grid sees). The smallest score wins, ties going to the smaller alpha, so
+ * err_best <= err_plain always. llm-awq's formula, not AutoAWQ's default duo_scaling.
  * Returns 0; IG_EINVAL (unknown type, n_in not a whole number of the type's blocks,
- * n_grid < 1, n_tok, n_in, n_lin, some m or max_tokens < 1, a NULL array, or a non-finite
- * x̄ from NaN or Inf in X), naming the value; or IG_ENOMEM. */
-int awq_search_scale(const float *X, int64_t n_tok, int64_t n_in, const struct awq_linear *lin, int n_lin,
-                     int type, int n_grid, int64_t max_tokens, float *s_out, struct awq_result *res);
+ * n_grid < 1, n_in, n_lin or some m < 1, a NULL array, or a non-finite x̄), naming the
+ * value; or IG_ENOMEM. */
+int awq_search_scale(const double *H, const float *xbar, int64_t n_in, const struct awq_linear *lin, int n_lin,
+                     int type, int n_grid, bool weighted, float *s_out, struct awq_result *res);
 
-/* Clipping search for one linear (AutoAWQ auto_clip).
- *   X      [n_tok][n_in], row-major, fp32 (the input as the linear will see it, i.e. X/s
- *          after scaling)
+/* Clipping search for one linear (AutoAWQ auto_clip), before GPTQ.
+ *   H      [n_in][n_in] Gram matrix of the input as the linear sees it (after scaling)
  *   W      [m][n_in], row-major, fp32 (W·diag(s) after scaling)
  *   W_out  [m][n_in], caller-owned: the clipped weights; W_out == W clips in place (each
  *          row is read in full before its own row of W_out is written)
@@ -77,18 +73,38 @@ int awq_search_scale(const float *X, int64_t n_tok, int64_t n_in, const struct a
  * the wider INT groups). For each row r and group g with org_max = max |W[r][g]|, each
  * candidate max_val_i = org_max·(1 − i/n_grid), i = 0 .. n_steps − 1, clamps the group to
  * ±max_val_i (every group of the row at once, as AutoAWQ does) and the row is quantized
- * then dequantized to Ŵ; the group keeps the candidate minimising
- *   Σ_t (X[t][g]·W[r][g] − X[t][g]·Ŵ[r][g])²   over the scored tokens,
+ * (no importance) then dequantized to Ŵ; the group keeps the candidate minimising
+ * d_gᵀ H_gg d_g, d = W[r] − Ŵ[r] restricted to the group and H_gg its diagonal block,
  * ties going to the smaller i (i = 0 is no clipping, so a group is clipped only when that
- * strictly helps). The types quantize each block on its own, so the chosen clips together
- * reach every group's minimum: the summed per-group error never exceeds the unclipped one.
- * W_out[r][g] = clamp(W[r][g], ±best max_val); unclipped groups are copied bit for bit.
- * n_grid = 20, n_steps = 10 is AutoAWQ's grid (down to 0.55·org_max).
+ * strictly helps). W_out[r][g] = clamp(W[r][g], ±best max_val); unclipped groups are
+ * copied bit for bit. n_grid = 20, n_steps = 10 is AutoAWQ's grid (down to 0.55·org_max).
  * Returns 0; IG_EINVAL (unknown type, n_in not a whole number of blocks, n_grid < 1,
- * n_steps outside 1..n_grid, n_tok, n_in, m or max_tokens < 1, a NULL array), naming the
- * value; or IG_ENOMEM. */
-int awq_search_clip(const float *X, int64_t n_tok, int64_t n_in, const float *W, int64_t m, int type,
-                    int n_grid, int n_steps, int64_t max_tokens, float *W_out);
+ * n_steps outside 1..n_grid, n_in or m < 1, a NULL array), naming the value; or
+ * IG_ENOMEM. */
+int awq_search_clip(const double *H, int64_t n_in, const float *W, int64_t m, int type, int n_grid, int n_steps,
+                    float *W_out);
+
+/* The final rounding of `--method awq`: packs W [m][n_in] (the scaled weights) into out
+ * (m rows of the type, caller-owned), choosing for each block the rounding that lowers the
+ * row's output error dᵀ H d most.
+ * Candidates per row, each a whole row quantized by the type's reference quantizer:
+ *   - the row clipped per 32 columns (per block when blocks are smaller) to
+ *     max·(1 − i/n_grid), i = 0 .. n_steps − 1, quantized with importance imp, and again
+ *     with no importance (imp NULL: the second set only);
+ *   - for types whose blocks hold several 32-column groups (k-quants, NF4, wide INT), one
+ *     more per importance setting: each group clipped by its own best ratio under its
+ *     diagonal block of H, so the block's shared scales are fitted to the mixed clip.
+ * Choice: each block takes the candidate minimising its diagonal-block error; if the row's
+ * full error is larger than that of candidate 0 (no clipping: exactly what llama-quantize
+ * writes with this importance), the row starts from candidate 0 instead; then up to
+ * n_sweeps passes of coordinate descent over the blocks, each move to the candidate block
+ * that lowers the full dᵀ H d most, cross-block terms included. So for every row, the
+ * written rounding's dᵀ H d is at most candidate 0's.
+ * Returns 0; IG_EINVAL (unknown type, n_in not a whole number of blocks, n_grid < 1,
+ * n_steps outside 1..n_grid, n_sweeps < 0, m or n_in < 1, a NULL array), naming the value;
+ * or IG_ENOMEM. */
+int awq_round(const double *H, const float *W, int64_t m, int64_t n_in, const float *imp, int type, int n_grid,
+              int n_steps, int n_sweeps, uint8_t *out);
 
 #ifdef __cplusplus
 }

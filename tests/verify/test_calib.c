@@ -45,7 +45,6 @@ Test(calib, awq_folding_keeps_the_model_function, .timeout = 300)
     struct calib_opts o = {0};
     o.method = CALIB_AWQ;
     o.awq_grid = 20;
-    o.awq_max_tokens = 512;
     o.awq_fold_only = 1;
     o.type_of = type_q4_0;
     struct calib_result res;
@@ -100,8 +99,8 @@ Test(calib, same_seed_same_bytes_across_thread_counts, .timeout = 600)
     snprintf(src, sizeof src, "%s", p);
     snprintf(calib, sizeof calib, "%s", test_shared_path("tinystories/tinystories_val_head.txt"));
     const char *dir = test_tmp_dir();
-    const char *methods[] = {"gptq", "awq+gptq"};
-    for (int k = 0; k < 2; k++) {
+    const char *methods[] = {"gptq", "awq", "awq+gptq"};
+    for (int k = 0; k < 3; k++) {
         char a[4200], b[4200];
         snprintf(a, sizeof a, "%s/%d-a.gguf", dir, k);
         snprintf(b, sizeof b, "%s/%d-b.gguf", dir, k);
@@ -116,7 +115,7 @@ Test(calib, same_seed_same_bytes_across_thread_counts, .timeout = 600)
     }
 }
 
-Test(calib, gptq_beats_rtn_on_stories260K, .timeout = 600)
+Test(calib, gptq_and_awq_beat_rtn_on_stories260K, .timeout = 600)
 {
     char src[4096], calib[4096], text[4096];
     const char *p = test_shared_path("gguf-stories260K/stories260K.gguf");
@@ -126,23 +125,28 @@ Test(calib, gptq_beats_rtn_on_stories260K, .timeout = 600)
     snprintf(calib, sizeof calib, "%s", test_shared_path("wikitext-2-raw/wiki.valid.raw"));
     snprintf(text, sizeof text, "%s", test_shared_path("tinystories/tinystories_val_head.txt"));
     const char *dir = test_tmp_dir();
-    char g[4200], r[4200], json[4200];
+    char g[4200], a[4200], r[4200], json[4200];
     snprintf(g, sizeof g, "%s/g.gguf", dir);
+    snprintf(a, sizeof a, "%s/a.gguf", dir);
     snprintf(r, sizeof r, "%s/r.gguf", dir);
     snprintf(json, sizeof json, "%s/v.json", dir);
     convert_calibrated(src, calib, "gptq", "2", g);   /* calibrated on WikiText, scored on TinyStories */
+    convert_calibrated(src, calib, "awq", "2", a);
     struct test_run run;
     const char *a1[] = {"convert", src, "-o", r, "--type", "Q4_0", "-q", NULL};
     test_run_ingot(&run, a1);
     cr_assert_eq(run.exit_code, 0, "%s", run.err);
-    const char *a2[] = {"verify", g, r, "--source", src, "--eval", text, "--ctx", "128", "--chunks", "300", "--json", json, "-q", NULL};
+    const char *a2[] = {"verify", g, a, r, "--source", src, "--eval", text, "--ctx", "128", "--chunks", "300", "--json", json, "-q", NULL};
     test_run_ingot(&run, a2);
     cr_assert_eq(run.exit_code, 0, "%s", run.err);
     json_t *j = json_load_file(json, 0, NULL);
     cr_assert_not_null(j);
     json_t *c = json_object_get(j, "containers");
     double kg = json_number_value(json_object_get(json_array_get(c, 0), "kld_mean"));
-    double kr = json_number_value(json_object_get(json_array_get(c, 1), "kld_mean"));
+    double ka = json_number_value(json_object_get(json_array_get(c, 1), "kld_mean"));
+    double kr = json_number_value(json_object_get(json_array_get(c, 2), "kld_mean"));
     cr_expect_lt(kg, kr, "GPTQ mean KLD %g is not below RTN's %g", kg, kr);
+    cr_expect_lt(ka, kr, "AWQ mean KLD %g is not below RTN's %g", ka, kr);
+    cr_log_info("stories260K Q4_0 mean KLD: GPTQ %.6f, AWQ %.6f, RTN %.6f", kg, ka, kr);
     json_decref(j);
 }
