@@ -7,8 +7,9 @@
  * group's input X, XᵀX is accumulated (fp64), AWQ (if asked) searches and folds its
  * scales and clips, and the group is quantized (GPTQ, or the type's reference quantizer
  * weighted by diag(XᵀX)); the quantized weights replace the float ones, so the next group
- * and the next block see the outputs of the *quantized* model. Memory: the model's fp32
- * weights, the samples' hidden states and one group's XᵀX.
+ * and the next block see the outputs of the *quantized* model. Memory: with a model from
+ * model_create_streamed, the embeddings, one block's fp32 weights (loaded before the block,
+ * released after it), the samples' hidden states, one group's XᵀX and the packed results.
  */
 #ifndef CALIB_H
 #define CALIB_H

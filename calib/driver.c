@@ -364,12 +364,15 @@ int calib_run(struct model *m, const int32_t *samples, int64_t n_samples, int64_
     const bool awq = o->method == CALIB_AWQ || o->method == CALIB_AWQ_GPTQ;
     for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
         g.layer = l;
-        rc = run_block(&g, hidden, n_samples, seq_len, ctx, x);
+        rc = model_layer_load(m, l);
+        if (!rc)
+            rc = run_block(&g, hidden, n_samples, seq_len, ctx, x);
         if (!rc && awq)
             rc = export_norms(m, l, res);
         /* the next block's input: this block's output with its quantized weights */
         for (int64_t k = 0; k < n_samples && !rc; k++)
             model_block_forward(m, ctx, l, hidden + k * seq_len * hp->n_embd, seq_len);
+        model_layer_release(m, l);   /* its packed rows are in res now */
         if (o->on_block)
             o->on_block(o->on_block_ctx, l + 1, hp->n_layer);
     }

@@ -446,10 +446,11 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
     struct model *m = NULL;
     int32_t *samples = NULL;
     int rc = calib_windows(o, src, &samples);
+    const bool imatrix = strcmp(o->method, "rtn") == 0;   /* the imatrix needs the whole forward */
     if (!rc)
-        rc = model_create(&m, src, verify_fetch_f32, NULL);
+        rc = imatrix ? model_create(&m, src, verify_fetch_f32, NULL) : model_create_streamed(&m, src, verify_fetch_f32, NULL);
     struct progress prog;
-    if (!rc && strcmp(o->method, "rtn") == 0) {
+    if (!rc && imatrix) {
         struct imatrix_calc_opts io = {o->seq_len, o->samples, -1, NULL, NULL};
         /* the windows already start with BOS: compute over them back to back */
         snprintf(o->imatrix.dataset, sizeof o->imatrix.dataset, "%s", o->calib_path);

@@ -23,9 +23,11 @@ struct model {
     float *tok_embd;             /* [n_vocab][n_embd] */
     float *output;               /* [n_vocab][n_embd]; may alias tok_embd */
     float *output_norm;          /* [n_embd] */
-    struct model_layer *layers;  /* [n_layer] */
-    float **owned;               /* every buffer allocated, for destroy */
-    int64_t n_owned;
+    struct model_layer *layers;  /* [n_layer]; a block's pointers are NULL while it is not loaded */
+    bool streamed;               /* model_create_streamed: blocks load and release on demand */
+    const struct model_src *src; /* where blocks are fetched from */
+    model_fetch_fn fetch;
+    void *fetch_ctx;
 };
 
 struct model_ctx {
@@ -55,9 +57,19 @@ static int load(struct model *m, const struct model_src *src, model_fetch_fn fet
     float *buf = ig_malloc((size_t)n * sizeof *buf);
     if (!buf)
         return IG_ENOMEM;
-    m->owned[m->n_owned++] = buf;
-    *out = buf;
+    *out = buf;   /* owned by the model from here: model_destroy or layer_free frees it */
     return fetch(ctx, t, buf);
+}
+
+/* Free every buffer of a block and leave its pointers NULL. */
+static void layer_free(struct model_layer *L)
+{
+    float **p[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk, &L->bv,
+                   &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        free(*p[i]);
+        *p[i] = NULL;
+    }
 }
 
 static int load_layer(struct model *m, const struct model_src *src, model_fetch_fn fetch, void *ctx, int64_t l)
@@ -89,7 +101,8 @@ static int load_layer(struct model *m, const struct model_src *src, model_fetch_
     return 0;
 }
 
-int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
+static int create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx,
+                  bool streamed)
 {
     *out = NULL;
     const struct model_hparams *hp = &src->hp;
@@ -103,20 +116,23 @@ int model_create(struct model **out, const struct model_src *src, model_fetch_fn
         return IG_ENOMEM;
     m->hp = *hp;
     m->rope_mode = strcmp(hp->arch, "qwen2") == 0 ? ROPE_MODE_NEOX : ROPE_MODE_NORM;
+    m->streamed = streamed;
+    m->src = src;
+    m->fetch = fetch;
+    m->fetch_ctx = fetch_ctx;
     m->layers = ig_calloc((size_t)hp->n_layer, sizeof *m->layers);
-    m->owned = ig_calloc((size_t)(hp->n_layer * 12 + 3), sizeof *m->owned);
-    int rc = m->layers && m->owned ? 0 : IG_ENOMEM;
+    int rc = m->layers ? 0 : IG_ENOMEM;
     int64_t vocab_elems = hp->n_vocab * hp->n_embd;
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "token_embd.weight", vocab_elems, true, &m->tok_embd);
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "output_norm.weight", hp->n_embd, true, &m->output_norm);
-    if (!rc)
+    if (!rc && !streamed)
         rc = load(m, src, fetch, fetch_ctx, "output.weight", vocab_elems, false, &m->output);
-    if (!rc && !m->output)
+    if (!rc && !streamed && !m->output)
         m->output = m->tok_embd;   /* tied embeddings */
-    for (int64_t l = 0; l < hp->n_layer && !rc; l++)
-        rc = load_layer(m, src, fetch, fetch_ctx, l);
+    for (int64_t l = 0; l < hp->n_layer && !rc && !streamed; l++)
+        rc = model_layer_load(m, l);
     if (rc) {
         model_destroy(m);
         return rc;
@@ -125,13 +141,45 @@ int model_create(struct model **out, const struct model_src *src, model_fetch_fn
     return 0;
 }
 
+int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
+{
+    return create(out, src, fetch, fetch_ctx, false);
+}
+
+int model_create_streamed(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
+{
+    return create(out, src, fetch, fetch_ctx, true);
+}
+
+int model_layer_load(struct model *m, int64_t l)
+{
+    if (l < 0 || l >= m->hp.n_layer)
+        return ig_error_set(IG_EINVAL, "model_layer_load: block %lld (the model has %lld)", (long long)l,
+                            (long long)m->hp.n_layer);
+    if (m->layers[l].wq)
+        return 0;
+    int rc = load_layer(m, m->src, m->fetch, m->fetch_ctx, l);
+    if (rc)
+        layer_free(&m->layers[l]);
+    return rc;
+}
+
+void model_layer_release(struct model *m, int64_t l)
+{
+    if (m->streamed && l >= 0 && l < m->hp.n_layer)
+        layer_free(&m->layers[l]);
+}
+
 void model_destroy(struct model *m)
 {
     if (!m)
         return;
-    for (int64_t i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    for (int64_t l = 0; m->layers && l < m->hp.n_layer; l++)
+        layer_free(&m->layers[l]);
+    if (m->output != m->tok_embd)
+        free(m->output);
+    free(m->tok_embd);
+    free(m->output_norm);
     free(m->layers);
     free(m);
 }
@@ -280,6 +328,8 @@ void model_output(const struct model *m, struct model_ctx *c, const float *x, in
 int model_forward(const struct model *m, struct model_ctx *c, const int32_t *tokens, int64_t n, int64_t first,
                   float *logits)
 {
+    if (m->streamed)
+        return ig_error_set(IG_EINVAL, "model_forward: the model was created streamed (no resident blocks)");
     if (n > c->n_max || first < 0 || first > n)
         return ig_error_set(IG_EINVAL, "model_forward: window of %lld tokens (scratch for %lld), first %lld",
                             (long long)n, (long long)c->n_max, (long long)first);

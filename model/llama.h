@@ -8,8 +8,11 @@
  *   logits = output(rms_norm(x))                        model_output
  * block: h = x + Wo·attn(rope(Wq·n1), rope(Wk·n1), Wv·n1),  n1 = rms_norm(x)·attn_norm
  *        x' = h + Wdown·(silu(Wgate·n2) ⊙ Wup·n2),        n2 = rms_norm(h)·ffn_norm
- * Weights are fp32 and resident; where they come from (dequantization of any ggml type)
- * is the caller's business, through a fetch callback, so model/ never depends on quantizers/.
+ * Weights are fp32; where they come from (dequantization of any ggml type) is the
+ * caller's business, through a fetch callback, so model/ never depends on quantizers/.
+ * model_create makes every weight resident; model_create_streamed only the embeddings and
+ * the final norm, and the blocks come and go with model_layer_load / model_layer_release,
+ * so calib/ holds one block's weights at a time.
  */
 #ifndef MODEL_LLAMA_H
 #define MODEL_LLAMA_H
@@ -32,6 +35,18 @@ struct model_ctx;
  * Returns 0, or IG_EINVAL naming a missing tensor or an unsupported architecture. */
 int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx);
 void model_destroy(struct model *m);
+
+/* The same model with no block loaded and no output projection: token_embd and
+ * output_norm only. src and fetch_ctx must outlive it. model_output and model_forward
+ * are not available on it (model_forward returns IG_EINVAL). */
+int model_create_streamed(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx);
+
+/* Fetch block l's weights if they are not resident (model_create's are). Returns 0 or
+ * the fetch's error. model_block_forward and model_tensor_data need the block loaded. */
+int model_layer_load(struct model *m, int64_t l);
+
+/* Free block l's weights on a streamed model; does nothing on a resident one. */
+void model_layer_release(struct model *m, int64_t l);
 
 const struct model_hparams *model_hparams(const struct model *m);
 

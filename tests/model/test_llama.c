@@ -204,3 +204,42 @@ Test(model_llama, qwen2_neox_rope_equals_llama_with_permuted_rows)
     model_src_close(sq);
     model_src_close(sl);
 }
+
+/* A streamed model holds a block only between model_layer_load and model_layer_release,
+ * and the block it computes is the resident model's, bit for bit. */
+Test(model_llama, streamed_blocks_load_compute_and_release)
+{
+    struct loaded g;
+    load_model(&g, "gguf-stories260K/stories260K.gguf");
+    struct model *s = NULL;
+    cr_assert_eq(model_create_streamed(&s, g.src, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
+    const struct model_hparams *hp = model_hparams(s);
+    int64_t n = 0, d = hp->n_embd, T = 16;
+    cr_expect_null(model_tensor_data(s, "blk.0.attn_q.weight", &n), "block 0 is resident before it is loaded");
+    int32_t toks[16];
+    for (int i = 0; i < T; i++)
+        toks[i] = (int32_t)(1 + 37 * i % 500);
+    float *x = malloc(sizeof(float) * (size_t)(T * d)), *y = malloc(sizeof(float) * (size_t)(T * d));
+    cr_assert(x && y);
+    cr_assert_eq(model_embed(s, toks, T, x), 0);
+    cr_assert_eq(model_embed(g.m, toks, T, y), 0);
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        cr_assert_eq(model_layer_load(s, l), 0, "%s", ig_error_message());
+        model_block_forward(s, g.c, l, x, T);
+        model_block_forward(g.m, g.c, l, y, T);
+        model_layer_release(s, l);
+        char name[64];
+        snprintf(name, sizeof name, "blk.%lld.ffn_down.weight", (long long)l);
+        cr_expect_null(model_tensor_data(s, name, &n), "block %lld is resident after its release", (long long)l);
+        model_layer_release(g.m, l);   /* a resident model keeps its blocks */
+        cr_expect_not_null(model_tensor_data(g.m, name, &n), "the resident model lost block %lld", (long long)l);
+    }
+    cr_expect(memcmp(x, y, sizeof(float) * (size_t)(T * d)) == 0, "streamed and resident blocks differ");
+    float logits[512];
+    cr_expect_eq(model_forward(s, g.c, toks, 1, 0, logits), IG_EINVAL);
+    cr_expect_eq(model_layer_load(s, hp->n_layer), IG_EINVAL);
+    free(x);
+    free(y);
+    model_destroy(s);
+    unload(&g);
+}
