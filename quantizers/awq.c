@@ -40,9 +40,9 @@ static int check_type(const char *fn, int type, int64_t n_in, const struct quant
     return 0;
 }
 
-/* The checks every function shares. */
+/* The checks every function shares; n_steps < 0 skips the clip grid's check. Sets *qt. */
 static int check_args(const char *fn, const double *H, const float *W, const void *out, int64_t m, int64_t n_in,
-                      int n_grid)
+                      int type, int n_grid, int n_steps, const struct quant_type **qt)
 {
     if (!H || !W || !out)
         return ig_error_set(IG_EINVAL, "%s: H, W or the output is NULL", fn);
@@ -52,14 +52,9 @@ static int check_args(const char *fn, const double *H, const float *W, const voi
         return ig_error_set(IG_EINVAL, "%s: m = %lld (allowed: >= 1)", fn, (long long)m);
     if (n_grid < 1)
         return ig_error_set(IG_EINVAL, "%s: n_grid = %d (allowed: >= 1)", fn, n_grid);
-    return 0;
-}
-
-static int check_steps(const char *fn, int n_steps, int n_grid)
-{
-    if (n_steps < 1 || n_steps > n_grid)
+    if (n_steps >= 0 && (n_steps < 1 || n_steps > n_grid))
         return ig_error_set(IG_EINVAL, "%s: n_steps = %d (allowed: 1..n_grid = %d)", fn, n_steps, n_grid);
-    return 0;
+    return check_type(fn, type, n_in, qt);
 }
 
 /* Round row [n] to the type's grid in place (quantize into packed, dequantize back),
@@ -230,9 +225,7 @@ int awq_search_scale(const double *H, const float *xbar, int64_t n_in, const str
     static const char fn[] = "awq_search_scale";
     const struct quant_type *qt = NULL;
     int64_t m_max = 0, n = n_in;
-    int rc = check_args(fn, H, xbar, s_out, 1, n_in, n_grid);
-    if (!rc)
-        rc = check_type(fn, type, n_in, &qt);
+    int rc = check_args(fn, H, xbar, s_out, 1, n_in, type, n_grid, -1, &qt);
     if (!rc)
         rc = check_scale_args(fn, xbar, n_in, lin, n_lin, &m_max);
     if (!rc && !res)
@@ -348,11 +341,7 @@ int awq_search_clip(const double *H, int64_t n_in, const float *W, int64_t m, in
 {
     static const char fn[] = "awq_search_clip";
     const struct quant_type *qt = NULL;
-    int rc = check_args(fn, H, W, W_out, m, n_in, n_grid);
-    if (!rc)
-        rc = check_type(fn, type, n_in, &qt);
-    if (!rc)
-        rc = check_steps(fn, n_steps, n_grid);
+    int rc = check_args(fn, H, W, W_out, m, n_in, type, n_grid, n_steps, &qt);
     if (rc)
         return rc;
 
@@ -376,7 +365,11 @@ int awq_search_clip(const double *H, int64_t n_in, const float *W, int64_t m, in
 
 /* ---- the final rounding of --method awq --------------------------------------------------- */
 
-/* One row's search: the candidates, each as packed bytes and dequantized values. */
+/* The errors are all quadratic forms in H's diagonal blocks, so they go through BLAS:
+ * for block b, E = D_b·H_bb with D_b [n_cand][gs] every candidate's slice of d = w − ŵ,
+ * and candidate c's block error is the dot product of row c of E with row c of D_b. */
+
+/* One row's search setup, shared by every row. */
 struct round_work {
     const struct quant_type *qt;
     const double *H;
@@ -388,17 +381,23 @@ struct round_work {
 
 /* Per-thread scratch of awq_round, carved by round_scratch_at. */
 struct round_scratch {
-    double *d, *v, *delta, *vb, *best, *group_best;
-    int *choice, *group_i;
-    float *row, *cq;             /* [n], [n_cand][n] */
-    uint8_t *cp;                 /* [n_cand][row_bytes] */
+    double *D;                   /* [n_cand][n] d = w − ŵ of every candidate */
+    double *E;                   /* [n_cand][gs] D_b·H_bb */
+    double *err;                 /* [n_cand][n_blocks] block errors d_bᵀ H_bb d_b */
+    double *d, *v;               /* [n] the current rounding's d and H d */
+    double *u;                   /* [gs] H_bb d_b of the block being moved */
+    double *group_err;           /* [n_plain] one group's errors, for the mixed clip */
+    int *choice;                 /* [n_blocks] */
+    int *group_i;                /* [n_sets][n_groups] the mixed clip's ratio per group */
+    float *row;                  /* [n] the clipped row, then its rounding */
+    uint8_t *packed;             /* [n_cand][row_bytes] */
 };
 
 static size_t round_scratch_bytes(const struct round_work *rw)
 {
-    size_t n = (size_t)rw->n, nb = n / (size_t)rw->gs, ng = n / (size_t)rw->cg, sets = (size_t)rw->n_sets;
-    size_t bytes = (3 * n + 2 * (size_t)rw->gs + nb + sets * ng) * sizeof(double) + (nb + sets * ng) * sizeof(int) +
-                   (n + (size_t)rw->n_cand * n) * sizeof(float) + (size_t)rw->n_cand * rw->row_bytes;
+    size_t n = (size_t)rw->n, nb = n / (size_t)rw->gs, ng = n / (size_t)rw->cg, nc = (size_t)rw->n_cand;
+    size_t bytes = (nc * n + nc * (size_t)rw->gs + nc * nb + 2 * n + (size_t)rw->gs + (size_t)rw->n_plain) * sizeof(double) +
+                   (nb + (size_t)rw->n_sets * ng) * sizeof(int) + n * sizeof(float) + nc * rw->row_bytes;
     return (bytes + 63) / 64 * 64;
 }
 
@@ -406,95 +405,116 @@ static struct round_scratch round_scratch_at(uint8_t *base, const struct round_w
 {
     struct round_scratch sc;
     int64_t n = rw->n, nb = n / rw->gs, ng = n / rw->cg;
-    sc.d = (double *)base;
+    sc.D = (double *)base;
+    sc.E = sc.D + rw->n_cand * n;
+    sc.err = sc.E + rw->n_cand * rw->gs;
+    sc.d = sc.err + rw->n_cand * nb;
     sc.v = sc.d + n;
-    sc.delta = sc.v + n;
-    sc.vb = sc.delta + rw->gs;
-    sc.best = sc.vb + rw->gs;
-    sc.group_best = sc.best + nb;
-    sc.choice = (int *)(sc.group_best + rw->n_sets * ng);
+    sc.u = sc.v + n;
+    sc.group_err = sc.u + rw->gs;
+    sc.choice = (int *)(sc.group_err + rw->n_plain);
     sc.group_i = sc.choice + nb;
     sc.row = (float *)(sc.group_i + rw->n_sets * ng);
-    sc.cq = sc.row + n;
-    sc.cp = (uint8_t *)(sc.cq + (size_t)rw->n_cand * (size_t)n);
+    sc.packed = (uint8_t *)(sc.row + n);
     return sc;
 }
 
-/* d = w − (candidate choice[b] in each block b), and its full error dᵀ H d. */
-static double row_error(const struct round_work *rw, const struct round_scratch *sc, const float *w,
-                        const int *choice)
+/* out[c] = D[c][c0 .. c0+len)ᵀ H_bb D[c][c0 .. c0+len) for candidates [0, n_rows), with
+ * H_bb the diagonal block of H at c0; one GEMM, then row-wise dot products. */
+static void block_errors(const struct round_work *rw, const struct round_scratch *sc, int n_rows, int64_t c0,
+                         int64_t len, double *out, int64_t out_stride)
 {
     const int64_t n = rw->n;
-    for (int64_t j = 0; j < n; j++)
-        sc->d[j] = (double)w[j] - (double)sc->cq[(size_t)choice[j / rw->gs] * (size_t)n + (size_t)j];
-    double e = 0.0;
-    for (int64_t a = 0; a < n; a++) {
-        double acc = 0.0;
-        for (int64_t b = 0; b < n; b++)
-            acc += rw->H[a * n + b] * sc->d[b];
-        sc->v[a] = acc;
-        e += sc->d[a] * acc;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_rows, (int)len, (int)len, 1.0, sc->D + c0, (int)n,
+                rw->H + c0 * n + c0, (int)n, 0.0, sc->E, (int)len);
+    for (int c = 0; c < n_rows; c++) {
+        const double *dc = sc->D + (size_t)c * (size_t)n + (size_t)c0, *ec = sc->E + (size_t)c * (size_t)len;
+        double e = 0.0;
+        for (int64_t k = 0; k < len; k++)
+            e += dc[k] * ec[k];
+        out[(size_t)c * (size_t)out_stride] = e;
     }
-    return e;
 }
 
-/* Quantize candidate c of row w: clip set c / n_steps at ratio c % n_steps, or (c >=
- * n_plain) the mixed clip of set c − n_plain; then record the errors it reaches per block
- * (best, choice) and, for the plain candidates, per clip group (group_best, group_i). */
+/* Quantize candidate c of row w into its packed slot and its row of D: clip set
+ * c / n_steps at ratio c % n_steps, or (c >= n_plain) set c − n_plain's mixed clip. */
 static int round_candidate(const struct round_work *rw, const struct round_scratch *sc, const float *w, int c)
 {
     const int64_t n = rw->n, ng = n / rw->cg;
     const int set = c < rw->n_plain ? c / rw->n_steps : c - rw->n_plain, i = c % rw->n_steps;
-    const float *imp = set == 0 ? rw->imp : NULL;
-    float *q = sc->cq + (size_t)c * (size_t)n;
-    uint8_t *packed = sc->cp + (size_t)c * rw->row_bytes;
+    uint8_t *packed = sc->packed + (size_t)c * rw->row_bytes;
+    double *d = sc->D + (size_t)c * (size_t)n;
     clip_row_into(w, n, rw->cg, i, c < rw->n_plain ? NULL : sc->group_i + set * ng, rw->n_grid, sc->row);
-    int rc = rw->qt->quantize_row_ref(sc->row, packed, n, imp);
+    int rc = rw->qt->quantize_row_ref(sc->row, packed, n, set == 0 ? rw->imp : NULL);
     if (rc)
         return rc;
-    rw->qt->dequantize_row_ref(packed, q, n);
+    rw->qt->dequantize_row_ref(packed, sc->row, n);
     for (int64_t j = 0; j < n; j++)
-        sc->d[j] = (double)w[j] - (double)q[j];
-    for (int64_t g = 0; c < rw->n_plain && rw->gs > rw->cg && g < ng; g++) {
-        double e = quad_form(rw->H, n, g * rw->cg, sc->d + g * rw->cg, rw->cg, sc->vb);
-        if (i == 0 || e < sc->group_best[set * ng + g]) {
-            sc->group_best[set * ng + g] = e;
-            sc->group_i[set * ng + g] = i;
-        }
-    }
-    for (int64_t b = 0; b < n / rw->gs; b++) {
-        double e = quad_form(rw->H, n, b * rw->gs, sc->d + b * rw->gs, rw->gs, sc->vb);
-        if (c == 0 || e < sc->best[b]) {  /* strict: a tie keeps the earlier candidate */
-            sc->best[b] = e;
-            sc->choice[b] = c;
-        }
-    }
+        d[j] = (double)w[j] - (double)sc->row[j];
     return 0;
 }
 
-/* Coordinate descent over the blocks on the full dᵀ H d, from sc->choice with d and
- * v = H d already set by row_error: each block moves to the candidate that lowers the
- * error most (if any does); stops after n_sweeps passes or a pass with no move. */
-static void descend(const struct round_work *rw, const struct round_scratch *sc, const float *w)
+/* The mixed clip of each set: per clip group, the ratio whose plain candidate has the
+ * smallest error on that group's diagonal block (ties: the milder clip). */
+static void mixed_clips(const struct round_work *rw, const struct round_scratch *sc)
 {
-    const int64_t n = rw->n, gs = rw->gs;
+    const int64_t ng = rw->n / rw->cg;
+    for (int64_t g = 0; g < ng; g++) {
+        block_errors(rw, sc, rw->n_plain, g * rw->cg, rw->cg, sc->group_err, 1);
+        for (int set = 0; set < rw->n_sets; set++) {
+            int best = 0;
+            for (int i = 1; i < rw->n_steps; i++)
+                if (sc->group_err[set * rw->n_steps + i] < sc->group_err[set * rw->n_steps + best])
+                    best = i;
+            sc->group_i[set * ng + g] = best;
+        }
+    }
+}
+
+/* d = the rounding that takes candidate choice[b] in each block b, v = H d; returns dᵀ H d. */
+static double row_error(const struct round_work *rw, const struct round_scratch *sc, const int *choice)
+{
+    const int64_t n = rw->n;
+    for (int64_t j = 0; j < n; j++)
+        sc->d[j] = sc->D[(size_t)choice[j / rw->gs] * (size_t)n + (size_t)j];
+    cblas_dsymv(CblasRowMajor, CblasUpper, (int)n, 1.0, rw->H, (int)n, sc->d, 1, 0.0, sc->v, 1);
+    double e = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        e += sc->d[j] * sc->v[j];
+    return e;
+}
+
+/* Coordinate descent over the blocks on the full dᵀ H d, from sc->choice with d and
+ * v = H d set by row_error. Moving block b from d_b to candidate c's slice changes the
+ * error by 2 δᵀ v_b + δᵀ H_bb δ with δ = d_c − d_b, and
+ * δᵀ H_bb δ = err[c][b] − 2 d_cᵀ u + d_bᵀ u, u = H_bb d_b; each block takes the move that
+ * lowers the error most (if any does). Stops after n_sweeps passes or a pass with no move. */
+static void descend(const struct round_work *rw, const struct round_scratch *sc)
+{
+    const int64_t n = rw->n, gs = rw->gs, nb = n / gs;
     for (int sweep = 0; sweep < rw->n_sweeps; sweep++) {
         bool moved = false;
-        for (int64_t b = 0; b < n / gs; b++) {
+        for (int64_t b = 0; b < nb; b++) {
             const int64_t c0 = b * gs;
+            const double *db = sc->d + c0, *vb = sc->v + c0;
+            cblas_dsymv(CblasRowMajor, CblasUpper, (int)gs, 1.0, rw->H + c0 * n + c0, (int)n, db, 1, 0.0, sc->u, 1);
+            double dbu = 0.0, dbv = 0.0;
+            for (int64_t k = 0; k < gs; k++) {
+                dbu += db[k] * sc->u[k];
+                dbv += db[k] * vb[k];
+            }
             double best_gain = 0.0;
             int best_c = -1;
             for (int c = 0; c < rw->n_cand; c++) {
                 if (c == sc->choice[b])
                     continue;
-                const float *q = sc->cq + (size_t)c * (size_t)n + (size_t)c0;
-                double lin = 0.0;
+                const double *dc = sc->D + (size_t)c * (size_t)n + (size_t)c0;
+                double dcu = 0.0, dcv = 0.0;
                 for (int64_t k = 0; k < gs; k++) {
-                    sc->delta[k] = ((double)w[c0 + k] - (double)q[k]) - sc->d[c0 + k];
-                    lin += sc->delta[k] * sc->v[c0 + k];
+                    dcu += dc[k] * sc->u[k];
+                    dcv += dc[k] * vb[k];
                 }
-                /* (d + δ)ᵀ H (d + δ) − dᵀ H d = 2 δᵀ H d + δᵀ H_bb δ */
-                double gain = 2.0 * lin + quad_form(rw->H, n, c0, sc->delta, gs, sc->vb);
+                double gain = 2.0 * (dcv - dbv) + sc->err[(size_t)c * (size_t)nb + (size_t)b] - 2.0 * dcu + dbu;
                 if (gain < best_gain) {
                     best_gain = gain;
                     best_c = c;
@@ -502,18 +522,11 @@ static void descend(const struct round_work *rw, const struct round_scratch *sc,
             }
             if (best_c < 0)
                 continue;
-            const float *q = sc->cq + (size_t)best_c * (size_t)n + (size_t)c0;
+            const double *dc = sc->D + (size_t)best_c * (size_t)n + (size_t)c0;
             for (int64_t k = 0; k < gs; k++)
-                sc->delta[k] = ((double)w[c0 + k] - (double)q[k]) - sc->d[c0 + k];
-            for (int64_t a = 0; a < n; a++) {
-                const double *Ha = rw->H + a * n + c0;
-                double acc = 0.0;
-                for (int64_t k = 0; k < gs; k++)
-                    acc += Ha[k] * sc->delta[k];
-                sc->v[a] += acc;
-            }
-            for (int64_t k = 0; k < gs; k++)
-                sc->d[c0 + k] += sc->delta[k];
+                sc->u[k] = dc[k] - db[k];   /* u is spent: reuse it for δ */
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)gs, 1.0, rw->H + c0, (int)n, sc->u, 1, 1.0, sc->v, 1);
+            memcpy(sc->d + c0, dc, (size_t)gs * sizeof *dc);
             sc->choice[b] = best_c;
             moved = true;
         }
@@ -525,23 +538,36 @@ static void descend(const struct round_work *rw, const struct round_scratch *sc,
 static int round_row(const struct round_work *rw, const struct round_scratch *sc, const float *w, uint8_t *dst)
 {
     const int64_t nb = rw->n / rw->gs;
-    for (int c = 0; c < rw->n_cand; c++) {
-        int rc = round_candidate(rw, sc, w, c);
-        if (rc)
-            return rc;
+    int rc = 0;
+    for (int c = 0; c < rw->n_plain && !rc; c++)
+        rc = round_candidate(rw, sc, w, c);
+    if (!rc && rw->n_cand > rw->n_plain) {
+        mixed_clips(rw, sc);
+        for (int c = rw->n_plain; c < rw->n_cand && !rc; c++)
+            rc = round_candidate(rw, sc, w, c);
+    }
+    if (rc)
+        return rc;
+    for (int64_t b = 0; b < nb; b++) {
+        block_errors(rw, sc, rw->n_cand, b * rw->gs, rw->gs, sc->err + b, nb);
+        sc->choice[b] = 0;
+        for (int c = 1; c < rw->n_cand; c++)   /* strict: a tie keeps the earlier candidate */
+            if (sc->err[(size_t)c * (size_t)nb + (size_t)b] < sc->err[(size_t)sc->choice[b] * (size_t)nb + (size_t)b])
+                sc->choice[b] = c;
     }
     /* the per-block choice ignores cross-block terms: fall back to candidate 0 if they
      * make it worse, so the descent starts no higher than llama-quantize's rounding */
-    double e_choice = row_error(rw, sc, w, sc->choice);
-    memset(sc->group_i, 0, (size_t)nb * sizeof(int));  /* group_i is spent: reuse as all-zero */
-    if (row_error(rw, sc, w, sc->group_i) <= e_choice)
+    double e_choice = row_error(rw, sc, sc->choice);
+    memset(sc->group_i, 0, (size_t)nb * sizeof(int));  /* group_i is spent: reuse it as all-zero */
+    if (row_error(rw, sc, sc->group_i) <= e_choice)
         memset(sc->choice, 0, (size_t)nb * sizeof(int));
     else
-        row_error(rw, sc, w, sc->choice);
-    descend(rw, sc, w);
+        row_error(rw, sc, sc->choice);
+    descend(rw, sc);
     for (int64_t b = 0; b < nb; b++)
         memcpy(dst + (size_t)b * rw->qt->block_bytes,
-               sc->cp + (size_t)sc->choice[b] * rw->row_bytes + (size_t)b * rw->qt->block_bytes, rw->qt->block_bytes);
+               sc->packed + (size_t)sc->choice[b] * rw->row_bytes + (size_t)b * rw->qt->block_bytes,
+               rw->qt->block_bytes);
     return 0;
 }
 
@@ -550,11 +576,7 @@ int awq_round(const double *H, const float *W, int64_t m, int64_t n_in, const fl
 {
     static const char fn[] = "awq_round";
     const struct quant_type *qt = NULL;
-    int rc = check_args(fn, H, W, out, m, n_in, n_grid);
-    if (!rc)
-        rc = check_type(fn, type, n_in, &qt);
-    if (!rc)
-        rc = check_steps(fn, n_steps, n_grid);
+    int rc = check_args(fn, H, W, out, m, n_in, type, n_grid, n_steps, &qt);
     if (!rc && n_sweeps < 0)
         rc = ig_error_set(IG_EINVAL, "%s: n_sweeps = %d (allowed: >= 0)", fn, n_sweeps);
     if (rc)
