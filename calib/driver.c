@@ -135,6 +135,10 @@ static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in
             return false;
         snprintf(name, sizeof name, "blk.%lld.attn_v.weight", (long long)l);
         unscale_rows(model_tensor_data(m, name, &n), dim, hp->n_embd, s);
+        snprintf(name, sizeof name, "blk.%lld.attn_v.bias", (long long)l);   /* qwen2 */
+        p = model_tensor_data(m, name, &n);
+        for (int64_t j = 0; p && j < dim; j++)
+            p[j] /= s[j];
         return true;
     }
     return false;
@@ -325,15 +329,18 @@ static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples
     return rc;
 }
 
-/* Norms AWQ changed are written as F32 tensors of the result. */
-static int export_norms(struct model *m, int64_t l, struct calib_result *res)
+/* The float tensors AWQ's folding changed (the norms, and v's bias when o's scales went
+ * into v) are written as F32 tensors of the result. */
+static int export_folded(struct model *m, int64_t l, struct calib_result *res)
 {
-    static const char *norms[] = {"attn_norm.weight", "ffn_norm.weight"};
-    for (int k = 0; k < 2; k++) {
+    static const char *folded[] = {"attn_norm.weight", "ffn_norm.weight", "attn_v.bias"};
+    for (int k = 0; k < 3; k++) {
         char name[64];
         int64_t n = 0;
-        snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, norms[k]);
+        snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, folded[k]);
         float *p = model_tensor_data(m, name, &n);
+        if (!p)
+            continue;   /* no bias */
         struct calib_tensor *t = add_result(res, name);
         if (!t)
             return IG_ENOMEM;
@@ -368,7 +375,7 @@ int calib_run(struct model *m, const int32_t *samples, int64_t n_samples, int64_
         if (!rc)
             rc = run_block(&g, hidden, n_samples, seq_len, ctx, x);
         if (!rc && awq)
-            rc = export_norms(m, l, res);
+            rc = export_folded(m, l, res);
         /* the next block's input: this block's output with its quantized weights */
         for (int64_t k = 0; k < n_samples && !rc; k++)
             model_block_forward(m, ctx, l, hidden + k * seq_len * hp->n_embd, seq_len);

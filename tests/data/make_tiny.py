@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tests/data/tiny-llama: a seeded, 1-block llama HF folder for tests (stdlib only).
+"""Write tests/data/tiny-llama (and its variants, below): a seeded, 1-block llama HF folder for tests (stdlib only).
 
 config.json, model.safetensors (F32, HF layout, separate lm_head) and a SentencePiece
 tokenizer.model built by hand in protobuf wire format: <unk>, <s>, </s>, 256 byte pieces
@@ -112,6 +112,16 @@ def main():
     write_folder("tiny-llama-bias", biased, dict(config, attention_bias=True), tok_config)
     qwen = dict(config, architectures=["Qwen2ForCausalLM"], model_type="qwen2")
     write_folder("tiny-qwen2", biased, qwen, tok_config)
+    # qwen2 without grouped-query attention (k/v as wide as q, drawn after everything above
+    # so the other fixtures stay as they were): AWQ folds o's scales into v, bias included
+    # (tests/verify/test_calib.c).
+    mha = dict(biased)
+    for l in range(LAYERS):
+        p = "model.layers.%d.self_attn." % l
+        for name in ("k_proj", "v_proj"):
+            mha[p + name + ".weight"] = w(HEADS * head_dim, DIM)
+            mha[p + name + ".bias"] = w(HEADS * head_dim)
+    write_folder("tiny-qwen2-mha", mha, dict(qwen, num_key_value_heads=HEADS), tok_config)
 
 if __name__ == "__main__":
     main()
