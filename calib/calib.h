@@ -14,6 +14,7 @@
 #ifndef CALIB_H
 #define CALIB_H
 
+#include "../formats/imatrix.h"
 #include "../formats/vocab.h"
 #include "../model/llama.h"
 #include "../quantizers/gptq.h"
@@ -48,6 +49,8 @@ enum calib_method {
     CALIB_GPTQ = 1,        /* GPTQ onto the planned type */
     CALIB_AWQ = 2,         /* AWQ scales, then awq_round (clip candidates chosen on XᵀX) */
     CALIB_AWQ_GPTQ = 3,    /* AWQ scales and AutoAWQ's clipping, then GPTQ */
+    CALIB_RTN = 4,         /* the reference quantizer weighted by `imatrix` (or diag(XᵀX)):
+                              what llama-quantize writes with that imatrix, plus the report */
 };
 
 /* The planned ggml type of a block tensor (e.g. "blk.0.ffn_down.weight"), or -1. */
@@ -59,6 +62,7 @@ struct calib_opts {
     int awq_grid;                    /* scale grid points (20) */
     int awq_fold_only;               /* AWQ: search and fold the scales, then stop (no clipping,
                                         no quantization): the model must compute what it did */
+    const struct imatrix *imatrix;   /* CALIB_RTN: the importance per tensor, or NULL */
     calib_type_fn type_of;
     void *type_ctx;
     void (*on_block)(void *ctx, int64_t done, int64_t total);

@@ -180,9 +180,11 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     t->awq_alpha = alpha;
     int rc = t->data ? 0 : IG_ENOMEM;
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
+    const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n) : NULL;
     for (int64_t j = 0; j < n; j++)
-        imp[j] = (float)H[j * n + j];
-    if (!rc && g->o->method != CALIB_AWQ && qt->block_elems > 1) {
+        imp[j] = given ? given[j] : (float)H[j * n + j];
+    const bool gptq = g->o->method == CALIB_GPTQ || g->o->method == CALIB_AWQ_GPTQ;
+    if (!rc && gptq && qt->block_elems > 1) {
         struct gptq_report rep;
         rc = gptq_quantize(W, m, n, H, type, &g->o->gptq, t->data, &rep);
         t->damp_used = rep.damp_used;

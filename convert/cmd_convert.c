@@ -55,7 +55,7 @@ static const char convert_usage[] =
     "      --seed S          seed of the window choice (default 0)\n"
     "      --damp F          GPTQ damping, a fraction of the mean Hessian diagonal (default 0.01)\n"
     "      --act-order       GPTQ: columns by descending Hessian diagonal (static groups)\n"
-    "      --json FILE       write the per-layer error report as JSON\n"
+    "      --json FILE       write the per-layer error report as JSON (needs --calib)\n"
     "      --threads N       CPU threads (default: all cores)\n"
     "      --tokenizer FILE  tokenizer for a llama2.c checkpoint (default: beside it)\n"
     "      --tie-embeddings  tied models: write token_embd.weight only, as llama.cpp's\n"
@@ -186,6 +186,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         return cli_usage_error("convert", "--method %s needs a quantized --type", o->method);
     if (o->calib_path && o->imatrix_path)
         return cli_usage_error("convert", "--calib and --imatrix both give importance; pass one");
+    if (o->json_path && !o->calib_path)
+        return cli_usage_error("convert", "--json writes the per-layer error report, which needs --calib TEXT");
     return 0;
 }
 
@@ -457,9 +459,15 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
         rc = imatrix_compute(&o->imatrix, m, samples, o->samples * o->seq_len, &io);
         if (!rc)
             o->imatrix_path = o->calib_path;
-    } else if (!rc) {
+    }
+    if (!rc) {
+        /* rtn: the driver quantizes the blocks with that imatrix, as write_tensor would,
+         * and measures each tensor's error on the same windows for the report */
         struct calib_opts co = {0};
-        co.method = strcmp(o->method, "gptq") == 0 ? CALIB_GPTQ : strcmp(o->method, "awq") == 0 ? CALIB_AWQ : CALIB_AWQ_GPTQ;
+        co.method = imatrix ? CALIB_RTN
+                    : strcmp(o->method, "gptq") == 0 ? CALIB_GPTQ
+                    : strcmp(o->method, "awq") == 0 ? CALIB_AWQ : CALIB_AWQ_GPTQ;
+        co.imatrix = imatrix ? &o->imatrix : NULL;
         co.gptq.damp = o->damp;
         co.gptq.flags = o->act_order ? GPTQ_ACT_ORDER : GPTQ_DEFAULT;
         co.awq_grid = 20;

@@ -197,3 +197,49 @@ Test(calib, awq_writes_the_folded_v_bias, .timeout = 120)
     cr_expect_lt(kld, 3e-4, "Q8_0 after AWQ: mean KLD %g (the folded v bias did not reach the file?)", kld);
     json_decref(j);
 }
+
+/* --method rtn --calib: the importance matrix from the calibration windows, llama-quantize's
+ * rounding with it, and the same per-layer report as the other methods; --json without
+ * --calib has no report to write and is refused. */
+Test(calib, rtn_with_calib_reports_every_block_linear, .timeout = 120)
+{
+    const char *p = test_shared_path("gguf-stories260K/stories260K.gguf");
+    if (!p)
+        cr_skip_test("../shared/data is missing");
+    char src[4096], calib[4096], out[4200], plain[4200], json[4200];
+    snprintf(src, sizeof src, "%s", p);
+    snprintf(calib, sizeof calib, "%s", test_shared_path("wikitext-2-raw/wiki.valid.raw"));
+    snprintf(out, sizeof out, "%s/rtn-calib.gguf", test_tmp_dir());
+    snprintf(plain, sizeof plain, "%s/rtn.gguf", test_tmp_dir());
+    snprintf(json, sizeof json, "%s/rtn-calib.json", test_tmp_dir());
+    struct test_run run;
+    const char *a1[] = {"convert", src, "-o", out, "--type", "Q4_0", "--method", "rtn", "--calib", calib,
+                        "--samples", "16", "--seq-len", "128", "--json", json, "-q", NULL};
+    test_run_ingot(&run, a1);
+    cr_assert_eq(run.exit_code, 0, "%s", run.err);
+    cr_expect(strstr(run.out, "per-layer output error"), "the report is printed: %s", run.out);
+    json_t *j = json_load_file(json, 0, NULL);
+    cr_assert_not_null(j);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "method")), "rtn");
+    json_t *layers = json_object_get(j, "layers");
+    cr_expect_eq(json_array_size(layers), 5 * 7, "stories260K: 5 blocks x 7 linears, got %zu", json_array_size(layers));
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        double e = json_number_value(json_object_get(json_array_get(layers, i), "rel_error"));
+        cr_expect(e > 0.0 && e < 1.0, "%s: rel_error %g",
+                  json_string_value(json_object_get(json_array_get(layers, i), "tensor")), e);
+    }
+    json_decref(j);
+    const char *a2[] = {"convert", src, "-o", plain, "--type", "Q4_0", "-q", NULL};
+    test_run_ingot(&run, a2);
+    cr_assert_eq(run.exit_code, 0, "%s", run.err);
+    size_t na, nb;
+    uint8_t *x = test_read_file(out, &na), *y = test_read_file(plain, &nb);
+    cr_assert(x && y);
+    cr_expect(na != nb || memcmp(x, y, na) != 0, "the importance changed nothing");
+    free(x);
+    free(y);
+    const char *a3[] = {"convert", src, "-o", plain, "--type", "Q4_0", "--json", json, "-q", NULL};
+    test_run_ingot(&run, a3);
+    cr_expect_eq(run.exit_code, 2);
+    cr_expect(strstr(run.err, "--json") && strstr(run.err, "--calib"), "message: %s", run.err);
+}
