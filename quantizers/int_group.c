@@ -160,70 +160,22 @@ void int_group_dequantize_row_ref(const void *src, float *y, int64_t n, int64_t 
 
 /* ---- the six table entries ------------------------------------------------------------ */
 
-/* int_group_*_row_ref with a fixed group and bits; imatrix is ignored. */
+/* int_group_*_row_ref with a fixed group and bits; imatrix is ignored. Defines
+ * NAME_quantize_row_ref and NAME_dequantize_row_ref (declared in ext_types.h). */
+#define INT_GROUP_ENTRY(NAME, GROUP, BITS)                                                       \
+    int NAME##_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)      \
+    {                                                                                            \
+        (void)imatrix;                                                                           \
+        return int_group_quantize_row_ref(x, dst, n, GROUP, BITS);                               \
+    }                                                                                            \
+    void NAME##_dequantize_row_ref(const void *src, float *y, int64_t n)                         \
+    {                                                                                            \
+        int_group_dequantize_row_ref(src, y, n, GROUP, BITS);                                    \
+    }
 
-int i4_g32_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 32, 4);
-}
-
-void i4_g32_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 32, 4);
-}
-
-int i4_g64_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 64, 4);
-}
-
-void i4_g64_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 64, 4);
-}
-
-int i4_g128_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 128, 4);
-}
-
-void i4_g128_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 128, 4);
-}
-
-int i8_g32_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 32, 8);
-}
-
-void i8_g32_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 32, 8);
-}
-
-int i8_g64_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 64, 8);
-}
-
-void i8_g64_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 64, 8);
-}
-
-int i8_g128_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
-{
-    (void)imatrix;
-    return int_group_quantize_row_ref(x, dst, n, 128, 8);
-}
-
-void i8_g128_dequantize_row_ref(const void *src, float *y, int64_t n)
-{
-    int_group_dequantize_row_ref(src, y, n, 128, 8);
-}
+INT_GROUP_ENTRY(i4_g32, 32, 4)
+INT_GROUP_ENTRY(i4_g64, 64, 4)
+INT_GROUP_ENTRY(i4_g128, 128, 4)
+INT_GROUP_ENTRY(i8_g32, 32, 8)
+INT_GROUP_ENTRY(i8_g64, 64, 8)
+INT_GROUP_ENTRY(i8_g128, 128, 8)
