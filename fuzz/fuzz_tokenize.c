@@ -1,7 +1,8 @@
-/* fuzz_tokenize.c — libFuzzer harness for tokenizer_encode / tokenizer_decode (formats/tokenize.h).
+/* fuzz_tokenize.c — libFuzzer harness for tokenizer_encode / tokenizer_decode (tokenizer/tokenize.h).
  *
  * Two tokenizers are built once: SentencePiece from the fixture tests/data/tiny-llama/tokenizer.model
- * (read with tokenizer_spm_read; found through INGOT_ROOT, else relative to the current folder), and
+ * (read with tokenizer_spm_read; found through $INGOT_ROOT, else the checkout the Makefile compiled in
+ * as INGOT_ROOT, so it runs from any folder: fuzz_util.h, fuzz_data_path), and
  * a byte-level BPE vocabulary made here (the 256 byte characters plus a few merges). Every input,
  * any bytes including invalid UTF-8, is encoded by both, with add_special set by the input's length
  * parity. Nothing may crash, leak or fail, and:
@@ -12,16 +13,15 @@
  * Build and run: make build/fuzz/fuzz_tokenize && build/fuzz/fuzz_tokenize -max_total_time=30
  */
 #include "common/ig_error.h"
-#include "formats/tokenize.h"
+#include "tokenizer/tokenize.h"
 #include "formats/tokenizer.h"
-#include "formats/unicode_class.h"
+#include "tokenizer/unicode_class.h"
+#include "fuzz/fuzz_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vocab spm_vocab, bpe_vocab;
 static struct tokenizer *spm, *bpe;
@@ -36,12 +36,15 @@ static void die(const char *what)
 
 static void build_spm(void)
 {
-    char path[4096];
-    const char *root = getenv("INGOT_ROOT");
-    snprintf(path, sizeof path, "%s/tests/data/tiny-llama/tokenizer.model", root ? root : ".");
+    char path[FUZZ_PATH_MAX];
+    fuzz_data_path(path, sizeof path, "tests/data/tiny-llama/tokenizer.model");
     vocab_init(&spm_vocab);
-    if (tokenizer_spm_read(&spm_vocab, path))
-        die(path);
+    if (tokenizer_spm_read(&spm_vocab, path)) {
+        /* a missing fixture is a setup error, not a finding: _exit, since libFuzzer reports
+         * exit() and abort() as crashes and writes the input out */
+        fprintf(stderr, "fuzz_tokenize: %s (set INGOT_ROOT to the checkout)\n", ig_error_message());
+        _exit(1);
+    }
     if (tokenizer_create(&spm, &spm_vocab))
         die("tokenizer_create (spm)");
 }
@@ -161,13 +164,21 @@ static void check(const struct tokenizer *t, int64_t n_tokens, const uint8_t *da
 
 /* ---- entry point ------------------------------------------------------------------------------ */
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Once, before the first input: both tokenizers. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    build_spm();
+    build_bpe();
+    atexit(cleanup);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!spm) {
-        build_spm();
-        build_bpe();
-        atexit(cleanup);
-    }
     int add_special = (int)(size & 1);
     check(spm, spm_vocab.n_tokens, data, size, 0, add_special);
     check(bpe, bpe_vocab.n_tokens, data, size, 1, add_special);
