@@ -24,16 +24,18 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
 # ---- feature probes (each compiles a tiny program) -----------------------------------
-# Each probe compiles and links mk/probe/<name>.c with the flags given.
+# Each probe compiles and links mk/probe/<name>.c with the flags given. The probes are
+# deferred (`=`, not `:=`): they run when a recipe asks for them, not when make reads this
+# file, so `make deps demo` probes after `deps` has installed the packages.
 probe = $(shell $(CC) -std=c11 mk/probe/$(1).c -o /dev/null $(2) >/dev/null 2>&1 && echo yes || echo no)
 
-HAVE_OPENMP    := $(call probe,openmp,-fopenmp)
-HAVE_CRITERION := $(call probe,criterion,-lcriterion)
-HAVE_JANSSON   := $(call probe,jansson,-ljansson)
-HAVE_XXHASH    := $(call probe,xxhash,-lxxhash)
-HAVE_YAML      := $(call probe,yaml,-lyaml)
-HAVE_OPENBLAS  := $(call probe,openblas,-lopenblas)
-HAVE_LAPACKE   := $(call probe,lapacke,-llapacke -lopenblas)
+HAVE_OPENMP    = $(call probe,openmp,-fopenmp)
+HAVE_CRITERION = $(call probe,criterion,-lcriterion)
+HAVE_JANSSON   = $(call probe,jansson,-ljansson)
+HAVE_XXHASH    = $(call probe,xxhash,-lxxhash)
+HAVE_YAML      = $(call probe,yaml,-lyaml)
+HAVE_OPENBLAS  = $(call probe,openblas,-lopenblas)
+HAVE_LAPACKE   = $(call probe,lapacke,-llapacke -lopenblas)
 
 CUDA ?= 1
 CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/lib/cuda))
@@ -47,7 +49,7 @@ CUDA_ARCH ?= 80 86 89 90
 HAVE_CUBLAS := $(if $(filter yes,$(HAVE_NVCC)),$(if $(wildcard $(CUDA_HOME)/lib64/libcublas.so*),yes,no),no)
 
 REQUIRED := OPENMP JANSSON XXHASH YAML OPENBLAS LAPACKE
-MISSING := $(foreach f,$(REQUIRED),$(if $(filter no,$(HAVE_$(f))),$(f)))
+MISSING = $(foreach f,$(REQUIRED),$(if $(filter no,$(HAVE_$(f))),$(f)))
 
 # ---- flags ----------------------------------------------------------------------------
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -56,7 +58,10 @@ WARN += -Werror
 endif
 # -fno-math-errno lets sqrtf/roundf inline; it changes no result (no fast-math)
 OPT ?= -O3 -g -fno-math-errno
-CSTD := -std=c11 -D_GNU_SOURCE
+# -ffp-contract=off: a*b+c is never fused behind our back (GCC fuses in GNU modes, clang by
+# default, whenever an FMA target is on): sums that decide output bytes use fma()/fmaf() or
+# intrinsics where they mean it, so the bytes do not depend on -march (none is set here).
+CSTD := -std=c11 -D_GNU_SOURCE -ffp-contract=off
 CFLAGS_ALL := $(CSTD) $(OPT) $(WARN) -fopenmp -I. $(EXTRA_CFLAGS)
 LDLIBS_ALL := -ljansson -lxxhash -lyaml -llapacke -lopenblas -lm -fopenmp $(EXTRA_LDFLAGS)
 
@@ -65,8 +70,16 @@ SETTINGS := $(BUILD)/settings.txt
 SETTINGS_NOW := $(CC) $(CFLAGS_ALL) $(LDLIBS_ALL)
 $(shell mkdir -p $(BUILD) && (test -f $(SETTINGS) && test "$$(cat $(SETTINGS))" = '$(SETTINGS_NOW)' || echo '$(SETTINGS_NOW)' > $(SETTINGS)))
 
+# The commit `ingot --version` names ("unknown" outside a git checkout); main.o rebuilds
+# when it changes.
+INGOT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+COMMIT_STAMP := $(BUILD)/commit.txt
+$(shell test "$$(cat $(COMMIT_STAMP) 2>/dev/null)" = '$(INGOT_COMMIT)' || echo '$(INGOT_COMMIT)' > $(COMMIT_STAMP))
+$(BUILD)/convert/main.o: $(COMMIT_STAMP)
+$(BUILD)/convert/main.o: CFLAGS_ALL += -DINGOT_COMMIT='"$(INGOT_COMMIT)"'
+
 # ---- sources --------------------------------------------------------------------------
-LIB_DIRS := common formats quantizers kernels/cpu model calib verify
+LIB_DIRS := common formats tokenizer quantizers kernels/cpu model calib verify batch report
 LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRCS := $(sort $(wildcard convert/*.c))
 CLI_LIB_SRCS := $(filter-out convert/main.c,$(CLI_SRCS))
@@ -88,12 +101,16 @@ TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 all: check-deps $(INGOT) $(TOOLS)
 
+# The check runs as a recipe (after `deps`, when both are asked for), and every object
+# waits for it, so a missing package is one clear line rather than a compiler error.
 check-deps:
-ifneq ($(strip $(MISSING)),)
-	@echo "missing build dependencies: $(MISSING) — run 'make deps' (installs the Debian packages)"; exit 1
+	@missing='$(strip $(MISSING))'; if [ -n "$$missing" ]; then \
+	    echo "missing build dependencies: $$missing — run 'make deps' (installs the Debian packages)"; exit 1; fi
+ifneq ($(filter deps,$(MAKECMDGOALS)),)
+check-deps: deps
 endif
 
-$(BUILD)/%.o: %.c $(SETTINGS)
+$(BUILD)/%.o: %.c $(SETTINGS) | check-deps
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -127,8 +144,9 @@ INGOT_DATA ?= $(abspath ../shared/data)
 TEST_JOBS ?= 2
 export INGOT_DATA
 
+# tests/run.sh closes with the counts (passed, failed, skipped and why) and the time taken.
 test: all $(UNIT)
-	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) $(UNIT) -j$(TEST_JOBS) $(TEST_ARGS)
+	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) tests/run.sh $(UNIT) $(BUILD)/test.log -j$(TEST_JOBS) $(TEST_ARGS)
 
 test-cuda: all $(UNIT)
 	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) $(UNIT) --filter 'cuda*/*' $(TEST_ARGS)
@@ -146,29 +164,68 @@ asan:
 	@! grep -q 'ERROR: \(Leak\|Address\)Sanitizer' build-asan.log || (echo "asan: sanitizer reports in build-asan.log"; exit 1)
 
 ubsan:
-	set -o pipefail; $(MAKE) BUILD=build-ubsan OPT='-O1 -g -fsanitize=undefined -fno-sanitize-recover=undefined' \
+	set -o pipefail; $(MAKE) BUILD=build-ubsan OPT='-O1 -g -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all' \
 	    EXTRA_LDFLAGS='-fsanitize=undefined' test 2>&1 | tee build-ubsan.log
 	@! grep -q 'runtime error' build-ubsan.log || (echo "ubsan: reports in build-ubsan.log"; exit 1)
 
 # ---- fuzzing (clang libFuzzer) ---------------------------------------------------------
+# One harness per reader in fuzz/ (fuzz/<name>.c -> $(BUILD)/fuzz/<name>). The readers are
+# compiled once with the harnesses' sanitizers into $(BUILD)/fuzz/obj and linked into each;
+# FUZZ_EXTRA_<name> lists sources beyond common/ formats/ tokenizer/ that one harness needs
+# (none needs -fopenmp). INGOT_ROOT is this checkout, compiled in, so a harness that reads
+# fixtures from tests/data works from any folder; the environment variable overrides it.
+# `make fuzz` runs each for FUZZ_SECONDS (FUZZ_ONLY="fuzz_gguf ..." picks some) and prints its
+# executions; a crash, leak, timeout or out-of-memory fails it, and the input is kept under
+# $(BUILD)/fuzz/artifacts-<name>/ with the whole log in $(BUILD)/fuzz/log-<name>.txt.
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I.
-FUZZ_LIB_SRCS := $(sort $(wildcard common/*.c formats/*.c))
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
+FUZZ_DEFS := -DINGOT_ROOT='"$(abspath .)"'
+FUZZ_RUN_FLAGS ?= -max_len=65536 -timeout=30 -rss_limit_mb=2048
+FUZZ_LIB_SRCS := $(sort $(wildcard common/*.c formats/*.c tokenizer/*.c))
+FUZZ_EXTRA_fuzz_corpus := calib/corpus.c
+# the type table's reference dequantizers, for quantized tensors (GPTQ and AWQ need LAPACK: left out)
+FUZZ_EXTRA_fuzz_gguf_model := model/tensor_f32.c $(filter-out quantizers/awq.c quantizers/gptq.c,$(sort $(wildcard quantizers/*.c)))
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_RUN := $(if $(FUZZ_ONLY),$(filter $(addprefix $(BUILD)/fuzz/,$(FUZZ_ONLY)),$(FUZZ_BINS)),$(FUZZ_BINS))
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(1))
+FUZZ_LIB_OBJS := $(call fuzz_obj,$(FUZZ_LIB_SRCS))
+FUZZ_ALL_OBJS := $(sort $(FUZZ_LIB_OBJS) $(call fuzz_obj,$(FUZZ_SRCS) $(foreach f,$(FUZZ_SRCS),$(FUZZ_EXTRA_$(basename $(notdir $(f)))))))
+FUZZ_SETTINGS := $(BUILD)/fuzz/settings.txt
+FUZZ_SETTINGS_NOW := $(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_DEFS)
+$(shell mkdir -p $(BUILD)/fuzz && (test "$$(cat $(FUZZ_SETTINGS) 2>/dev/null)" = '$(FUZZ_SETTINGS_NOW)' || echo '$(FUZZ_SETTINGS_NOW)' > $(FUZZ_SETTINGS)))
+.SECONDARY: $(FUZZ_ALL_OBJS)   # objects are kept between harness builds
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS)
+$(BUILD)/fuzz/obj/%.o: %.c $(FUZZ_SETTINGS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZCC  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRCS) -ljansson -lxxhash -lm -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_DEFS) -MMD -MP -c $< -o $@
 
+# each harness also depends on its extra objects (listed by the foreach below)
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/fuzz/%.o $(FUZZ_LIB_OBJS)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $< $(call fuzz_obj,$(FUZZ_EXTRA_$(@F))) $(FUZZ_LIB_OBJS) -ljansson -lxxhash -lm -o $@
+$(foreach f,$(FUZZ_SRCS),$(eval $(BUILD)/fuzz/$(basename $(notdir $(f))): $(call fuzz_obj,$(FUZZ_EXTRA_$(basename $(notdir $(f)))))))
+
+# libFuzzer's final stats give the executions; its exit status says whether it found anything.
 fuzz: $(FUZZ_BINS)
-	$(Q)for f in $(FUZZ_BINS); do \
-	    name=$$(basename $$f); corpus=$(BUILD)/fuzz/corpus-$$name; mkdir -p $$corpus; \
-	    seeds=tests/data/fuzz-seeds/$$name; \
-	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 $$corpus $$( [ -d $$seeds ] && echo $$seeds ) 2>&1 | tail -n 3 || exit 1; \
-	done
+	$(Q)found=""; \
+	for f in $(FUZZ_RUN); do \
+	    name=$${f##*/}; corpus=$(BUILD)/fuzz/corpus-$$name; art=$(BUILD)/fuzz/artifacts-$$name/; \
+	    log=$(BUILD)/fuzz/log-$$name.txt; seeds=tests/data/fuzz-seeds/$$name; \
+	    mkdir -p $$corpus $$art; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN_FLAGS) -print_final_stats=1 -artifact_prefix=$$art \
+	        $$corpus $$( [ -d $$seeds ] && echo $$seeds ) >$$log 2>&1; rc=$$?; \
+	    execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log | tail -n 1); \
+	    if [ $$rc -eq 0 ]; then verdict="nothing found"; else \
+	        found="$$found $$name"; \
+	        verdict="FOUND (exit $$rc): $$(grep -m1 -E '^SUMMARY|ERROR: libFuzzer|deadly signal' $$log || tail -n 1 $$log); $$(grep -m1 -o 'Test unit written to .*' $$log)"; \
+	    fi; \
+	    printf 'fuzz: %-20s %10s executions in %ss: %s\n' $$name "$${execs:-?}" $(FUZZ_SECONDS) "$$verdict"; \
+	done; \
+	if [ -n "$$found" ]; then echo "fuzz: FAILED:$$found (logs in $(BUILD)/fuzz/log-<name>.txt)"; exit 1; fi
+
+-include $(FUZZ_ALL_OBJS:.o=.d)
 
 # ---- benchmarks -----------------------------------------------------------------------
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
@@ -178,15 +235,28 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(SETTINGS)
 	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
 bench: all $(BENCH_BINS)
 
-# ---- the demo: a seeded model made here, no download -----------------------------------
+# ---- the demo: tl3m, a real 3.4M-parameter Llama shipped in examples/ -------------------
+# Quantized two ways to Q4_K_M (plain rounding, and GPTQ on a cut of its calibration text),
+# each file checked, then both verified against the F16 source on held-out text.
 DEMO ?= demo
+DEMO_MODEL := examples/tl3m
 demo: all
 	$(Q)rm -rf $(DEMO) && mkdir -p $(DEMO)
-	$(INGOT) synth -o $(DEMO)/model --seed 1
-	$(INGOT) convert $(DEMO)/model -o $(DEMO)/model-Q4_K_M.gguf --type Q4_K_M -q
-	$(INGOT) inspect $(DEMO)/model-Q4_K_M.gguf
-	$(INGOT) check $(DEMO)/model-Q4_K_M.gguf
-	$(INGOT) verify $(DEMO)/model-Q4_K_M.gguf --source $(DEMO)/model --eval $(DEMO)/model/corpus.txt --ctx 128 --chunks 50 -q
+	@echo "== 1. round-to-nearest: $(DEMO_MODEL) -> $(DEMO)/tl3m-Q4_K_M-rtn.gguf"
+	$(INGOT) convert $(DEMO_MODEL) -o $(DEMO)/tl3m-Q4_K_M-rtn.gguf --type Q4_K_M
+	@echo "== 2. GPTQ, calibrated on 64 windows of $(DEMO_MODEL)/calib.txt -> $(DEMO)/tl3m-Q4_K_M-gptq.gguf"
+	$(INGOT) convert $(DEMO_MODEL) -o $(DEMO)/tl3m-Q4_K_M-gptq.gguf --type Q4_K_M \
+	    --method gptq --calib $(DEMO_MODEL)/calib.txt --samples 64 --seq-len 256 -q
+	@echo "== 3. integrity: every tensor's xxh3-64 (llama.cpp loads these files as they are)"
+	$(INGOT) check $(DEMO)/tl3m-Q4_K_M-rtn.gguf
+	$(INGOT) check $(DEMO)/tl3m-Q4_K_M-gptq.gguf
+	@echo "== 4. what each lost against the F16 source, on held-out text ($(DEMO_MODEL)/eval.txt)"
+	$(INGOT) verify $(DEMO)/tl3m-Q4_K_M-rtn.gguf $(DEMO)/tl3m-Q4_K_M-gptq.gguf --source $(DEMO_MODEL) \
+	    --eval $(DEMO_MODEL)/eval.txt --ctx 256 --chunks 96 -q
+	@echo "== 5. the same as a pipeline step: examples/demo.yaml (5 mixes by rounding + GPTQ, gates, Pareto report)"
+	$(INGOT) batch examples/demo.yaml --jobs 2
+	@cat build/batch-demo/report.md
+	@echo "(charts: build/batch-demo/report.html; a rerun skips every finished job)"
 
 # ---- configuration and dependencies ---------------------------------------------------
 DEB_PACKAGES := build-essential clang libxxhash-dev libyaml-dev libcriterion-dev libopenblas-dev \

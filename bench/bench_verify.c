@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     struct model_src *src = NULL;
     struct model *m = NULL;
     struct model_ctx *c = NULL;
-    if (model_src_open(&src, argv[1], NULL) || model_create(&m, src, verify_fetch_f32, NULL) ||
+    if (model_src_open(&src, argv[1], NULL) || model_create(&m, src, tensor_fetch_f32, NULL) ||
         model_ctx_create(&c, m, n_ctx)) {
         fprintf(stderr, "bench_verify: %s\n", ig_error_message());
         return 2;

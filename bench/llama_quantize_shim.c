@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -32,10 +33,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", dlerror());
         return 3;
     }
-    void (*backend_init)(void) = (void (*)(void))dlsym(h, "llama_backend_init");
-    struct quantize_params (*defaults)(void) = (struct quantize_params (*)(void))dlsym(h, "llama_model_quantize_default_params");
-    uint32_t (*quantize)(const char *, const char *, const struct quantize_params *) =
-        (uint32_t (*)(const char *, const char *, const struct quantize_params *))dlsym(h, "llama_model_quantize");
+    /* dlsym returns an object pointer; ISO C has no cast from it to a function pointer, so the
+     * bytes are copied (POSIX guarantees the representations agree) */
+    void (*backend_init)(void);
+    struct quantize_params (*defaults)(void);
+    uint32_t (*quantize)(const char *, const char *, const struct quantize_params *);
+    void *sym = dlsym(h, "llama_backend_init");
+    memcpy(&backend_init, &sym, sizeof sym);
+    sym = dlsym(h, "llama_model_quantize_default_params");
+    memcpy(&defaults, &sym, sizeof sym);
+    sym = dlsym(h, "llama_model_quantize");
+    memcpy(&quantize, &sym, sizeof sym);
     if (!defaults || !quantize) {
         fprintf(stderr, "%s: llama_model_quantize not found\n", lib);
         return 3;

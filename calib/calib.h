@@ -67,6 +67,10 @@ struct calib_opts {
     void *type_ctx;
     void (*on_block)(void *ctx, int64_t done, int64_t total);
     void *on_block_ctx;
+    /* Progress within block `layer`, on the calling thread: step done of total (window
+     * forwards and linear quantizations), stage says what just ran. NULL: none. */
+    void (*on_step)(void *ctx, int64_t layer, int64_t done, int64_t total, const char *stage);
+    void *on_step_ctx;
 };
 
 /* What the driver produced for one tensor. */

@@ -2,16 +2,18 @@
  *
  * Per block, per group of linears (q/k/v, o, gate/up, down): capture the group's input on
  * every sample, accumulate H = XᵀX/N, optionally fold AWQ scales and clip, quantize, and
- * put the dequantized weights back into the model before the next group runs.
+ * put the dequantized weights back into the model before the next group runs. XᵀX goes
+ * through the backend (backend.h), whose sums have a fixed order, so H, and every byte
+ * that follows from it, is the same whatever the thread count or the machine.
  */
 #include "calib.h"
 
 #include "../common/ig_error.h"
 #include "../formats/ggml_type.h"
+#include "../kernels/backend.h"
 #include "../quantizers/awq.h"
 #include "../quantizers/quant_type.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +33,72 @@ static const struct {
     {MODEL_IN_FFN_DOWN, {"ffn_down.weight", NULL, NULL}},
 };
 
+/* ---- the block arena ------------------------------------------------------------------------- */
+
+/* A block's working memory: one allocation sized up front for the widest group input
+ * (dim_max) and the largest linear, carved into named fields, freed in one call. Every
+ * block has the same shapes, so one arena serves them all. */
+struct block_arena {
+    void *base;
+    size_t size_bytes;
+    double *H;            /* [dim_max][dim_max] the group's XᵀX/N */
+    double *abs_sum;      /* [dim_max] Σ |x| per channel (AWQ's x̄) */
+    float *Hs;            /* [dim_max][dim_max] one window's XᵀX (float; summed into H in double) */
+    float *s, *xbar;      /* [dim_max] AWQ's scales and mean |x| */
+    float *imp;           /* [dim_max] importance of the linear being quantized */
+    float *orig;          /* [max linear elements] its weights before quantization */
+};
+
+static int arena_create(struct block_arena *a, const struct model_hparams *hp)
+{
+    const int64_t q = hp->n_head * hp->head_dim;
+    int64_t dim = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+    dim = q > dim ? q : dim;
+    const int64_t lin_max = (hp->n_ff > q ? hp->n_ff : q) * hp->n_embd;
+    const size_t dd = (size_t)(dim * dim), d = (size_t)dim;
+    /* doubles first, then floats: every field stays aligned to its type */
+    a->size_bytes = (dd + d) * sizeof(double) + (dd + 3 * d + (size_t)lin_max) * sizeof(float);
+    a->base = ig_malloc(a->size_bytes);
+    if (!a->base)
+        return ig_error_wrap(IG_ENOMEM, "calib: block arena of %zu bytes (inputs up to %lld wide)", a->size_bytes,
+                             (long long)dim);
+    a->H = a->base;
+    a->abs_sum = a->H + dd;
+    a->Hs = (float *)(a->abs_sum + d);
+    a->s = a->Hs + dd;
+    a->xbar = a->s + d;
+    a->imp = a->xbar + d;
+    a->orig = a->imp + d;
+    return 0;
+}
+
+static void arena_destroy(struct block_arena *a)
+{
+    free(a->base);
+    a->base = NULL;
+}
+
+/* ---- capture ---------------------------------------------------------------------------------- */
+
 /* What the capture callback collects for the group being calibrated. */
 struct capture {
     enum model_linear_input want;
     int64_t layer, dim;
-    double *H;            /* [dim][dim], upper triangle accumulated */
-    float *Hs;            /* [dim][dim] one sample's XᵀX (float; summed into H in double) */
-    double *abs_sum;      /* [dim] Σ |x| per channel (AWQ's x̄), or NULL */
+    double *H;            /* [dim][dim], upper triangle accumulated (borrowed: the arena) */
+    float *Hs;            /* [dim][dim] one sample's XᵀX (borrowed: the arena) */
+    double *abs_sum;      /* [dim] Σ |x| per channel (AWQ's x̄), or NULL (borrowed: the arena) */
     int64_t rows;
 };
 
-static void capture_fn(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
+static int capture_fn(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
 {
     struct capture *c = ctx;
     if (which != c->want || layer != c->layer)
-        return;
+        return 0;
     /* one window's XᵀX in float (a few hundred rows), accumulated across windows in double */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)dim, (int)n, 1.0f, X, (int)dim, 0.0f, c->Hs, (int)dim);
+    int rc = backend_active()->syrk_upper(X, n, dim, c->Hs);
+    if (rc)
+        return rc;
     for (int64_t i = 0; i < dim; i++)
         for (int64_t j = i; j < dim; j++)
             c->H[i * dim + j] += c->Hs[i * dim + j];
@@ -55,6 +106,7 @@ static void capture_fn(void *ctx, int64_t layer, enum model_linear_input which, 
         for (int64_t j = 0; j < dim; j++)
             c->abs_sum[j] += fabs((double)X[t * dim + j]);
     c->rows += n;
+    return 0;
 }
 
 /* ---- results ------------------------------------------------------------------------------- */
@@ -151,7 +203,35 @@ struct group_ctx {
     const struct calib_opts *o;
     struct calib_result *res;
     int64_t layer;
+    int64_t step, n_steps;   /* progress within the block (calib_opts.on_step) */
+    struct block_arena *arena;
 };
+
+/* Plain rounding of W [m][n] with importance imp into dst; each row by one thread. */
+static int quantize_rows(const struct quant_type *qt, const char *name, const float *W, int64_t m, int64_t n,
+                         const float *imp, uint8_t *dst)
+{
+    const size_t row_bytes = quant_row_size_bytes(qt, n);
+    struct ig_par_error pe;
+    ig_par_error_init(&pe);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < m; r++) {
+        if (ig_par_error_skip(&pe, r))
+            continue;
+        int rc = qt->quantize_row_ref(W + r * n, dst + (size_t)r * row_bytes, n, imp);
+        if (rc)
+            ig_par_error_record(&pe, r, ig_error_wrap(rc, "calib: tensor '%s' row %lld", name, (long long)r));
+    }
+    return ig_par_error_raise(&pe);
+}
+
+/* One unit of the block's work is done: tell the caller (progress display), if it asked. */
+static void report_step(struct group_ctx *g, const char *stage)
+{
+    g->step++;
+    if (g->o->on_step)
+        g->o->on_step(g->o->on_step_ctx, g->layer, g->step, g->n_steps, stage);
+}
 
 /* Quantize one linear W (in the model) of the group with statistics H; store the result. */
 static int quantize_linear(struct group_ctx *g, const char *name, const double *H, int64_t dim, float alpha)
@@ -167,18 +247,14 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     const int64_t n = dim, m = n_elems / dim;
     const size_t row_bytes = quant_row_size_bytes(qt, n);
     struct calib_tensor *t = add_result(g->res, name);
-    float *orig = ig_malloc((size_t)n_elems * sizeof *orig);
-    float *imp = ig_malloc((size_t)n * sizeof *imp);
-    if (!t || !orig || !imp) {
-        free(orig);
-        free(imp);
-        return IG_ENOMEM;
-    }
+    float *orig = g->arena->orig, *imp = g->arena->imp;
+    if (!t)
+        return ig_error_wrap(IG_ENOMEM, "calib: tensor '%s'", name);
     t->type = type;
     t->size_bytes = row_bytes * (size_t)m;
     t->data = ig_malloc(t->size_bytes);
     t->awq_alpha = alpha;
-    int rc = t->data ? 0 : IG_ENOMEM;
+    int rc = t->data ? 0 : ig_error_wrap(IG_ENOMEM, "calib: tensor '%s' (%zu bytes)", name, t->size_bytes);
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
     const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n) : NULL;
     for (int64_t j = 0; j < n; j++)
@@ -192,20 +268,16 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     } else if (!rc && g->o->method == CALIB_AWQ && qt->block_elems > 1) {
         rc = awq_round(H, orig, m, n, imp, type, 20, 10, AWQ_ROUND_SWEEPS, t->data);
     } else if (!rc) {
-#pragma omp parallel for schedule(static) reduction(min : rc)
-        for (int64_t r = 0; r < m; r++) {
-            int e = qt->quantize_row_ref(orig + r * n, t->data + (size_t)r * row_bytes, n, imp);
-            rc = e < rc ? e : rc;
-        }
+        rc = quantize_rows(qt, name, orig, m, n, imp, t->data);
     }
+    if (rc && (gptq || g->o->method == CALIB_AWQ) && qt->block_elems > 1)
+        rc = ig_error_wrap(rc, "tensor '%s'", name);   /* GPTQ and awq_round do not know it */
     if (!rc) {
         /* the model continues with the dequantized weights */
         for (int64_t r = 0; r < m; r++)
             qt->dequantize_row_ref(t->data + (size_t)r * row_bytes, W + r * n, n);
         t->rel_error = gptq_relative_error(orig, W, m, n, H);
     }
-    free(orig);
-    free(imp);
     return rc;
 }
 
@@ -215,13 +287,6 @@ static int64_t group_dim(const struct model_hparams *hp, int gi)
            : groups[gi].input == MODEL_IN_ATTN_OUT ? hp->n_head * hp->head_dim : hp->n_embd;
 }
 
-static void capture_free(struct capture *c)
-{
-    free(c->H);
-    free(c->Hs);
-    free(c->abs_sum);
-}
-
 /* Run the block on every sample and collect group gi's input: H = XᵀX / N (both
  * triangles) and, with abs_sums, Σ |x| per channel. */
 static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64_t n_samples, int64_t seq_len,
@@ -229,19 +294,24 @@ static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64
 {
     const struct model_hparams *hp = model_hparams(g->m);
     const int64_t dim = group_dim(hp, gi);
-    *c = (struct capture){groups[gi].input, g->layer, dim, NULL, NULL, NULL, 0};
-    c->H = ig_calloc((size_t)(dim * dim), sizeof *c->H);
-    c->Hs = ig_malloc((size_t)(dim * dim) * sizeof *c->Hs);
-    if (abs_sums)
-        c->abs_sum = ig_calloc((size_t)dim, sizeof *c->abs_sum);
-    if (!c->H || !c->Hs || (abs_sums && !c->abs_sum))
-        return IG_ENOMEM;
+    struct block_arena *a = g->arena;
+    *c = (struct capture){groups[gi].input, g->layer, dim, a->H, a->Hs, abs_sums ? a->abs_sum : NULL, 0};
+    memset(c->H, 0, (size_t)(dim * dim) * sizeof *c->H);
+    if (c->abs_sum)
+        memset(c->abs_sum, 0, (size_t)dim * sizeof *c->abs_sum);
     model_ctx_set_capture(ctx, capture_fn, c);
-    for (int64_t k = 0; k < n_samples; k++) {
+    char stage[96];
+    snprintf(stage, sizeof stage, "capturing the input of %s%s", groups[gi].linears[0],
+             groups[gi].linears[1] ? " and its group" : "");
+    int rc = 0;
+    for (int64_t k = 0; k < n_samples && !rc; k++) {
         memcpy(x, hidden + k * seq_len * hp->n_embd, (size_t)(seq_len * hp->n_embd) * sizeof *x);
-        model_block_forward(g->m, ctx, g->layer, x, seq_len);
+        rc = model_block_forward(g->m, ctx, g->layer, x, seq_len);
+        report_step(g, stage);
     }
     model_ctx_set_capture(ctx, NULL, NULL);
+    if (rc)
+        return ig_error_wrap(rc, "calib: block %lld", (long long)g->layer);
     for (int64_t i = 0; i < dim; i++)
         for (int64_t j = i; j < dim; j++)
             c->H[j * dim + i] = c->H[i * dim + j] /= (double)c->rows;
@@ -269,12 +339,7 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
         lin[n_lin].m = ne / dim;
         n_lin++;
     }
-    float *s = ig_malloc((size_t)dim * sizeof *s), *xbar = ig_malloc((size_t)dim * sizeof *xbar);
-    if (!s || !xbar) {
-        free(s);
-        free(xbar);
-        return IG_ENOMEM;
-    }
+    float *s = g->arena->s, *xbar = g->arena->xbar;
     for (int64_t j = 0; j < dim; j++)
         xbar[j] = (float)(c->abs_sum[j] / (double)c->rows);
     int type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, 0));
@@ -283,6 +348,8 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
     /* `awq` ends in the importance-weighted rounding, `awq+gptq` in GPTQ's plain grid */
     rc = awq_search_scale(c->H, xbar, dim, lin, n_lin, type, g->o->awq_grid > 0 ? g->o->awq_grid : 20,
                           g->o->method == CALIB_AWQ, s, &ar);
+    if (rc)   /* the search names a channel of the group's input: name the group's first linear */
+        rc = ig_error_wrap(rc, "tensor '%s'", linear_name(name, sizeof name, g->layer, gi, 0));
     if (!rc && fold_producer(m, g->layer, groups[gi].input, s, dim)) {
         *alpha = ar.alpha;
         for (int k = 0; k < n_lin; k++)
@@ -298,9 +365,9 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
             continue;
         type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, k));
         rc = awq_search_clip(c->H, dim, lin[k].W, lin[k].m, type, 20, 10, (float *)lin[k].W);
+        if (rc)
+            rc = ig_error_wrap(rc, "tensor '%s'", name);
     }
-    free(s);
-    free(xbar);
     return rc;
 }
 
@@ -317,7 +384,6 @@ static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples
         rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, true, &c);
         if (!rc)
             rc = awq_group(g, gi, &c, &alpha[gi]);
-        capture_free(&c);
     }
     for (int gi = 0; gi < 4 && !rc && !g->o->awq_fold_only; gi++) {
         struct capture c;
@@ -325,8 +391,8 @@ static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples
         for (int k = 0; k < 3 && groups[gi].linears[k] && !rc; k++) {
             char name[64];
             rc = quantize_linear(g, linear_name(name, sizeof name, g->layer, gi, k), c.H, c.dim, alpha[gi]);
+            report_step(g, name);
         }
-        capture_free(&c);
     }
     return rc;
 }
@@ -364,28 +430,40 @@ int calib_run(struct model *m, const int32_t *samples, int64_t n_samples, int64_
     const struct model_hparams *hp = model_hparams(m);
     memset(res, 0, sizeof *res);
     struct model_ctx *ctx = NULL;
+    struct block_arena arena = {0};
     float *hidden = ig_malloc((size_t)(n_samples * seq_len * hp->n_embd) * sizeof *hidden);
     float *x = ig_malloc((size_t)(seq_len * hp->n_embd) * sizeof *x);
     int rc = hidden && x ? model_ctx_create(&ctx, m, seq_len) : IG_ENOMEM;
+    if (!rc)
+        rc = arena_create(&arena, hp);
     for (int64_t k = 0; k < n_samples && !rc; k++)
         rc = model_embed(m, samples + k * seq_len, seq_len, hidden + k * seq_len * hp->n_embd);
-    struct group_ctx g = {m, o, res, 0};
+    struct group_ctx g = {m, o, res, 0, 0, 0, &arena};
     const bool awq = o->method == CALIB_AWQ || o->method == CALIB_AWQ_GPTQ;
+    /* a block's steps: every window through each capture pass (AWQ's search adds one pass per
+     * group), the 7 linears, and the windows through the quantized block */
+    const int64_t n_linears = 7;
+    const int64_t n_passes = o->awq_fold_only ? 4 : awq ? 8 : 4;
     for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
         g.layer = l;
+        g.step = 0;
+        g.n_steps = n_passes * n_samples + (o->awq_fold_only ? 0 : n_linears) + n_samples;
         rc = model_layer_load(m, l);
         if (!rc)
             rc = run_block(&g, hidden, n_samples, seq_len, ctx, x);
         if (!rc && awq)
             rc = export_folded(m, l, res);
         /* the next block's input: this block's output with its quantized weights */
-        for (int64_t k = 0; k < n_samples && !rc; k++)
-            model_block_forward(m, ctx, l, hidden + k * seq_len * hp->n_embd, seq_len);
+        for (int64_t k = 0; k < n_samples && !rc; k++) {
+            rc = model_block_forward(m, ctx, l, hidden + k * seq_len * hp->n_embd, seq_len);
+            report_step(&g, "running the windows through the quantized block");
+        }
         model_layer_release(m, l);   /* its packed rows are in res now */
         if (o->on_block)
             o->on_block(o->on_block_ctx, l + 1, hp->n_layer);
     }
     model_ctx_destroy(ctx);
+    arena_destroy(&arena);
     free(hidden);
     free(x);
     if (rc)

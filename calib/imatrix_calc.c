@@ -24,7 +24,9 @@ struct accum {
     int64_t rows;            /* rows seen per weight (the same for all) */
 };
 
-static void capture(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
+/* Each column's sum is taken by one thread over the rows in order: the figures do not
+ * depend on the thread count (and X itself comes from the backend's fixed-order GEMM). */
+static int capture(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
 {
     struct accum *a = ctx;
     double *s = a->sum2[which] + layer * dim;
@@ -37,6 +39,7 @@ static void capture(void *ctx, int64_t layer, enum model_linear_input which, con
     }
     if (layer == 0 && which == MODEL_IN_ATTN)
         a->rows += n;
+    return 0;
 }
 
 static int export_entries(struct imatrix *im, const struct accum *a)
@@ -90,7 +93,7 @@ int imatrix_compute(struct imatrix *im, const struct model *m, const int32_t *to
             window[0] = o->bos;
         rc = model_embed(m, window, o->n_ctx, x);
         for (int64_t l = 0; l < hp->n_layer && !rc; l++)
-            model_block_forward(m, c, l, x, o->n_ctx);
+            rc = model_block_forward(m, c, l, x, o->n_ctx);
         if (o->on_chunk)
             o->on_chunk(o->on_chunk_ctx, k + 1, n_chunks);
     }

@@ -1,6 +1,7 @@
 /* ig_error.c — per-thread error message and the allocation-failure test hook. */
 #include "ig_error.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,44 @@ const char *ig_status_name(int code)
     case IG_ENODEV: return "device error";
     default: return "unknown error";
     }
+}
+
+/* ---- failures inside parallel loops --------------------------------------------------- */
+
+static pthread_mutex_t par_error_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ig_par_error_init(struct ig_par_error *e)
+{
+    e->code = 0;
+    e->index = INT64_MAX;
+    e->message[0] = '\0';
+}
+
+void ig_par_error_record(struct ig_par_error *e, int64_t index, int code)
+{
+    pthread_mutex_lock(&par_error_lock);
+    if (code < 0 && (e->code == 0 || index < e->index)) {
+        e->code = code;
+        e->index = index;
+        memcpy(e->message, error_message, sizeof e->message);
+    }
+    pthread_mutex_unlock(&par_error_lock);
+}
+
+bool ig_par_error_skip(const struct ig_par_error *e, int64_t index)
+{
+    pthread_mutex_lock(&par_error_lock);
+    bool skip = e->code != 0 && e->index < index;
+    pthread_mutex_unlock(&par_error_lock);
+    return skip;
+}
+
+int ig_par_error_raise(const struct ig_par_error *e)
+{
+    if (e->code == 0)
+        return 0;
+    memcpy(error_message, e->message, sizeof error_message);
+    return e->code;
 }
 
 /* ---- allocation with a failure hook -------------------------------------------------- */

@@ -44,6 +44,35 @@ void ig_error_clear(void);
 /* Name of a status code ("bad input", "I/O error", ...). */
 const char *ig_status_name(int code);
 
+/* ---- failures inside parallel loops --------------------------------------------------
+ * The message is per thread, so a worker's message is lost when a loop reports its failure
+ * on the calling thread. A struct ig_par_error carries it out: each failing iteration calls
+ * ig_par_error_record() on its own thread (which copies that thread's message), and after
+ * the loop the caller returns ig_par_error_raise(). The failure kept is the one with the
+ * lowest iteration index, so the message is the same whatever the thread count or the
+ * schedule (and the same as a serial loop that stops at its first failure). */
+struct ig_par_error {
+    int code;             /* 0: nothing failed; else the kept failure's IG_E... code */
+    int64_t index;        /* iteration of the kept failure */
+    char message[IG_ERROR_MAX];
+};
+
+/* Start with no failure. */
+void ig_par_error_init(struct ig_par_error *e);
+
+/* In a worker, after a call failed with code (< 0) in iteration index: keep this thread's
+ * current message if index is the lowest failing one so far. Thread-safe. */
+void ig_par_error_record(struct ig_par_error *e, int64_t index, int code);
+
+/* True when a failure at an index below `index` is already kept: iteration `index` cannot
+ * change the outcome and may be skipped. (Skipping on "anything failed" instead would let a
+ * later iteration's failure hide an earlier one, and the message would depend on timing.) */
+bool ig_par_error_skip(const struct ig_par_error *e, int64_t index);
+
+/* On the calling thread, after the loop: 0 when nothing failed; else set this thread's
+ * message to the kept one and return its code. */
+int ig_par_error_raise(const struct ig_par_error *e);
+
 /* Test hook: make the nth call to ig_malloc/ig_calloc from now fail (0 = never). */
 void ig_alloc_fail_after(long n);
 

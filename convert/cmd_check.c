@@ -4,7 +4,8 @@
  * byte count, alignment and bounds. On top of that, check verifies what llama.cpp's loader
  * also demands (tensor data packed in info order, each at the previous end rounded up to
  * the alignment) and recomputes every xxh3-64 that ingot recorded in ingot.tensor_xxh3,
- * naming each tensor that fails. Exit 0 only if everything holds, 2 otherwise.
+ * naming each tensor that fails. Exit 0 only if everything holds; 2 otherwise, since a
+ * damaged file is bad input (exit 1 is kept for quality gates, which check does not run).
  */
 #include "cli.h"
 
@@ -19,11 +20,15 @@
 #include <xxhash.h>
 
 static const char check_usage[] =
-    "usage: ingot check FILE [--json]\n"
+    "usage: ingot check FILE [--json] [--json-out FILE]\n"
     "\n"
     "Verifies a GGUF file: header, keys, tensor offsets, sizes and alignment, and the xxh3-64\n"
     "checksum ingot records for every tensor (ingot.tensor_xxh3). Names each tensor that fails.\n"
-    "Exit 0 if all hold, 2 if anything fails.\n";
+    "  --json           print the result as JSON on stdout instead of the text\n"
+    "  --json-out FILE  write the JSON result to FILE (the text still goes to stdout)\n"
+    "\n"
+    "Exit codes: 0 every check holds; 2 the file is damaged or not GGUF (bad input, e.g. one\n"
+    "flipped bit); 3 I/O.\n";
 
 struct check_report {
     json_t *failures;   /* [{tensor, problem}] */
@@ -84,17 +89,21 @@ static void check_checksums(const struct gguf_file *g, struct check_report *r, b
 
 int cmd_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"json-out", required_argument, 0, 'J'},
+                                             {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     bool as_json = false;
+    const char *json_out = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j')
             as_json = true;
+        else if (c == 'J')
+            json_out = optarg;
         else if (c == 'h')
             return fputs(check_usage, stdout), EXIT_OK;
         else
-            return cli_usage_error("check", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]);
     }
     if (optind != argc - 1)
         return cli_usage_error("check", "expected one FILE");
@@ -102,27 +111,32 @@ int cmd_check(int argc, char **argv)
     struct gguf_file *g = NULL;
     int rc = gguf_open(&g, path);
     if (rc) {
-        if (as_json) {
-            json_t *j = json_pack("{s:s, s:b, s:s}", "file", path, "ok", 0, "error", ig_error_message());
-            char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            puts(text);
-            free(text);
-            json_decref(j);
+        if (as_json || json_out) {
+            char message[IG_ERROR_MAX];
+            snprintf(message, sizeof message, "%s", ig_error_message());
+            int jrc = cli_json_emit(json_pack("{s:s, s:b, s:s}", "file", path, "ok", 0, "error", message), as_json,
+                                    json_out);
+            if (jrc)
+                fprintf(stderr, "ingot check: %s\n", ig_error_message());
+            ig_error_set(rc, "%s", message);
         }
         return cli_fail("check", rc);
     }
     struct check_report r = {json_array(), 0, false};
     check_packing(g, &r, as_json);
     check_checksums(g, &r, as_json);
+    bool has_header_xxh3;   /* keys, values and tensor infos: formats/gguf.h */
+    if (gguf_check_header_xxh3(g, &has_header_xxh3))
+        fail(&r, as_json, "*", "%s", ig_error_message());
     bool ok = json_array_size(r.failures) == 0;
+    rc = 0;
+    if (as_json || json_out)
+        rc = cli_json_emit(json_pack("{s:s, s:b, s:I, s:b, s:I, s:O}", "file", path, "ok", ok, "tensors",
+                                     (json_int_t)gguf_n_tensors(g), "checksums_recorded", r.has_checksums,
+                                     "checksums_verified", (json_int_t)r.n_checked, "failures", r.failures),
+                           as_json, json_out);
     if (as_json) {
-        json_t *j = json_pack("{s:s, s:b, s:I, s:b, s:I, s:O}", "file", path, "ok", ok, "tensors",
-                              (json_int_t)gguf_n_tensors(g), "checksums_recorded", r.has_checksums,
-                              "checksums_verified", (json_int_t)r.n_checked, "failures", r.failures);
-        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(text);
-        free(text);
-        json_decref(j);
+        /* the document said it all */
     } else if (ok) {
         printf("ok: %s: %lld tensors, offsets and sizes valid, %s\n", path, (long long)gguf_n_tensors(g),
                r.has_checksums ? "every xxh3-64 checksum matches" : "no checksums recorded (not written by ingot)");
@@ -131,5 +145,7 @@ int cmd_check(int argc, char **argv)
     }
     json_decref(r.failures);
     gguf_close(g);
+    if (rc)
+        return cli_fail("check", rc);
     return ok ? EXIT_OK : EXIT_BAD_INPUT;
 }

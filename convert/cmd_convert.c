@@ -9,6 +9,7 @@
 #include "plan.h"
 
 #include "../common/ig_error.h"
+#include "../common/ig_half.h"
 #include "../formats/ggml_type.h"
 #include "../formats/gguf.h"
 #include "../formats/gguf_meta.h"
@@ -24,9 +25,13 @@
 
 #include <getopt.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define CHUNK_ELEMS (1 << 22)   /* floats converted per step: 16 MiB of fp32 */
 
@@ -55,12 +60,21 @@ static const char convert_usage[] =
     "      --seed S          seed of the window choice (default 0)\n"
     "      --damp F          GPTQ damping, a fraction of the mean Hessian diagonal (default 0.01)\n"
     "      --act-order       GPTQ: columns by descending Hessian diagonal (static groups)\n"
-    "      --json FILE       write the per-layer error report as JSON (needs --calib)\n"
+    "      --allow-fallback  write the file even when no tensor can take the requested type\n"
+    "                        (every row length is a non-multiple of its block; they fall back)\n"
+    "      --allow-requantize  convert a source whose tensors are already quantized (the\n"
+    "                        errors of both roundings add up)\n"
+    "      --json            print the report (tensors, fallbacks, per-layer errors, times) as\n"
+    "                        JSON on stdout; the summary goes to stderr\n"
+    "      --json-out FILE   write the same JSON report to FILE\n"
     "      --threads N       CPU threads (default: all cores)\n"
     "      --tokenizer FILE  tokenizer for a llama2.c checkpoint (default: beside it)\n"
     "      --tie-embeddings  tied models: write token_embd.weight only, as llama.cpp's\n"
     "                        HF converter does (default: also write output.weight)\n"
-    "  -q, --quiet           no progress output\n";
+    "  -q, --quiet           no progress output\n"
+    "  -v, --verbose         one line per tensor with its time\n"
+    "\n"
+    "Exit codes: 0 written; 2 bad input or usage (nothing is written at OUT); 3 I/O.\n";
 
 struct convert_opts {
     const char *src_path;
@@ -70,9 +84,9 @@ struct convert_opts {
     struct plan_opts plan;
     const char *imatrix_path;
     struct imatrix imatrix;
-    bool quiet;
+    bool quiet, verbose, json_stdout, allow_fallback, allow_requantize;
     const char *method;          /* "rtn", "gptq", "awq", "awq+gptq" */
-    const char *calib_path, *json_path;
+    const char *calib_path, *json_path;   /* json_path: --json-out FILE */
     int64_t samples, seq_len, threads;
     uint64_t seed;
     float damp;
@@ -80,6 +94,9 @@ struct convert_opts {
     struct calib_corpus corpus;
     struct calib_result calib;   /* calibrated tensors, when a method ran */
     bool have_calib;
+    double t_start, s_calib, s_write;   /* cli_now() at the start; seconds calibrating, writing */
+    uint64_t bytes_written;             /* tensor data */
+    FILE *human;                        /* the summary: stdout, or stderr under --json */
 };
 
 /* A ggml tensor type named on the command line (F16, Q4_K, ...). */
@@ -120,8 +137,10 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"method", required_argument, 0, 'm'},    {"calib", required_argument, 0, 'C'},
         {"samples", required_argument, 0, 'S'},   {"seq-len", required_argument, 0, 'L'},
         {"seed", required_argument, 0, 'D'},      {"damp", required_argument, 0, 'P'},
-        {"act-order", no_argument, 0, 'A'},       {"json", required_argument, 0, 'J'},
-        {"threads", required_argument, 0, 'N'},
+        {"act-order", no_argument, 0, 'A'},       {"json-out", required_argument, 0, 'J'},
+        {"json", no_argument, 0, 'j'},            {"threads", required_argument, 0, 'N'},
+        {"allow-fallback", no_argument, 0, 'F'},  {"allow-requantize", no_argument, 0, 'R'},
+        {"verbose", no_argument, 0, 'v'},
         {0, 0, 0, 0},
     };
     int c, rc;
@@ -133,8 +152,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
     o->damp = 0.01f;
     int64_t v;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:t:m:qh", longopts, NULL)) != -1) {
-        const char *opt = argv[optind - 1];
+    while ((c = getopt_long(argc, argv, "o:t:m:qvh", longopts, NULL)) != -1) {
+        const char *opt = cli_option_name(longopts, c);
         switch (c) {
         case 'm':
             if (strcmp(optarg, "rtn") && strcmp(optarg, "gptq") && strcmp(optarg, "awq") && strcmp(optarg, "awq+gptq"))
@@ -143,6 +162,10 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
             break;
         case 'C': o->calib_path = optarg; break;
         case 'J': o->json_path = optarg; break;
+        case 'j': o->json_stdout = true; break;
+        case 'F': o->allow_fallback = true; break;
+        case 'R': o->allow_requantize = true; break;
+        case 'v': o->verbose = true; break;
         case 'A': o->act_order = true; break;
         case 'S': if (!cli_parse_int("convert", opt, optarg, 1, 1 << 20, &o->samples)) return EXIT_BAD_INPUT; break;
         case 'L': if (!cli_parse_int("convert", opt, optarg, 2, 1 << 20, &o->seq_len)) return EXIT_BAD_INPUT; break;
@@ -186,8 +209,7 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         return cli_usage_error("convert", "--method %s needs a quantized --type", o->method);
     if (o->calib_path && o->imatrix_path)
         return cli_usage_error("convert", "--calib and --imatrix both give importance; pass one");
-    if (o->json_path && !o->calib_path)
-        return cli_usage_error("convert", "--json writes the per-layer error report, which needs --calib TEXT");
+    o->human = o->json_stdout ? stderr : stdout;
     return 0;
 }
 
@@ -234,7 +256,7 @@ static int write_provenance(struct gguf_writer *w, const struct convert_opts *o,
         names[i] = strrchr(src->files[i].path, '/') ? strrchr(src->files[i].path, '/') + 1 : src->files[i].path;
         sizes[i] = src->files[i].size_bytes;
     }
-    int rc = gguf_writer_add_u32(w, "ingot.format_version", 1);
+    int rc = gguf_writer_add_u32(w, "ingot.format_version", 2);   /* 2: ingot.header_xxh3 */
     if (!rc)
         rc = gguf_writer_add_str(w, "ingot.version", INGOT_VERSION);
     if (!rc)
@@ -312,19 +334,92 @@ static int write_keys(struct gguf_writer *w, const struct convert_opts *o, const
 
 /* ---- tensor data ----------------------------------------------------------------------------- */
 
-/* Quantize n rows of f32 into packed, in parallel (rows are independent, so the bytes do
- * not depend on the thread count). */
-static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t n, int64_t n_cols, const float *imatrix,
-                         uint8_t *packed)
+/* A quantized type's scales are computed from the row's values, so one NaN or Inf would
+ * spoil its whole block (llama-quantize writes such a block without a word): refuse it.
+ * A float output would carry it into every forward pass: refuse that too. */
+static int check_finite_row(const float *x, int64_t n, bool quantized)
+{
+    for (int64_t j = 0; j < n; j++)
+        if (!isfinite(x[j]))
+            return ig_error_set(IG_EINVAL, "element %lld is %s (only finite values can be %s)", (long long)j,
+                                isnan(x[j]) ? "NaN" : x[j] > 0 ? "+Inf" : "-Inf", quantized ? "quantized" : "written");
+    return 0;
+}
+
+static bool is_float_type(int type)
+{
+    return type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16;
+}
+
+/* A finite f32 beyond F16's range (|x| >= 65520 rounds to Inf) or BF16's (above about
+ * 3.39e38) would become Inf in the output without a word: refuse it, naming the value.
+ * out is the row as the type's quantizer wrote it. */
+static int check_half_overflow(int type, const float *x, const uint8_t *out, int64_t n)
+{
+    if (type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
+        return 0;
+    const uint16_t exp_mask = type == GGML_TYPE_F16 ? 0x7c00u : 0x7f80u;
+    for (int64_t j = 0; j < n; j++) {
+        uint16_t h;
+        memcpy(&h, out + 2 * j, 2);
+        if ((h & exp_mask) == exp_mask)
+            return ig_error_set(IG_EINVAL, "element %lld = %g overflows %s (largest finite: %s)", (long long)j,
+                                (double)x[j], ggml_type_name(type), type == GGML_TYPE_F16 ? "65504" : "3.3895e38");
+    }
+    return 0;
+}
+
+/* A tensor copied as stored is never converted to f32 on the way: check its bits (an
+ * all-ones exponent is Inf or NaN in F32, F16 and BF16 alike). */
+static int check_finite_raw(const struct src_tensor *t)
+{
+    const int64_t n_cols = t->ne[0], n = n_cols * src_tensor_n_rows(t);
+    const bool wide = t->type == GGML_TYPE_F32;
+    const uint32_t exp_mask = wide ? 0x7f800000u : t->type == GGML_TYPE_F16 ? 0x7c00u : 0x7f80u;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = 0;
+        uint16_t h = 0;
+        if (wide) {
+            memcpy(&u, t->data + 4 * i, 4);
+        } else {
+            memcpy(&h, t->data + 2 * i, 2);
+            u = h;
+        }
+        if ((u & exp_mask) != exp_mask)
+            continue;
+        const float x = wide ? ig_bits_f32(u) : t->type == GGML_TYPE_F16 ? ig_fp16_to_fp32(h) : ig_bf16_to_fp32(h);
+        return ig_error_set(IG_EINVAL, "tensor '%s': row %lld: element %lld is %s (only finite values can be written)",
+                            t->name, (long long)(i / n_cols), (long long)(i % n_cols),
+                            isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf");
+    }
+    return 0;
+}
+
+/* Quantize n rows of f32 (rows row0.. of the tensor) into packed, in parallel (rows are
+ * independent, so the bytes do not depend on the thread count). A failure reports the
+ * lowest failing row, whatever the thread count (struct ig_par_error). */
+static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t row0, int64_t n, int64_t n_cols,
+                         const float *imatrix, uint8_t *packed)
 {
     const size_t row_bytes = quant_row_size_bytes(qt, n_cols);
-    int rc = 0;
-#pragma omp parallel for schedule(static) reduction(min : rc)
+    const bool quantized = !is_float_type(qt->id);
+    struct ig_par_error pe;
+    ig_par_error_init(&pe);
+#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++) {
-        int k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, imatrix);
-        rc = k < rc ? k : rc;
+        if (ig_par_error_skip(&pe, r))
+            continue;
+        int k = check_finite_row(f32 + r * n_cols, n_cols, quantized);
+        if (!k)
+            k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, imatrix);
+        if (!k)
+            k = check_half_overflow(qt->id, f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols);
+        if (k) {
+            ig_error_wrap(k, "row %lld", (long long)(row0 + r));
+            ig_par_error_record(&pe, r, k);
+        }
     }
-    return rc;
+    return ig_par_error_raise(&pe);
 }
 
 /* Stream one tensor: raw copy when nothing changes, else rows through the quantizer. */
@@ -341,13 +436,12 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
         return rc ? rc : gguf_writer_end_tensor(w);
     }
     if (t->type == e->type && t->permute_n_head == 0) {
-        for (uint64_t off = 0; off < t->size_bytes; off += (uint64_t)CHUNK_ELEMS) {
+        int rc = is_float_type(t->type) ? check_finite_raw(t) : 0;
+        for (uint64_t off = 0; off < t->size_bytes && !rc; off += (uint64_t)CHUNK_ELEMS) {
             uint64_t n = t->size_bytes - off < (uint64_t)CHUNK_ELEMS ? t->size_bytes - off : (uint64_t)CHUNK_ELEMS;
-            int rc = gguf_writer_write(w, t->data + off, (size_t)n);
-            if (rc)
-                return rc;
+            rc = gguf_writer_write(w, t->data + off, (size_t)n);
         }
-        return gguf_writer_end_tensor(w);
+        return rc ? rc : gguf_writer_end_tensor(w);
     }
     const struct quant_type *qt = quant_type_get(e->type);
     int64_t n_cols = t->ne[0], n_rows = src_tensor_n_rows(t);
@@ -357,9 +451,9 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     const float *imatrix = imatrix_find(im, t->name, n_cols);
     for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_chunk) {
         int64_t nr = n_rows - r0 < rows_per_chunk ? n_rows - r0 : rows_per_chunk;
-        int rc = verify_read_rows_f32(t, r0, nr, f32);
+        int rc = tensor_read_rows_f32(t, r0, nr, f32);
         if (!rc)
-            rc = quantize_rows(qt, f32, nr, n_cols, imatrix, packed);
+            rc = quantize_rows(qt, f32, r0, nr, n_cols, imatrix, packed);
         if (!rc)
             rc = gguf_writer_write(w, packed, (size_t)nr * row_bytes);
         if (rc)
@@ -368,8 +462,19 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     return gguf_writer_end_tensor(w);
 }
 
+/* -v: one line per tensor, "blk.0.attn_q.weight  F16 -> Q4_K  64 x 64  0.001s". */
+static void print_tensor_line(const struct plan_entry *e, double seconds)
+{
+    char shape[64] = "";
+    for (int d = 0; d < e->src->n_dims; d++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? " x " : "", (long long)e->src->ne[d]);
+    fprintf(stderr, "  %-34s %-6s -> %-7s %-16s %.3fs%s%s\n", e->src->name, ggml_type_name(e->src->type),
+            ggml_type_name(e->type), shape, seconds, e->fallback_from >= 0 ? "  fallback from " : "",
+            e->fallback_from >= 0 ? ggml_type_name(e->fallback_from) : "");
+}
+
 static int write_all(struct gguf_writer *w, const struct plan *plan, const struct imatrix *im,
-                     const struct calib_result *calib, int ph_src, bool quiet, uint64_t *bytes_out)
+                     const struct calib_result *calib, int ph_src, bool quiet, bool verbose, uint64_t *bytes_out)
 {
     int64_t max_cols = 1;
     for (int64_t i = 0; i < plan->n_entries; i++)
@@ -383,7 +488,10 @@ static int write_all(struct gguf_writer *w, const struct plan *plan, const struc
     progress_begin(&prog, plan->n_entries, quiet);
     for (int64_t i = 0; i < plan->n_entries && !rc; i++) {
         const struct plan_entry *e = &plan->entries[i];
+        double t0 = cli_now();
         rc = write_tensor(w, e, im, calib, f32, packed);
+        if (!rc && verbose)
+            print_tensor_line(e, cli_now() - t0);
         if (!rc)
             rc = gguf_writer_set_u64_placeholder(w, ph_src, (uint64_t)i, XXH3_64bits(e->src->data, e->src->size_bytes));
         *bytes_out += gguf_writer_tensor_size(w, i);
@@ -423,8 +531,19 @@ static void on_block(void *ctx, int64_t done, int64_t total)
     struct progress *p = ctx;
     char label[64];
     snprintf(label, sizeof label, "block %lld of %lld calibrated", (long long)done, (long long)total);
-    (void)total;
     progress_step(p, label);
+}
+
+/* Within a block: the bar moves by the block's steps (windows and linears), so the ETA is
+ * an estimate even before the first block ends. */
+static void on_step(void *ctx, int64_t layer, int64_t done, int64_t total, const char *stage)
+{
+    struct progress *p = ctx;
+    char label[160];
+    /* counts first: a terminal's bar shows only the label's first 44 characters */
+    snprintf(label, sizeof label, "block %lld/%lld step %lld/%lld: %s", (long long)layer + 1, (long long)p->total,
+             (long long)done, (long long)total, stage);
+    progress_show(p, (double)layer + (total > 0 ? (double)done / (double)total : 0.0), label);
 }
 
 /* Tokenize the corpus and draw the windows; fills o->corpus, o->seq_len. */
@@ -435,11 +554,19 @@ static int calib_windows(struct convert_opts *o, const struct model_src *src, in
         return rc;
     if (!o->seq_len)
         o->seq_len = src->hp.n_ctx_train > 0 && src->hp.n_ctx_train < 512 ? src->hp.n_ctx_train : 512;
+    if (src->hp.n_ctx_train > 0 && o->seq_len > src->hp.n_ctx_train)   /* as verify's --ctx */
+        fprintf(stderr,
+                "ingot convert: warning: --seq-len %lld is above %s's training context of %lld tokens "
+                "(context_length / max_position_embeddings): the statistics come from positions the model "
+                "was never trained on\n",
+                (long long)o->seq_len, src->path, (long long)src->hp.n_ctx_train);
     *samples = ig_malloc((size_t)(o->samples * o->seq_len) * sizeof **samples);
     if (!*samples)
         return IG_ENOMEM;
     int32_t bos = src->vocab.add_bos != 0 && src->vocab.bos_id >= 0 ? (int32_t)src->vocab.bos_id : -1;
-    return calib_corpus_sample(&o->corpus, o->samples, o->seq_len, o->seed, bos, *samples);
+    rc = calib_corpus_sample(&o->corpus, o->samples, o->seq_len, o->seed, bos, *samples);
+    /* the corpus knows its tokens, not its file name */
+    return rc == IG_EINVAL ? ig_error_wrap(rc, "--calib %s", o->calib_path) : rc;
 }
 
 /* --method gptq/awq/awq+gptq: run the driver; --method rtn --calib: compute the imatrix. */
@@ -447,10 +574,12 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
 {
     struct model *m = NULL;
     int32_t *samples = NULL;
-    int rc = calib_windows(o, src, &samples);
+    int rc = cli_check_rope_scaling(src, "convert");
+    if (!rc)
+        rc = calib_windows(o, src, &samples);
     const bool imatrix = strcmp(o->method, "rtn") == 0;   /* the imatrix needs the whole forward */
     if (!rc)
-        rc = imatrix ? model_create(&m, src, verify_fetch_f32, NULL) : model_create_streamed(&m, src, verify_fetch_f32, NULL);
+        rc = imatrix ? model_create(&m, src, tensor_fetch_f32, NULL) : model_create_streamed(&m, src, tensor_fetch_f32, NULL);
     struct progress prog;
     if (!rc && imatrix) {
         struct imatrix_calc_opts io = {o->seq_len, o->samples, -1, NULL, NULL};
@@ -475,6 +604,8 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
         co.type_ctx = (void *)plan;
         co.on_block = on_block;
         co.on_block_ctx = &prog;
+        co.on_step = on_step;
+        co.on_step_ctx = &prog;
         progress_begin(&prog, src->hp.n_layer, o->quiet);
         rc = calib_run(m, samples, o->samples, o->seq_len, &co, &o->calib);
         progress_end(&prog);
@@ -485,46 +616,163 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
     return rc;
 }
 
-/* The per-layer error table on stdout, and as JSON with --json. */
-static int report_errors(const struct convert_opts *o)
+/* The per-layer error table (calibrated runs) on the human stream. */
+static void print_layer_errors(const struct convert_opts *o)
+{
+    fprintf(o->human, "\nper-layer output error ||WX - W'X|| / ||WX|| on the calibration inputs (%s):\n", o->method);
+    fprintf(o->human, "  %-28s %-8s %10s %8s %8s\n", "tensor", "type", "rel error", "alpha", "damp");
+    for (int64_t i = 0; i < o->calib.n_tensors; i++) {
+        const struct calib_tensor *t = &o->calib.tensors[i];
+        if (t->rel_error < 0)
+            continue;
+        char alpha[16] = "-", damp[16] = "-";
+        if (t->awq_alpha >= 0)
+            snprintf(alpha, sizeof alpha, "%.2f", (double)t->awq_alpha);
+        if (t->damp_used > 0)
+            snprintf(damp, sizeof damp, "%.4f", (double)t->damp_used);
+        fprintf(o->human, "  %-28s %-8s %10.6f %8s %8s\n", t->name, ggml_type_name(t->type), t->rel_error, alpha, damp);
+    }
+}
+
+/* [{tensor, type, rel_error, awq_alpha, damp}]: null where a figure does not apply. */
+static json_t *layers_json(const struct convert_opts *o)
 {
     if (!o->have_calib)
-        return 0;
-    printf("\nper-layer output error ||WX - W'X|| / ||WX|| on the calibration inputs (%s):\n", o->method);
-    printf("  %-28s %-8s %10s %8s %8s\n", "tensor", "type", "rel error", "alpha", "damp");
+        return json_null();
     json_t *arr = json_array();
     for (int64_t i = 0; i < o->calib.n_tensors; i++) {
         const struct calib_tensor *t = &o->calib.tensors[i];
         if (t->rel_error < 0)
             continue;
-        printf("  %-28s %-8s %10.6f %8.2f %8.4f\n", t->name, ggml_type_name(t->type), t->rel_error, (double)t->awq_alpha,
-               (double)t->damp_used);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f, s:f}", "tensor", t->name, "type",
-                                             ggml_type_name(t->type), "rel_error", t->rel_error, "awq_alpha",
-                                             (double)t->awq_alpha, "damp", (double)t->damp_used));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o}", "tensor", t->name, "type",
+                                             ggml_type_name(t->type), "rel_error", cli_json_number(t->rel_error),
+                                             "awq_alpha", t->awq_alpha >= 0 ? json_real(t->awq_alpha) : json_null(),
+                                             "damp", t->damp_used > 0 ? json_real(t->damp_used) : json_null()));
     }
-    int rc = 0;
-    if (o->json_path) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "output", o->out_path, "method", o->method, "type",
-                              o->ft->name, "samples", (json_int_t)o->samples, "seq_len", (json_int_t)o->seq_len,
-                              "damp_raised", (json_int_t)o->calib.damp_raised, "layers", arr);
-        if (json_dump_file(j, o->json_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
-            rc = ig_error_set(IG_EIO, "%s: cannot write the report", o->json_path);
-        json_decref(j);
-    } else {
-        json_decref(arr);
+    return arr;
+}
+
+/* Every tensor: its source and written type, and why it fell back (null if it did not). */
+static json_t *tensors_json(const struct plan *plan)
+{
+    json_t *arr = json_array();
+    for (int64_t i = 0; i < plan->n_entries; i++) {
+        const struct plan_entry *e = &plan->entries[i];
+        char why[128];
+        json_t *fb = e->fallback_from < 0 ? json_null()
+                                          : json_pack("{s:s, s:s}", "wanted", ggml_type_name(e->fallback_from),
+                                                      "reason", plan_fallback_reason(e, why, sizeof why));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}", "name", e->src->name, "source_type",
+                                             ggml_type_name(e->src->type), "type", ggml_type_name(e->type),
+                                             "fallback", fb));
     }
-    return rc;
+    return arr;
+}
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The report of a finished conversion: --json on stdout, --json-out FILE. */
+static int report_json(const struct convert_opts *o, const struct plan *plan, double bpw)
+{
+    if (!o->json_stdout && !o->json_path)
+        return 0;
+    json_t *calib = o->have_calib ? json_pack("{s:s, s:I, s:I, s:I}", "text", o->calib_path, "samples",
+                                              (json_int_t)o->samples, "seq_len", (json_int_t)o->seq_len,
+                                              "damp_raised", (json_int_t)o->calib.damp_raised)
+                                  : json_null();
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:o, s:{s:o, s:f, s:f}, s:o}",
+                          "output", o->out_path, "source", o->src_path, "type", plan->file_type->name, "method",
+                          plan->file_type->quantized ? o->method : "none", "ingot_version", INGOT_VERSION,
+                          "n_tensors", (json_int_t)plan->n_entries, "bytes", (json_int_t)o->bytes_written,
+                          "fallbacks", (json_int_t)plan->n_fallback, "bits_per_weight", bpw, "calibration", calib,
+                          "quantized_as_planned", (json_int_t)plan->n_quantized, "threads", (json_int_t)max_threads(),
+                          "tensors", tensors_json(plan), "seconds", "calibration",
+                          o->have_calib ? json_real(o->s_calib) : json_null(), "write", o->s_write, "total",
+                          cli_now() - o->t_start, "layers", layers_json(o));
+    return cli_json_emit(j, o->json_stdout, o->json_path);
+}
+
+/* Fallbacks are said, never silent: one warning line per tensor on stderr. */
+static void warn_fallbacks(const struct convert_opts *o, const struct plan *plan)
+{
+    if (!plan->n_fallback)
+        return;
+    fprintf(stderr, "ingot convert: warning: %lld of %lld tensors could not take their planned type and fell back:\n",
+            (long long)plan->n_fallback, (long long)plan->n_entries);
+    for (int64_t i = 0; i < plan->n_entries; i++) {
+        const struct plan_entry *e = &plan->entries[i];
+        char why[128];
+        if (e->fallback_from >= 0)
+            fprintf(stderr, "  %s: %s -> %s (%s)\n", e->src->name, ggml_type_name(e->fallback_from), ggml_type_name(e->type),
+                    plan_fallback_reason(e, why, sizeof why));
+    }
+}
+
+/* Refuse a file in which no tensor has the requested type, unless --allow-fallback. */
+static int check_fallbacks(const struct convert_opts *o, const struct plan *plan)
+{
+    if (!plan->file_type->quantized || plan->n_quantized > 0 || plan->n_fallback == 0 || o->allow_fallback)
+        return 0;
+    const struct plan_entry *e = NULL;
+    for (int64_t i = 0; i < plan->n_entries && !e; i++)
+        if (plan->entries[i].fallback_from >= 0)
+            e = &plan->entries[i];
+    char why[128];
+    return ig_error_set(IG_EINVAL,
+                        "%s: no tensor can take type %s: all %lld quantizable tensors would fall back (first: '%s' -> %s, "
+                        "%s); pass --allow-fallback to write it anyway",
+                        o->src_path, plan->file_type->name, (long long)plan->n_fallback, e->src->name,
+                        ggml_type_name(e->type), plan_fallback_reason(e, why, sizeof why));
+}
+
+/* A quantized source re-quantized compounds two roundings: only with --allow-requantize
+ * (as llama-quantize), and then with a warning. */
+static int check_requantize(const struct convert_opts *o, const struct plan *plan)
+{
+    char types[256] = "";
+    int64_t n = 0;
+    int seen[8], n_seen = 0;
+    for (int64_t i = 0; i < plan->n_entries; i++) {
+        const struct src_tensor *t = plan->entries[i].src;
+        if (is_float_type(t->type) || t->type == plan->entries[i].type)
+            continue;
+        n++;
+        bool known = false;
+        for (int k = 0; k < n_seen; k++)
+            known |= seen[k] == t->type;
+        if (!known && n_seen < 8) {
+            seen[n_seen++] = t->type;
+            snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", strlen(types) ? ", " : "",
+                     ggml_type_name(t->type));
+        }
+    }
+    if (n == 0)
+        return 0;
+    if (!o->allow_requantize)
+        return ig_error_set(IG_EINVAL,
+                            "%s: %lld tensors are already quantized (%s); converting them again to %s compounds "
+                            "the rounding errors: convert from the F16/F32 source, or pass --allow-requantize",
+                            o->src_path, (long long)n, types, plan->file_type->name);
+    fprintf(stderr,
+            "ingot convert: warning: re-quantizing %lld tensors stored as %s: the errors of both roundings add up, "
+            "so the file is worse than one quantized from the F16/F32 source\n",
+            (long long)n, types);
+    return 0;
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
-static int convert_run(const struct convert_opts *o, const struct model_src *src, struct plan *plan)
+static int convert_run(struct convert_opts *o, const struct model_src *src, struct plan *plan)
 {
     struct gguf_writer *w = NULL;
     int ph_src = -1;
-    uint64_t bytes = 0;
-    double t0 = cli_now();
     int rc = gguf_writer_open(&w, o->out_path, GGUF_WRITER_CHECKSUMS);
     if (rc)
         return rc;
@@ -532,25 +780,39 @@ static int convert_run(const struct convert_opts *o, const struct model_src *src
     const struct imatrix *im = o->imatrix_path ? &o->imatrix : NULL;
     if ((rc = write_keys(w, o, src, plan, &ph_src)) || (rc = add_tensor_infos(w, plan)) ||
         (rc = gguf_writer_begin_data(w)) ||
-        (rc = write_all(w, plan, im, o->have_calib ? &o->calib : NULL, ph_src, o->quiet, &bytes))) {
+        (rc = write_all(w, plan, im, o->have_calib ? &o->calib : NULL, ph_src, o->quiet, o->verbose,
+                        &o->bytes_written))) {
         gguf_writer_abort(w);
         cli_set_tmp_output(NULL);
         return rc;
     }
     rc = gguf_writer_finish(w);
     cli_set_tmp_output(NULL);
-    if (rc)
-        return rc;
+    return rc;
+}
+
+/* The closing summary (after the per-layer table of a calibrated run), then the JSON. */
+static int convert_report(struct convert_opts *o, const struct plan *plan)
+{
     char b[32];
     int64_t n_params = 0;
     for (int64_t i = 0; i < plan->n_entries; i++) {
         const struct src_tensor *t = plan->entries[i].src;
         n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     }
-    printf("wrote %s: %lld tensors, %s of tensor data, %.2f bits per weight, type %s, %.2fs\n", o->out_path,
-           (long long)plan->n_entries, cli_bytes(bytes, b, sizeof b), n_params ? 8.0 * (double)bytes / (double)n_params : 0.0,
-           plan->file_type->name, cli_now() - t0);
-    return 0;
+    double bpw = n_params ? 8.0 * (double)o->bytes_written / (double)n_params : 0.0;
+    if (o->have_calib)
+        print_layer_errors(o);
+    fprintf(o->human, "wrote %s: %lld tensors, %s of tensor data, %.2f bits per weight, type %s", o->out_path,
+            (long long)plan->n_entries, cli_bytes(o->bytes_written, b, sizeof b), bpw, plan->file_type->name);
+    if (plan->n_fallback)
+        fprintf(o->human, ", %lld tensors fell back (listed above)", (long long)plan->n_fallback);
+    if (o->calib_path)
+        fprintf(o->human, "; %.2fs in all (calibration %.2fs, writing %.2fs)\n", cli_now() - o->t_start, o->s_calib,
+                o->s_write);
+    else
+        fprintf(o->human, "; %.2fs in all\n", cli_now() - o->t_start);
+    return report_json(o, plan, bpw);
 }
 
 int cmd_convert(int argc, char **argv)
@@ -561,22 +823,39 @@ int cmd_convert(int argc, char **argv)
         return rc;
     struct model_src *src = NULL;
     struct plan plan = {0};
+    o.t_start = cli_now();
     cpu_set_threads((int)o.threads);
     if (o.calib_path && strcmp(o.method, "rtn") == 0)
         o.plan.flags |= PLAN_HAS_IMATRIX;
-    rc = model_src_open(&src, o.src_path, o.tokenizer);
+    rc = cli_model_src_open(&src, o.src_path, o.tokenizer);
+    if (!rc)   /* before any work: OUT must be writable and not one of the inputs */
+        rc = model_src_check_out_path(src, o.out_path, (const char *[]){o.imatrix_path, o.calib_path}, 2);
     if (!rc && o.imatrix_path)
         rc = imatrix_read(&o.imatrix, o.imatrix_path);
+    if (!rc && o.imatrix_path)
+        rc = imatrix_check_model(&o.imatrix, src);
+    for (int i = 0; !rc && i < o.imatrix.n_warnings; i++)
+        fprintf(stderr, "ingot convert: warning: %s\n", o.imatrix.warnings[i]);
     if (!rc)
         rc = plan_make(&plan, src, o.ft, &o.plan);
     if (!rc)
+        rc = check_requantize(&o, &plan);
+    if (!rc)
+        rc = check_fallbacks(&o, &plan);
+    if (!rc)
         rc = plan_check_writable(&plan);
+    if (!rc)
+        warn_fallbacks(&o, &plan);
+    double t = cli_now();
     if (!rc && o.calib_path)
         rc = calibrate(&o, src, &plan);
+    o.s_calib = cli_now() - t;
+    t = cli_now();
     if (!rc)
         rc = convert_run(&o, src, &plan);
+    o.s_write = cli_now() - t;
     if (!rc)
-        rc = report_errors(&o);
+        rc = convert_report(&o, &plan);
     plan_free(&plan);
     imatrix_free(&o.imatrix);
     calib_result_free(&o.calib);

@@ -20,27 +20,53 @@
 #define ARRAY_PREVIEW 8   /* array elements shown in full before "..." */
 
 static const char inspect_usage[] =
-    "usage: ingot inspect FILE|FOLDER [--json]\n"
+    "usage: ingot inspect FILE|FOLDER [--json] [--json-out FILE]\n"
     "\n"
     "Shows a GGUF file's metadata, tensors (ggml shape order: ne[0] first), bits per weight\n"
     "and ingot provenance, or what convert would read from an HF folder or llama2.c file.\n"
-    "  --json   print one JSON object instead of text\n";
+    "  --json           print one JSON object on stdout instead of the text\n"
+    "  --json-out FILE  write the JSON object to FILE (the text still goes to stdout)\n"
+    "\n"
+    "Exit codes: 0 shown; 2 not a readable GGUF file, HF folder or llama2.c checkpoint; 3 I/O.\n";
 
 /* ---- values as text and JSON ---------------------------------------------------------------- */
 
 static void print_str(FILE *f, const char *s, uint64_t len, size_t max)
 {
     fputc('"', f);
-    for (uint64_t i = 0; i < len && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 32)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-    }
+    cli_fputs_escaped(f, s, len < max ? (size_t)len : max, true);
     fputs(len > max ? "...\"" : "\"", f);
+}
+
+/* A key or tensor name from the file, escaped (cli_fputs_escaped) and left-aligned in
+ * width columns: a name is shown, never interpreted by the terminal. */
+static void print_name(const char *s, size_t len, int width)
+{
+    char buf[1024];
+    FILE *m = fmemopen(buf, sizeof buf, "w");
+    if (!m)
+        return;
+    cli_fputs_escaped(m, s, len, false);
+    long n = ftell(m);
+    fclose(m);
+    buf[n < (long)sizeof buf ? n : (long)sizeof buf - 1] = '\0';
+    printf("%-*s", width, buf);
+}
+
+/* ---- JSON strings that are not UTF-8 ----------------------------------------------------------- */
+
+/* s[0..len) as a JSON string; when bytes had to become U+FFFD, one line in warnings
+ * saying where (what) and how many. */
+static json_t *json_str(const char *s, size_t len, json_t *warnings, const char *what)
+{
+    int64_t n_bad = 0;
+    json_t *j = cli_json_string_lossy(s, len, &n_bad);
+    if (n_bad && warnings) {
+        json_t *w = json_sprintf("%s: %lld byte%s of invalid UTF-8 shown as U+FFFD", what, (long long)n_bad,
+                                 n_bad == 1 ? "" : "s");
+        json_array_append_new(warnings, w);
+    }
+    return j;
 }
 
 static void print_scalar(FILE *f, int type, const uint8_t *p)
@@ -121,12 +147,14 @@ static json_t *json_scalar(int type, const uint8_t *p)
     return json_integer((json_int_t)v);
 }
 
-static json_t *json_value(const struct gguf_kv *kv, bool full_arrays)
+static json_t *json_value(const struct gguf_kv *kv, bool full_arrays, json_t *warnings, const char *key)
 {
+    char what[512];
+    snprintf(what, sizeof what, "metadata key '%s'", key);
     if (kv->type == GGUF_VALUE_STRING) {
         uint64_t len;
         memcpy(&len, kv->value, 8);
-        return json_stringn_nocheck((const char *)kv->value + 8, (size_t)len);
+        return json_str((const char *)kv->value + 8, (size_t)len, warnings, what);
     }
     if (kv->type != GGUF_VALUE_ARRAY)
         return json_scalar(kv->type, kv->value);
@@ -135,7 +163,9 @@ static json_t *json_value(const struct gguf_kv *kv, bool full_arrays)
     for (uint64_t i = 0; i < n; i++) {
         if (kv->elem_type == GGUF_VALUE_STRING) {
             struct gguf_str s = gguf_kv_array_str(kv, i);
-            json_array_append_new(arr, json_stringn_nocheck(s.data, (size_t)s.len));
+            char elem[600];
+            snprintf(elem, sizeof elem, "%s[%llu]", what, (unsigned long long)i);
+            json_array_append_new(arr, json_str(s.data, (size_t)s.len, warnings, elem));
         } else {
             json_array_append_new(arr, json_scalar(kv->elem_type, kv->value + i * gguf_value_type_size(kv->elem_type)));
         }
@@ -160,6 +190,37 @@ static void shape_text(const int64_t *ne, int n_dims, char *buf, size_t size)
         snprintf(buf + strlen(buf), size - strlen(buf), "%s%lld", d ? " x " : "", (long long)ne[d]);
 }
 
+/* Totals per tensor type, keyed by the full type id (ingot's ids lie above ggml's). */
+#define MAX_TYPES 64
+
+struct type_totals {
+    int n;
+    int type[MAX_TYPES];
+    int64_t count[MAX_TYPES];
+    uint64_t bytes[MAX_TYPES];
+};
+
+static void type_totals_add(struct type_totals *tt, int type, uint64_t bytes)
+{
+    int k = 0;
+    while (k < tt->n && tt->type[k] != type)
+        k++;
+    if (k == tt->n) {
+        if (tt->n == MAX_TYPES)
+            return;   /* more distinct types than any file has: the table stays partial */
+        tt->type[tt->n++] = type;
+    }
+    tt->count[k]++;
+    tt->bytes[k] += bytes;
+}
+
+static void type_totals_of(const struct gguf_file *g, struct type_totals *tt)
+{
+    memset(tt, 0, sizeof *tt);
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++)
+        type_totals_add(tt, gguf_tensor_at(g, i)->type, gguf_tensor_at(g, i)->size_bytes);
+}
+
 static bool is_ingot_key(struct gguf_str key)
 {
     return key.len >= 6 && memcmp(key.data, "ingot.", 6) == 0;
@@ -175,36 +236,36 @@ static void print_gguf(const struct gguf_file *g, const char *path)
         const struct gguf_kv *kv = gguf_kv_at(g, i);
         if (is_ingot_key(kv->key))
             continue;
-        printf("  %-44.*s %-8s ", (int)kv->key.len, kv->key.data, gguf_value_type_name(kv->type));
+        printf("  ");
+        print_name(kv->key.data, kv->key.len, 44);
+        printf(" %-8s ", gguf_value_type_name(kv->type));
         print_value(stdout, kv);
         putchar('\n');
     }
     printf("\ntensors (%lld; shape in ggml order, ne[0] first):\n", (long long)gguf_n_tensors(g));
     printf("  %-4s %-34s %-7s %-20s %12s %7s\n", "#", "name", "type", "shape", "bytes", "bpw");
-    uint64_t total_bytes = 0, by_type_bytes[64] = {0};
-    int64_t total_elems = 0, by_type_count[64] = {0};
-    const char *by_type_name[64] = {0};
+    uint64_t total_bytes = 0;
+    int64_t total_elems = 0;
+    struct type_totals tt;
+    type_totals_of(g, &tt);
     for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
         const struct gguf_tensor_info *t = gguf_tensor_at(g, i);
         char shape[64];
         int64_t n = tensor_elems(t);
         shape_text(t->ne, t->n_dims, shape, sizeof shape);
-        printf("  %-4lld %-34s %-7s %-20s %12llu %7.3f\n", (long long)i, t->name, ggml_type_name(t->type), shape,
+        printf("  %-4lld ", (long long)i);
+        print_name(t->name, strlen(t->name), 34);
+        printf(" %-7s %-20s %12llu %7.3f\n", ggml_type_name(t->type), shape,
                (unsigned long long)t->size_bytes, n ? 8.0 * (double)t->size_bytes / (double)n : 0.0);
         total_bytes += t->size_bytes;
         total_elems += n;
-        int slot = t->type % 64;
-        by_type_name[slot] = ggml_type_name(t->type);
-        by_type_count[slot]++;
-        by_type_bytes[slot] += t->size_bytes;
     }
     printf("\ntotals: %lld tensors, %lld weights, %s (%llu bytes), %.3f bits per weight\n",
            (long long)gguf_n_tensors(g), (long long)total_elems, cli_bytes(total_bytes, b, sizeof b),
            (unsigned long long)total_bytes, total_elems ? 8.0 * (double)total_bytes / (double)total_elems : 0.0);
-    for (int s = 0; s < 64; s++)
-        if (by_type_count[s])
-            printf("  %-7s %4lld tensors  %s\n", by_type_name[s], (long long)by_type_count[s],
-                   cli_bytes(by_type_bytes[s], b, sizeof b));
+    for (int k = 0; k < tt.n; k++)
+        printf("  %-7s %4lld tensors  %s\n", ggml_type_name(tt.type[k]), (long long)tt.count[k],
+               cli_bytes(tt.bytes[k], b, sizeof b));
     printf("\nprovenance:\n");
     int n_ingot = 0;
     for (int64_t i = 0; i < gguf_n_kv(g); i++) {
@@ -212,7 +273,9 @@ static void print_gguf(const struct gguf_file *g, const char *path)
         if (!is_ingot_key(kv->key))
             continue;
         n_ingot++;
-        printf("  %-44.*s ", (int)kv->key.len, kv->key.data);
+        printf("  ");
+        print_name(kv->key.data, kv->key.len, 44);
+        putchar(' ');
         print_value(stdout, kv);
         putchar('\n');
     }
@@ -222,12 +285,20 @@ static void print_gguf(const struct gguf_file *g, const char *path)
 
 static json_t *gguf_json(const struct gguf_file *g, const char *path)
 {
-    json_t *meta = json_object(), *prov = json_object(), *tensors = json_array();
+    json_t *meta = json_object(), *prov = json_object(), *tensors = json_array(), *warnings = json_array();
     for (int64_t i = 0; i < gguf_n_kv(g); i++) {
         const struct gguf_kv *kv = gguf_kv_at(g, i);
-        char key[256];
-        snprintf(key, sizeof key, "%.*s", (int)(kv->key.len < 255 ? kv->key.len : 255), kv->key.data);
-        json_object_set_new(is_ingot_key(kv->key) ? prov : meta, key, json_value(kv, is_ingot_key(kv->key)));
+        char what[64];
+        snprintf(what, sizeof what, "the name of metadata key %lld", (long long)i);
+        json_t *name = json_str(kv->key.data, (size_t)kv->key.len, warnings, what);
+        const char *key = json_string_value(name);
+        json_t *target = is_ingot_key(kv->key) ? prov : meta;
+        if (key && json_object_get(target, key))
+            json_array_append_new(warnings, json_sprintf("metadata key %lld: its name, made valid UTF-8, is the name of "
+                                                         "an earlier key; only the later value is shown", (long long)i));
+        if (key)
+            json_object_set_new(target, key, json_value(kv, is_ingot_key(kv->key), warnings, key));
+        json_decref(name);
     }
     uint64_t total_bytes = 0;
     int64_t total_elems = 0;
@@ -237,19 +308,37 @@ static json_t *gguf_json(const struct gguf_file *g, const char *path)
         for (int d = 0; d < t->n_dims; d++)
             json_array_append_new(shape, json_integer(t->ne[d]));
         int64_t n = tensor_elems(t);
-        json_array_append_new(tensors, json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:f}", "name", t->name, "type",
+        char what[64];
+        snprintf(what, sizeof what, "the name of tensor %lld", (long long)i);
+        json_array_append_new(tensors, json_pack("{s:o, s:s, s:i, s:o, s:I, s:I, s:o}", "name",
+                                                 json_str(t->name, strlen(t->name), warnings, what), "type",
                                                  ggml_type_name(t->type), "type_id", t->type, "shape", shape,
                                                  "offset", (json_int_t)t->offset, "bytes", (json_int_t)t->size_bytes,
-                                                 "bits_per_weight", n ? 8.0 * (double)t->size_bytes / (double)n : 0.0));
+                                                 "bits_per_weight",
+                                                 n ? json_real(8.0 * (double)t->size_bytes / (double)n) : json_null()));
         total_bytes += t->size_bytes;
         total_elems += n;
     }
-    return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:o, s:{s:I, s:I, s:I, s:f}, s:o}", "file", path, "format",
+    struct type_totals tt;
+    type_totals_of(g, &tt);
+    json_t *by_type = json_array();
+    for (int k = 0; k < tt.n; k++)
+        json_array_append_new(by_type, json_pack("{s:s, s:i, s:I, s:I}", "type", ggml_type_name(tt.type[k]), "type_id",
+                                                 tt.type[k], "tensors", (json_int_t)tt.count[k], "bytes",
+                                                 (json_int_t)tt.bytes[k]));
+    for (size_t k = 0; k < json_array_size(warnings); k++) {
+        const char *w = json_string_value(json_array_get(warnings, k));
+        fprintf(stderr, "ingot inspect: warning: %s: ", path);
+        cli_fputs_escaped(stderr, w, strlen(w), false);
+        fputc('\n', stderr);
+    }
+    return json_pack("{s:s, s:s, s:i, s:I, s:i, s:o, s:o, s:{s:I, s:I, s:I, s:o, s:o}, s:o, s:o}", "file", path, "format",
                      "gguf", "version", (int)gguf_version(g), "size_bytes", (json_int_t)gguf_file_size(g), "alignment",
                      (int)gguf_alignment(g), "metadata", meta, "tensors", tensors, "totals", "tensors",
                      (json_int_t)gguf_n_tensors(g), "weights", (json_int_t)total_elems, "bytes",
                      (json_int_t)total_bytes, "bits_per_weight",
-                     total_elems ? 8.0 * (double)total_bytes / (double)total_elems : 0.0, "provenance", prov);
+                     total_elems ? json_real(8.0 * (double)total_bytes / (double)total_elems) : json_null(), "by_type",
+                     by_type, "provenance", prov, "warnings", warnings);
 }
 
 /* ---- sources --------------------------------------------------------------------------------- */
@@ -277,8 +366,11 @@ static void print_source(const struct model_src *src)
         const struct src_tensor *t = &src->tensors[i];
         char shape[64];
         shape_text(t->ne, t->n_dims, shape, sizeof shape);
-        printf("  %-34s %-5s %-16s %12llu  from %s%s\n", t->name, ggml_type_name(t->type), shape,
-               (unsigned long long)t->size_bytes, t->src_name, t->permute_n_head ? " (rows permuted for rope)" : "");
+        printf("  ");
+        print_name(t->name, strlen(t->name), 34);
+        printf(" %-5s %-16s %12llu  from ", ggml_type_name(t->type), shape, (unsigned long long)t->size_bytes);
+        cli_fputs_escaped(stdout, t->src_name, strlen(t->src_name), false);
+        printf("%s\n", t->permute_n_head ? " (rows permuted for rope)" : "");
     }
 }
 
@@ -319,28 +411,23 @@ static bool is_gguf_file(const char *path)
     return yes;
 }
 
-static void emit_json(json_t *j)
-{
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (text)
-        puts(text);
-    free(text);
-    json_decref(j);
-}
-
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"json-out", required_argument, 0, 'J'},
+                                             {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     bool as_json = false;
+    const char *json_out = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j')
             as_json = true;
+        else if (c == 'J')
+            json_out = optarg;
         else if (c == 'h')
             return fputs(inspect_usage, stdout), EXIT_OK;
         else
-            return cli_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("inspect", "unknown or incomplete option '%s'", argv[optind - 1]);
     }
     if (optind != argc - 1)
         return cli_usage_error("inspect", "expected one FILE or FOLDER");
@@ -350,20 +437,18 @@ int cmd_inspect(int argc, char **argv)
         struct gguf_file *g = NULL;
         if ((rc = gguf_open(&g, path)))
             return cli_fail("inspect", rc);
-        if (as_json)
-            emit_json(gguf_json(g, path));
-        else
+        if (!as_json)
             print_gguf(g, path);
+        rc = as_json || json_out ? cli_json_emit(gguf_json(g, path), as_json, json_out) : 0;
         gguf_close(g);
-        return EXIT_OK;
+        return rc ? cli_fail("inspect", rc) : EXIT_OK;
     }
     struct model_src *src = NULL;
-    if ((rc = model_src_open(&src, path, NULL)))
+    if ((rc = cli_model_src_open(&src, path, NULL)))
         return cli_fail("inspect", rc);
-    if (as_json)
-        emit_json(source_json(src));
-    else
+    if (!as_json)
         print_source(src);
+    rc = as_json || json_out ? cli_json_emit(source_json(src), as_json, json_out) : 0;
     model_src_close(src);
-    return EXIT_OK;
+    return rc ? cli_fail("inspect", rc) : EXIT_OK;
 }

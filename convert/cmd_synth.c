@@ -269,7 +269,7 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
     int64_t v;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-        const char *opt = argv[optind - 1];
+        const char *opt = cli_option_name(longopts, c);
         switch (c) {
         case 'o': o->out = optarg; break;
         case 's': if (!cli_parse_int("synth", opt, optarg, 0, INT64_MAX, &v)) return EXIT_BAD_INPUT; o->seed = (uint64_t)v; break;
@@ -286,7 +286,7 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
             o->f32 = strcmp(optarg, "f32") == 0;
             break;
         case 'h': fputs(synth_usage, stdout); exit(EXIT_OK);
-        default: return cli_usage_error("synth", "unknown or incomplete option '%s'", opt);
+        default: return cli_usage_error("synth", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (!o->out || optind != argc)

@@ -4,7 +4,8 @@
  * ingot's or llama.cpp's), tokenizes the held-out text with the source's tokenizer, and
  * scores them on the same windows (verify/): perplexity of each, and each container's KL
  * divergence, top-token agreement and Δp against the source. Prints a table and, with
- * --json, writes the same figures to a file.
+ * --json (stdout) or --json-out FILE, the same figures as JSON. With --tasks, also task
+ * accuracy against the source item by item (verify_tasks.c); --eval is then optional.
  */
 #include "cli.h"
 
@@ -12,9 +13,11 @@
 #include "../kernels/backend.h"
 #include "../model/llama.h"
 #include "../verify/verify.h"
+#include "verify_tasks.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +25,10 @@
 #define MAX_CONTAINERS 32
 
 static const char verify_usage[] =
-    "usage: ingot verify FILE... --source SRC --eval TEXT [--ctx N] [--chunks N] [--json OUT] [--threads N]\n"
+    "usage: ingot verify FILE... --source SRC [--eval TEXT] [--tasks TASK]... [--ctx N] [--chunks N] [--json]\n"
+    "                    [--json-out FILE] [--task-limit N] [--bootstrap N] [--seed S] [--min-flips N]\n"
+    "                    [--tiers H,M] [--items OUT.jsonl] [--md OUT.md]\n"
+    "                    [--threads N] [--allow-vocab-mismatch]\n"
     "\n"
     "Scores each GGUF FILE against the source model on held-out text, as llama-perplexity does:\n"
     "windows of --ctx tokens (default min(512, the model's context)), BOS first, the second half\n"
@@ -30,18 +36,50 @@ static const char verify_usage[] =
     "from the source (mean ± error, median, 99th percentile, max), top-token agreement, RMS of the\n"
     "change in the correct token's probability, and PPL(container)/PPL(source).\n"
     "  --source SRC   the unquantized model: HF folder, llama2.c checkpoint or GGUF\n"
-    "  --eval TEXT    a UTF-8 text file (e.g. wiki.test.raw)\n"
+    "  --eval TEXT    a UTF-8 text file (e.g. wiki.test.raw); optional with --tasks\n"
+    "  --ctx N        tokens per window; above the model's training context it is accepted\n"
+    "                 with a warning (and \"ctx_above_training\": true in the JSON)\n"
     "  --chunks N     score at most N windows (default: all)\n"
-    "  --json OUT     also write the figures as JSON to OUT\n"
+    "  --json         print the figures as JSON on stdout (the table goes to stderr)\n"
+    "  --json-out F   write the figures as JSON to F\n"
     "  --threads N    CPU threads (default: all cores)\n"
-    "  -q, --quiet    no progress output\n";
+    "  --allow-vocab-mismatch  score a container whose tokenizer differs from the source's\n"
+    "                 (tokens, types, bos/eos/unk/pad ids, merges) with a warning; by default\n"
+    "                 that is an error naming the first difference\n"
+    "  -q, --quiet    no progress output\n"
+    "  -v, --verbose  also print the timings of loading and scoring\n"
+    "\n"
+    "Tasks: each container against the source on the same items (the source scored once).\n"
+    "  --tasks TASK   [KIND:]PATH, repeatable or comma-separated; KIND is hellaswag (llama.cpp's\n"
+    "                 6-line text), mc ({query, choices, gold}, {context_options, continuation, gold},\n"
+    "                 PIQA's {goal, sol1, sol2} + NAME-labels.lst), cls ({text, label}; optional first\n"
+    "                 line {\"labels\": [...], \"verbalizers\": [...]}), lambada ({context, continuation}:\n"
+    "                 greedy match) or cloze (a plain text: last-word cloze, see 'ingot task --help');\n"
+    "                 without KIND it is read from the file\n"
+    "  --task-limit N score N items chosen as llama-perplexity chooses HellaSwag tasks (mt19937 seed 1)\n"
+    "  --bootstrap N  paired bootstrap resamples for the 95% CI of Δacc (default 1000; 0: none)\n"
+    "  --seed S       seed of the bootstrap and of calibration's halves (default 1)\n"
+    "  --min-flips N  discordant items a Δ needs to be \"real\" (default 10)\n"
+    "  --tiers H,M    categories in the head and mid tiers, by frequency (default 20,40)\n"
+    "  --items F      per-item records as JSON lines (scores, prediction, correctness per model)\n"
+    "  --md F         a Markdown summary\n"
+    "HellaSwag's metric is llama-perplexity's acc_norm (mean log-prob per token after the endings'\n"
+    "common prefix); other tasks use lm-eval's acc (sum of log-probs); lm-eval's acc and acc_norm\n"
+    "(per byte) are reported too. Verdict per Δ: \"real\" when the CI excludes 0 and the flips reach\n"
+    "--min-flips, \"directional\" on fewer flips, else \"no change\". ECE: 15 bins over softmax of the\n"
+    "choice scores, before and after temperature scaling (T fit by NLL on [0.05, 20]; on half A,\n"
+    "scored on half B, and in-sample).\n"
+    "\n"
+    "Exit codes: 0 scored; 2 bad input or usage; 3 I/O.\n";
 
 struct verify_cli {
     const char *files[MAX_CONTAINERS];
     int n_files;
     const char *source, *eval, *json_out;
     int64_t n_ctx, max_chunks, threads;
-    bool quiet;
+    bool quiet, verbose, json_stdout, allow_vocab_mismatch;
+    FILE *human;   /* the table: stdout, or stderr under --json */
+    struct verify_tasks_opts tasks;   /* --tasks and its flags */
 };
 
 struct loaded_model {
@@ -49,24 +87,61 @@ struct loaded_model {
     struct model *model;
     uint64_t file_bytes, tensor_bytes;
     int64_t n_weights;
+    char vocab_mismatch[IG_ERROR_MAX];   /* the difference scored under --allow-vocab-mismatch, or "" */
 };
 
 /* ---- arguments ------------------------------------------------------------------------------- */
+
+/* --tasks A[,B...]: each a task spec (the commas are cut in place). */
+static int add_tasks(struct verify_cli *o, char *arg)
+{
+    for (char *s = arg, *comma; s; s = comma ? comma + 1 : NULL) {
+        if ((comma = strchr(s, ',')))
+            *comma = '\0';
+        if (!*s)
+            continue;
+        if (o->tasks.n_tasks == VERIFY_MAX_TASKS)
+            return cli_usage_error("verify", "more than %d tasks", VERIFY_MAX_TASKS);
+        o->tasks.tasks[o->tasks.n_tasks++] = s;
+    }
+    return 0;
+}
+
+/* --tiers H,M */
+static int parse_tiers(struct verify_cli *o, const char *arg)
+{
+    long long h, m;
+    char extra;
+    if (sscanf(arg, "%lld,%lld%c", &h, &m, &extra) != 2 || h < 0 || m < 0 || h > 1000000 || m > 1000000)
+        return cli_usage_error("verify", "--tiers: '%s' is not H,M (categories in the head and mid tiers, e.g. 20,40)",
+                               arg);
+    o->tasks.tier_head = h;
+    o->tasks.tier_mid = m;
+    return 0;
+}
 
 static int parse_verify(int argc, char **argv, struct verify_cli *o)
 {
     static const struct option longopts[] = {
         {"source", required_argument, 0, 's'}, {"eval", required_argument, 0, 'e'},
         {"ctx", required_argument, 0, 'c'},    {"chunks", required_argument, 0, 'n'},
-        {"json", required_argument, 0, 'j'},   {"threads", required_argument, 0, 't'},
+        {"json-out", required_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'J'},         {"verbose", no_argument, 0, 'v'},
+        {"tasks", required_argument, 0, 'T'},  {"task-limit", required_argument, 0, 'L'},
+        {"bootstrap", required_argument, 0, 'B'}, {"seed", required_argument, 0, 'S'},
+        {"min-flips", required_argument, 0, 'F'}, {"tiers", required_argument, 0, 'R'},
+        {"items", required_argument, 0, 'I'},  {"md", required_argument, 0, 'M'},
+        {"allow-vocab-mismatch", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
+    verify_tasks_opts_default(&o->tasks);
+    int64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-        const char *opt = argv[optind - 1];
+    while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+        const char *opt = cli_option_name(longopts, c);
         switch (c) {
         case 's': o->source = optarg; break;
         case 'e': o->eval = optarg; break;
@@ -75,8 +150,19 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         case 'n': if (!cli_parse_int("verify", opt, optarg, 1, INT32_MAX, &o->max_chunks)) return EXIT_BAD_INPUT; break;
         case 't': if (!cli_parse_int("verify", opt, optarg, 1, 4096, &o->threads)) return EXIT_BAD_INPUT; break;
         case 'q': o->quiet = true; break;
+        case 'v': o->verbose = true; break;
+        case 'J': o->json_stdout = true; break;
+        case 'V': o->allow_vocab_mismatch = true; break;
+        case 'T': if (add_tasks(o, optarg)) return EXIT_BAD_INPUT; break;
+        case 'L': if (!cli_parse_int("verify", opt, optarg, 1, INT32_MAX, &o->tasks.task_limit)) return EXIT_BAD_INPUT; break;
+        case 'B': if (!cli_parse_int("verify", opt, optarg, 0, 1000000, &o->tasks.n_bootstrap)) return EXIT_BAD_INPUT; break;
+        case 'S': if (!cli_parse_int("verify", opt, optarg, 0, UINT32_MAX, &v)) return EXIT_BAD_INPUT; o->tasks.seed = (uint32_t)v; break;
+        case 'F': if (!cli_parse_int("verify", opt, optarg, 0, INT32_MAX, &o->tasks.min_flips)) return EXIT_BAD_INPUT; break;
+        case 'R': if (parse_tiers(o, optarg)) return EXIT_BAD_INPUT; break;
+        case 'I': o->tasks.items_path = optarg; break;
+        case 'M': o->tasks.md_path = optarg; break;
         case 'h': fputs(verify_usage, stdout); exit(EXIT_OK);
-        default: return cli_usage_error("verify", "unknown or incomplete option '%s'", opt);
+        default: return cli_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -84,8 +170,9 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
             return cli_usage_error("verify", "more than %d files", MAX_CONTAINERS);
         o->files[o->n_files++] = argv[i];
     }
-    if (!o->source || !o->eval)
-        return cli_usage_error("verify", "--source SRC and --eval TEXT are required");
+    if (!o->source || (!o->eval && o->tasks.n_tasks == 0))
+        return cli_usage_error("verify", "--source SRC and --eval TEXT (or --tasks TASK) are required");
+    o->human = o->json_stdout ? stderr : stdout;
     return 0;
 }
 
@@ -94,9 +181,11 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
 static int load_model(struct loaded_model *lm, const char *path)
 {
     memset(lm, 0, sizeof *lm);
-    int rc = model_src_open(&lm->src, path, NULL);
+    int rc = cli_model_src_open(&lm->src, path, NULL);
     if (!rc)
-        rc = model_create(&lm->model, lm->src, verify_fetch_f32, NULL);
+        rc = cli_check_rope_scaling(lm->src, "verify");
+    if (!rc)
+        rc = model_create(&lm->model, lm->src, tensor_fetch_f32, NULL);
     if (rc)
         return rc;
     struct stat st;
@@ -115,6 +204,26 @@ static void unload_model(struct loaded_model *lm)
     model_src_close(lm->src);
 }
 
+/* A container scored with another tokenizer than the source's measures nothing: the same id
+ * names another string. Refused unless --allow-vocab-mismatch, which makes it a warning. */
+static int check_vocab(const struct verify_cli *o, const struct loaded_model *src, struct loaded_model *cm,
+                       const char *path)
+{
+    const struct model_hparams *hs = model_hparams(src->model), *hc = model_hparams(cm->model);
+    if (hs->n_vocab != hc->n_vocab || hs->n_embd != hc->n_embd || hs->n_layer != hc->n_layer)
+        return 0;   /* another model altogether: verify_perplexity says so with the shapes */
+    int rc = vocab_compare(&src->src->vocab, o->source, &cm->src->vocab, path);
+    if (!rc)
+        return 0;
+    char msg[IG_ERROR_MAX];
+    snprintf(msg, sizeof msg, "%s", ig_error_message());
+    if (!o->allow_vocab_mismatch)
+        return ig_error_set(rc, "%s (pass --allow-vocab-mismatch to score it anyway)", msg);
+    fprintf(stderr, "ingot verify: warning: %s; scored anyway (--allow-vocab-mismatch)\n", msg);
+    snprintf(cm->vocab_mismatch, sizeof cm->vocab_mismatch, "%s", msg);
+    return 0;
+}
+
 /* ---- reporting ------------------------------------------------------------------------------------ */
 
 static double bits_per_weight(const struct loaded_model *lm)
@@ -128,68 +237,105 @@ static void print_table(const struct verify_cli *o, const struct ppl_stats *ss, 
     double ppl, err;
     char b[32];
     ppl_stats_result(ss, &ppl, &err);
-    printf("source %s: PPL %.4f ± %.5f over %lld tokens (%lld windows of %lld, second halves scored) of %s\n",
+    fprintf(o->human, "source %s: PPL %.4f ± %.5f over %lld tokens (%lld windows of %lld, second halves scored) of %s\n",
            o->source, ppl, err, (long long)ss->n, (long long)n_chunks, (long long)n_ctx, o->eval);
     if (o->n_files == 0)
         return;
-    printf("\n%-28s %10s %6s %20s %16s %20s %9s %9s %9s %9s %8s\n", "container", "size", "bpw", "PPL", "PPL ratio",
+    fprintf(o->human, "\n%-28s %10s %6s %20s %16s %20s %9s %9s %9s %9s %8s\n", "container", "size", "bpw", "PPL", "PPL ratio",
            "KLD mean", "median", "p99", "max", "same top", "Δp RMS");
     for (int i = 0; i < o->n_files; i++) {
         const struct kld_summary *s = &sum[i];
         const char *name = strrchr(o->files[i], '/') ? strrchr(o->files[i], '/') + 1 : o->files[i];
-        printf("%-28.28s %10s %6.3f %11.4f ± %6.4f %8.5f ± %5.5f %10.6f ± %7.6f %9.6f %9.5f %9.5f %8.3f%% %7.3f%%\n",
+        fprintf(o->human, "%-28.28s %10s %6.3f %11.4f ± %6.4f %8.5f ± %5.5f %10.6f ± %7.6f %9.6f %9.5f %9.5f %8.3f%% %7.3f%%\n",
                name, cli_bytes(cm[i].file_bytes, b, sizeof b), bits_per_weight(&cm[i]), s->ppl, s->ppl_stderr,
                s->ppl_ratio, s->ppl_ratio_stderr, s->kld_mean, s->kld_mean_stderr, s->kld_median, s->kld_p99,
                s->kld_max, s->same_top_pct, 100.0 * s->dp_rms);
     }
 }
 
-static int write_json(const struct verify_cli *o, const struct ppl_stats *ss, const struct loaded_model *cm,
-                      const struct kld_summary *sum, int64_t n_ctx, int64_t n_chunks)
+/* What verify found about its own setup, for the JSON: the training context and the
+ * warnings printed. */
+struct verify_notes {
+    int64_t n_ctx_train;    /* 0: the model does not say */
+    bool ctx_above_training;
+};
+
+static json_t *perplexity_json(const struct verify_cli *o, const struct ppl_stats *ss, const struct loaded_model *cm,
+                               const struct kld_summary *sum, int64_t n_ctx, int64_t n_chunks,
+                               const struct verify_notes *vn)
 {
     double ppl, err;
     ppl_stats_result(ss, &ppl, &err);
     json_t *containers = json_array();
     for (int i = 0; i < o->n_files; i++) {
         const struct kld_summary *s = &sum[i];
-        json_array_append_new(
-            containers,
-            json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "file",
-                      o->files[i], "ppl", s->ppl, "ppl_stderr", s->ppl_stderr, "ppl_ratio", s->ppl_ratio,
-                      "ppl_ratio_stderr", s->ppl_ratio_stderr, "kld_mean", s->kld_mean, "kld_mean_stderr",
-                      s->kld_mean_stderr, "kld_median", s->kld_median, "kld_p99", s->kld_p99, "kld_max", s->kld_max,
-                      "same_top_pct", s->same_top_pct, "same_top_stderr_pct", s->same_top_stderr_pct, "dp_rms",
-                      s->dp_rms, "bytes", (json_int_t)cm[i].file_bytes, "bits_per_weight", bits_per_weight(&cm[i])));
+        json_t *c =
+            json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:f}", "file",
+                      o->files[i], "ppl", cli_json_number(s->ppl), "ppl_stderr", cli_json_number(s->ppl_stderr),
+                      "ppl_ratio", cli_json_number(s->ppl_ratio), "ppl_ratio_stderr",
+                      cli_json_number(s->ppl_ratio_stderr), "kld_mean", cli_json_number(s->kld_mean),
+                      "kld_mean_stderr", cli_json_number(s->kld_mean_stderr), "kld_median",
+                      cli_json_number(s->kld_median), "kld_p99", cli_json_number(s->kld_p99), "kld_max",
+                      cli_json_number(s->kld_max), "same_top_pct", cli_json_number(s->same_top_pct),
+                      "same_top_stderr_pct", cli_json_number(s->same_top_stderr_pct), "dp_rms",
+                      cli_json_number(s->dp_rms), "bytes", (json_int_t)cm[i].file_bytes, "bits_per_weight",
+                      bits_per_weight(&cm[i]));
+        /* null, or the first difference between its tokenizer and the source's */
+        json_object_set_new(c, "vocab_mismatch",
+                            cm[i].vocab_mismatch[0] ? json_string(cm[i].vocab_mismatch) : json_null());
+        json_array_append_new(containers, c);
     }
-    json_t *j = json_pack("{s:{s:s, s:f, s:f, s:I}, s:{s:s, s:I, s:I}, s:o}", "source", "path", o->source, "ppl", ppl,
-                          "ppl_stderr", err, "tokens", (json_int_t)ss->n, "eval", "path", o->eval, "ctx",
-                          (json_int_t)n_ctx, "chunks", (json_int_t)n_chunks, "containers", containers);
-    int rc = json_dump_file(j, o->json_out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0
-                 ? 0
-                 : ig_error_set(IG_EIO, "%s: cannot write the JSON report", o->json_out);
-    json_decref(j);
-    return rc;
+    json_t *j = json_pack("{s:{s:s, s:o, s:o, s:I}, s:{s:s, s:I, s:I, s:o, s:b}, s:o}", "source", "path", o->source,
+                          "ppl", cli_json_number(ppl), "ppl_stderr", cli_json_number(err), "tokens", (json_int_t)ss->n,
+                          "eval", "path", o->eval, "ctx", (json_int_t)n_ctx, "chunks", (json_int_t)n_chunks,
+                          "n_ctx_train", vn->n_ctx_train > 0 ? json_integer(vn->n_ctx_train) : json_null(),
+                          "ctx_above_training", vn->ctx_above_training, "containers", containers);
+    return j;
+}
+
+/* The last guard before printing: a figure that is not finite (which finite weights and
+ * logits should never give) is an error, never a "nan" in a table that exits 0. */
+static int check_finite_figures(const char *file, const struct kld_summary *s)
+{
+    const double v[] = {s->ppl, s->ppl_ratio, s->kld_mean, s->kld_max, s->same_top_pct, s->dp_rms};
+    const char *const names[] = {"PPL", "PPL ratio", "mean KLD", "max KLD", "same-top %", "RMS of Δp"};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+        if (!isfinite(v[k]))
+            return ig_error_set(IG_EINVAL, "verify: %s: its %s is %g, not a finite number", file, names[k], v[k]);
+    return 0;
 }
 
 /* ---- the command --------------------------------------------------------------------------------- */
 
-static int run_verify(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm,
-                      struct verify_target *targets)
+static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm,
+                          struct verify_target *targets, json_t **doc)
 {
     int32_t *ids = NULL;
     int64_t n_ids = 0;
     int rc = cli_tokenize_file(&src->src->vocab, o->eval, &ids, &n_ids);
     if (rc)
-        return ig_error_wrap(rc, "%s", o->eval);
+        return ig_error_wrap(rc, "--eval");   /* the message names the file */
     const struct model_hparams *hp = model_hparams(src->model);
     const struct vocab *v = &src->src->vocab;
     struct progress prog;
     struct verify_opts vo = {0};
     vo.n_ctx = o->n_ctx ? o->n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512);
+    struct verify_notes vn = {hp->n_ctx_train, hp->n_ctx_train > 0 && vo.n_ctx > hp->n_ctx_train};
+    if (vn.ctx_above_training)
+        fprintf(stderr,
+                "ingot verify: warning: --ctx %lld is above %s's training context of %lld tokens "
+                "(context_length / max_position_embeddings): positions past it were never trained, so "
+                "the perplexities describe extrapolation\n",
+                (long long)vo.n_ctx, o->source, (long long)hp->n_ctx_train);
     vo.max_chunks = o->max_chunks;
     vo.bos = v->add_bos != 0 && v->bos_id >= 0 ? (int32_t)v->bos_id : -1;
     vo.on_chunk = progress_window;
     vo.on_chunk_ctx = &prog;
+    if (n_ids < 2 * vo.n_ctx) {
+        free(ids);
+        return ig_error_set(IG_EINVAL, "--eval %s: the text has %lld tokens; perplexity needs at least 2 x ctx = %lld "
+                            "(a longer text, or a smaller --ctx)", o->eval, (long long)n_ids, (long long)(2 * vo.n_ctx));
+    }
     int64_t n_chunks = verify_n_chunks(n_ids, &vo), capacity = n_chunks * verify_scored_per_chunk(vo.n_ctx);
     for (int i = 0; i < o->n_files && !rc; i++)
         rc = kld_stats_init(&targets[i].stats, capacity);
@@ -198,14 +344,74 @@ static int run_verify(const struct verify_cli *o, struct loaded_model *src, stru
     progress_begin(&prog, n_chunks, o->quiet);
     if (!rc)
         rc = verify_perplexity(src->model, &ss, targets, o->n_files, ids, n_ids, &vo);
-    progress_end(&prog);
-    for (int i = 0; i < o->n_files && !rc; i++)
+    if (!rc) {
+        double ppl_src, err_src;
+        ppl_stats_result(&ss, &ppl_src, &err_src);
+        if (!isfinite(ppl_src))
+            rc = ig_error_set(IG_EINVAL, "verify: %s (the source): its PPL is %g, not a finite number", o->source,
+                              ppl_src);
+    }
+    for (int i = 0; i < o->n_files && !rc; i++) {
         kld_stats_summarize(&targets[i].stats, &sum[i]);
+        rc = check_finite_figures(o->files[i], &sum[i]);
+    }
     if (!rc)
         print_table(o, &ss, cm, sum, vo.n_ctx, n_chunks);
-    if (!rc && o->json_out)
-        rc = write_json(o, &ss, cm, sum, vo.n_ctx, n_chunks);
+    double s_score = progress_end(&prog);
+    if (o->verbose)
+        fprintf(stderr, "ingot verify: scored %lld windows of %lld tokens in %.2fs\n", (long long)n_chunks,
+                (long long)vo.n_ctx, s_score);
+    if (!rc)
+        *doc = perplexity_json(o, &ss, cm, sum, vo.n_ctx, n_chunks, &vn);
     free(ids);
+    return rc;
+}
+
+/* The document of a run without --eval: the files, no perplexity. */
+static json_t *tasks_only_json(const struct verify_cli *o, const struct loaded_model *cm)
+{
+    json_t *containers = json_array();
+    for (int i = 0; i < o->n_files; i++)
+        json_array_append_new(containers, json_pack("{s:s, s:I, s:f, s:o}", "file", o->files[i], "bytes",
+                                                    (json_int_t)cm[i].file_bytes, "bits_per_weight",
+                                                    bits_per_weight(&cm[i]), "vocab_mismatch",
+                                                    cm[i].vocab_mismatch[0] ? json_string(cm[i].vocab_mismatch)
+                                                                            : json_null()));
+    return json_pack("{s:{s:s}, s:n, s:o}", "source", "path", o->source, "eval", "containers", containers);
+}
+
+/* --tasks: figures under "tasks" in doc, and each container's also in its "containers" entry. */
+static int run_tasks(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm, json_t *doc)
+{
+    struct verify_tasks_model source = {o->source, src->model}, cs[MAX_CONTAINERS];
+    json_t *cj[MAX_CONTAINERS], *containers = json_object_get(doc, "containers"), *tasks = NULL;
+    for (int i = 0; i < o->n_files; i++) {
+        cs[i] = (struct verify_tasks_model){o->files[i], cm[i].model};
+        cj[i] = json_array_get(containers, (size_t)i);
+    }
+    struct verify_tasks_opts to = o->tasks;
+    to.quiet = o->quiet;
+    to.human = o->human;
+    int rc = verify_tasks_run(&to, &src->src->vocab, &source, cs, o->n_files, cj, &tasks);
+    if (!rc)
+        json_object_set_new(doc, "tasks", tasks);
+    return rc;
+}
+
+static int run_verify(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm,
+                      struct verify_target *targets)
+{
+    json_t *doc = NULL;
+    int rc = o->eval ? run_perplexity(o, src, cm, targets, &doc) : 0;
+    if (!rc && !o->eval)
+        doc = tasks_only_json(o, cm);
+    if (!rc && !doc)
+        rc = ig_error_set(IG_ENOMEM, "verify: cannot build the JSON document");
+    if (!rc && o->tasks.n_tasks > 0)
+        rc = run_tasks(o, src, cm, doc);
+    if (!rc && (o->json_out || o->json_stdout))
+        return cli_json_emit(doc, o->json_stdout, o->json_out);   /* it releases doc */
+    json_decref(doc);
     return rc;
 }
 
@@ -220,11 +426,16 @@ int cmd_verify(int argc, char **argv)
     struct verify_target targets[MAX_CONTAINERS];
     memset(cm, 0, sizeof cm);
     memset(targets, 0, sizeof targets);
+    double t0 = cli_now();
     rc = load_model(&src, o.source);
     for (int i = 0; i < o.n_files && !rc; i++) {
         rc = load_model(&cm[i], o.files[i]);
         targets[i].model = cm[i].model;
+        if (!rc)
+            rc = check_vocab(&o, &src, &cm[i], o.files[i]);
     }
+    if (!rc && o.verbose)
+        fprintf(stderr, "ingot verify: loaded the source and %d containers in %.2fs\n", o.n_files, cli_now() - t0);
     if (!rc)
         rc = run_verify(&o, &src, cm, targets);
     for (int i = 0; i < o.n_files; i++) {

@@ -83,8 +83,10 @@ static int attn_output_type(const struct mix_state *s, int type)
 /* Rows that are not whole blocks of the chosen type take llama.cpp's fallback. */
 static int fallback(struct mix_state *s, int type, int64_t ne0)
 {
+    s->fallback_from = -1;
     if (ne0 % block_elems(type) == 0)
         return type;
+    s->fallback_from = type;
     switch (type) {
     case GGML_TYPE_Q2_K:
     case GGML_TYPE_Q3_K:

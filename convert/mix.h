@@ -22,6 +22,8 @@ struct mix_state {
     int64_t n_attention_wv, i_attention_wv;
     int64_t n_ffn_down, i_ffn_down;
     int64_t n_fallback;       /* tensors that took a fallback type */
+    int fallback_from;        /* after mix_tensor_type: the type the rules chose when its
+                                 blocks did not fit the row and a fallback was taken, else -1 */
 };
 
 /* The ggml type llama-quantize gives tensor name with row length ne0. */

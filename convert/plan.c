@@ -34,13 +34,13 @@ static const struct file_type file_types[] = {
     {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M, GGML_TYPE_Q5_K, true},
     {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K, GGML_TYPE_Q6_K, true},
     /* ingot's extension types: llama.cpp has no file type for them (1024 = "guessed") */
-    {"NF4", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 0, true},
-    {"I4_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 2, true},
-    {"I4_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 3, true},
-    {"I4_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 4, true},
-    {"I8_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 5, true},
-    {"I8_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 6, true},
-    {"I8_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_INGOT_BASE + 7, true},
+    {"NF4", LLAMA_FTYPE_GUESSED, GGML_TYPE_NF4, true},
+    {"I4_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_I4_G32, true},
+    {"I4_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_I4_G64, true},
+    {"I4_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_I4_G128, true},
+    {"I8_G32", LLAMA_FTYPE_GUESSED, GGML_TYPE_I8_G32, true},
+    {"I8_G64", LLAMA_FTYPE_GUESSED, GGML_TYPE_I8_G64, true},
+    {"I8_G128", LLAMA_FTYPE_GUESSED, GGML_TYPE_I8_G128, true},
 };
 
 #define N_FILE_TYPES (sizeof file_types / sizeof file_types[0])
@@ -129,37 +129,51 @@ static void free_overrides(struct overrides *o)
 /* Extension types follow bitsandbytes / GPTQ / AWQ practice: the linear layers of the
  * blocks are quantized, the embedding and output stay F16; NF4 rows that are not whole
  * 256-blocks take NF4_F16 (64), anything else F16. */
-static int ext_type(int base, const struct src_tensor *t)
+static int ext_type(int base, const struct src_tensor *t, int *fallback_from)
 {
+    *fallback_from = -1;
     if (strcmp(t->name, "token_embd.weight") == 0 || strcmp(t->name, "output.weight") == 0)
         return GGML_TYPE_F16;
     int64_t ne0 = t->ne[0];
     const struct ggml_type_info *bi = ggml_type_info_get(base);
     if (ne0 % bi->block_elems == 0)
         return base;
-    if (base == GGML_TYPE_INGOT_BASE && ne0 % 64 == 0)
-        return GGML_TYPE_INGOT_BASE + 1;
+    *fallback_from = base;
+    if (base == GGML_TYPE_NF4 && ne0 % GGML_BLOCK_ELEMS_NF4_F16 == 0)
+        return GGML_TYPE_NF4_F16;
     return GGML_TYPE_F16;
 }
 
+/* The type of quantizable tensor t; *fallback_from as in struct plan_entry. */
 static int quantized_type(struct mix_state *ms, const struct src_tensor *t, const struct plan_opts *opts,
-                          const struct overrides *ov)
+                          const struct overrides *ov, int *fallback_from)
 {
-    int type = ms->default_type >= GGML_TYPE_INGOT_BASE ? ext_type(ms->default_type, t) : ms->default_type;
+    int type = ms->default_type;
+    *fallback_from = -1;
+    if (ms->default_type >= GGML_TYPE_INGOT_BASE)
+        type = ext_type(ms->default_type, t, fallback_from);
     bool manual = false;
     for (int i = 0; i < ov->n && !manual; i++) {
         if (regexec(&ov->re[i], t->name, 0, NULL, 0) == 0) {
             type = opts->override_type[i];
             manual = true;   /* llama-quantize skips its rules (and their counters) here */
+            *fallback_from = -1;
         }
     }
-    if (!manual && !(opts && (opts->flags & PLAN_PURE)) && ms->default_type < GGML_TYPE_INGOT_BASE)
+    if (!manual && !(opts && (opts->flags & PLAN_PURE)) && ms->default_type < GGML_TYPE_INGOT_BASE) {
         type = mix_tensor_type(ms, t->name, t->ne[0]);
+        *fallback_from = ms->fallback_from;
+    }
     if (opts && opts->embed_type >= 0 && strcmp(t->name, "token_embd.weight") == 0)
-        type = opts->embed_type;
+        type = opts->embed_type, *fallback_from = -1;
     if (opts && opts->output_type >= 0 && strcmp(t->name, "output.weight") == 0)
-        type = opts->output_type;
+        type = opts->output_type, *fallback_from = -1;
     return type;
+}
+
+static bool is_float_type(int type)
+{
+    return type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16;
 }
 
 static void init_mix(struct mix_state *ms, const struct model_src *src, const struct file_type *ft, int flags)
@@ -197,16 +211,26 @@ int plan_make(struct plan *plan, const struct model_src *src, const struct file_
     init_mix(&ms, src, ft, flags);
     for (int64_t i = 0; i < plan->n_entries && !rc; i++) {
         struct plan_entry *e = &plan->entries[i];
+        e->fallback_from = -1;
         if (!is_quantizable(e->src))
             e->type = src->kind == MODEL_SRC_GGUF ? e->src->type : GGML_TYPE_F32;
         else
-            e->type = ft->quantized ? quantized_type(&ms, e->src, opts, &ov) : ft->tensor_type;
+            e->type = ft->quantized ? quantized_type(&ms, e->src, opts, &ov, &e->fallback_from) : ft->tensor_type;
+        plan->n_fallback += e->fallback_from >= 0;
+        plan->n_quantized += e->fallback_from < 0 && is_quantizable(e->src) && !is_float_type(e->type);
     }
-    plan->n_fallback = ms.n_fallback;
     free_overrides(&ov);
     if (rc)
         plan_free(plan);
     return rc;
+}
+
+const char *plan_fallback_reason(const struct plan_entry *e, char *buf, size_t size)
+{
+    const struct ggml_type_info *bi = ggml_type_info_get(e->fallback_from);
+    snprintf(buf, size, "n_cols %lld is not a multiple of %s's block of %lld", (long long)e->src->ne[0],
+             ggml_type_name(e->fallback_from), bi ? (long long)bi->block_elems : 0LL);
+    return buf;
 }
 
 int plan_check_writable(const struct plan *plan)

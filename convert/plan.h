@@ -44,13 +44,17 @@ struct plan_opts {
 struct plan_entry {
     const struct src_tensor *src;   /* borrowed: from the model_src */
     int type;                       /* ggml type to write */
+    int fallback_from;              /* the type the rules chose, when the row length is not a
+                                       whole number of its blocks and `type` is the fallback;
+                                       -1 when the tensor got the type it was planned for */
 };
 
 struct plan {
     const struct file_type *file_type;
     int64_t n_entries;
     struct plan_entry *entries;     /* [n_entries] owned, in write order */
-    int64_t n_fallback;             /* tensors whose rows forced a fallback type */
+    int64_t n_fallback;             /* entries with fallback_from >= 0 */
+    int64_t n_quantized;            /* entries that take a quantized type without fallback */
 };
 
 /* The file type named name (case-insensitive; Q4_K, Q3_K, Q5_K mean the _M mixes), or NULL. */
@@ -61,6 +65,9 @@ const char *plan_file_type_names(void);
 /* Decide every tensor's type and the write order. Returns 0, IG_EINVAL for a bad
  * --tensor-type pattern, or IG_ENOMEM. */
 int plan_make(struct plan *plan, const struct model_src *src, const struct file_type *ft, const struct plan_opts *opts);
+
+/* Why entry e fell back: "n_cols 64 is not a multiple of 256" into buf (e->fallback_from >= 0). */
+const char *plan_fallback_reason(const struct plan_entry *e, char *buf, size_t size);
 
 /* IG_EINVAL naming the first tensor this build cannot write (no quantizer for its type, or
  * a quantized source tensor that would need a dequantizer). */

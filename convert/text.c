@@ -3,7 +3,8 @@
 
 #include "../common/ig_error.h"
 #include "../formats/file_map.h"
-#include "../formats/tokenize.h"
+#include "../formats/text_file.h"
+#include "../tokenizer/tokenize.h"
 
 #include <stdlib.h>
 
@@ -13,8 +14,13 @@ int cli_tokenize_file(const struct vocab *v, const char *path, int32_t **ids, in
     char *text = file_read_all(path, (size_t)1 << 31, &len);
     if (!text)
         return IG_EINVAL;
+    int rc = text_check(path, text, len);
+    if (rc) {
+        free(text);
+        return rc;
+    }
     struct tokenizer *tok = NULL;
-    int rc = tokenizer_create(&tok, v);
+    rc = tokenizer_create(&tok, v);
     if (!rc) {
         int64_t n = tokenizer_encode(tok, text, len, 1, ids);
         if (n < 0)

@@ -122,6 +122,21 @@ struct vocab;
  * and flags). Returns 0 or IG_EINVAL naming the key; v is left initialised on failure. */
 int gguf_vocab_read(const struct gguf_file *g, struct vocab *v);
 
+/* ingot.header_xxh3 (UINT64): xxh3-64 of the file's bytes from offset 0 (magic) to the start
+ * of the data section (items 1-4 above, padding included), leaving out the bytes of this key's own KV entry (its u64 key
+ * length, the 17 key bytes, the i32 type and the u64 value: 37 bytes). ingot writes it as the
+ * last KV; a reader finds the entry wherever it is. It covers every key, value and tensor
+ * info, so a flipped bit in a token string, a score or the provenance is detected. */
+#define GGUF_HEADER_XXH3_KEY "ingot.header_xxh3"
+#define GGUF_HEADER_XXH3_ENTRY_BYTES (8 + 17 + 4 + 8)
+
+/* The checksum above over head[0, n) without [skip_begin, skip_end). */
+uint64_t gguf_header_xxh3(const uint8_t *head, uint64_t n, uint64_t skip_begin, uint64_t skip_end);
+
+/* Verify ingot.header_xxh3. *present says whether the file has one (llama.cpp's files do
+ * not: then 0 is returned). Returns 0, or IG_EINVAL naming the file, both checksums. */
+int gguf_check_header_xxh3(const struct gguf_file *g, bool *present);
+
 /* Compare a gguf_str with a C string. */
 bool gguf_str_eq(struct gguf_str s, const char *c);
 

@@ -53,7 +53,9 @@ int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *h
         if (!rc)
             rc = add_arch_u32(w, a, "attention.value_length", hp->head_dim);
     }
-    if (!rc && hp->rope_scaling_type[0]) {
+    /* llama3 is carried by rope_freqs.weight alone: llama.cpp's converter writes no
+     * rope.scaling.* keys for it, and llama.cpp would refuse the type name at load */
+    if (!rc && hp->rope_scaling_type[0] && strcmp(hp->rope_scaling_type, "llama3") != 0) {
         char key[128];
         snprintf(key, sizeof key, "%s.rope.scaling.type", a);
         rc = gguf_writer_add_str(w, key, hp->rope_scaling_type);

@@ -57,6 +57,30 @@ static int get_arch_f32(const struct gguf_file *g, const char *arch, const char 
     return gguf_get_f32(g, key, out);
 }
 
+/* {arch}.rope.scaling.type is copied into the output as stored: llama.cpp aborts at load on a
+ * type it does not know (llama_rope_scaling_type_from_string), so refuse it here. The type
+ * ("none" as ""), factor and original context go into hp: the forward pass scales by them. */
+static int read_rope_scaling(const struct gguf_file *g, const char *arch, struct model_hparams *hp)
+{
+    static const char *const known[] = {"none", "linear", "yarn", "longrope"};
+    char key[128], type[32];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if (gguf_find_key(g, key) < 0)
+        return 0;
+    int rc = gguf_get_str(g, key, type, sizeof type);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(type, known[i]) != 0)
+            continue;
+        snprintf(hp->rope_scaling_type, sizeof hp->rope_scaling_type, "%.15s", i == 0 ? "" : type);
+        rc = get_arch_f32(g, arch, "rope.scaling.factor", &hp->rope_scaling_factor, false);
+        return rc ? rc : get_arch_u32(g, arch, "rope.scaling.original_context_length", &hp->rope_scaling_orig_ctx, false);
+    }
+    return ig_error_set(IG_EINVAL, "gguf: %s: key '%s': '%s' is not a rope scaling type llama.cpp knows (allowed: none, linear, yarn, longrope)",
+                        gguf_path(g), key, type);
+}
+
 static int read_hparams(const struct gguf_file *g, struct model_hparams *hp)
 {
     int rc = gguf_get_str(g, "general.architecture", hp->arch, sizeof hp->arch);
@@ -97,7 +121,14 @@ static int read_hparams(const struct gguf_file *g, struct model_hparams *hp)
         return ig_error_set(IG_EINVAL, "gguf: %s: tensor 'token_embd.weight' is missing", gguf_path(g));
     hp->n_vocab = gguf_tensor_at(g, i)->ne[1];
     hp->tie_embeddings = gguf_find_tensor(g, "output.weight") < 0;
-    return 0;
+    int64_t n_vocab_key = 0;
+    if ((rc = get_arch_u32(g, a, "vocab_size", &n_vocab_key, false)))
+        return rc;
+    if (n_vocab_key != 0 && n_vocab_key != hp->n_vocab)
+        return ig_error_set(IG_EINVAL, "gguf: %s: key '%s.vocab_size' is %lld, but tensor 'token_embd.weight' has %lld rows",
+                            gguf_path(g), a, (long long)n_vocab_key, (long long)hp->n_vocab);
+    /* llama.cpp's vocabulary size is the token list's length (checked in gguf_model_open) */
+    return read_rope_scaling(g, a, hp);
 }
 
 /* ---- vocabulary ---------------------------------------------------------------------------- */
@@ -209,6 +240,9 @@ int gguf_model_open(struct model_src *src, const char *path)
     const struct gguf_file *g = src->gguf;
     if ((rc = read_hparams(g, &src->hp)) || (rc = gguf_vocab_read(g, &src->vocab)))
         return rc;
+    /* llama.cpp sizes every vocabulary dimension by the token list, so token_embd and
+     * output are checked against it (model_src_check), not against themselves */
+    src->hp.n_vocab = src->vocab.n_tokens;
     if ((rc = model_src_add_file(src, path, gguf_file_size(g))))
         return rc;
     for (int64_t i = 0; i < gguf_n_tensors(g) && !rc; i++) {

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 struct gguf_file {
     struct file_map map;
@@ -31,15 +32,6 @@ struct reader {
     uint64_t size;
     uint64_t pos;
     const char *path;
-};
-
-/* Removed ggml type ids and what they were, for precise messages. */
-static const struct {
-    int id;
-    const char *was;
-} removed_types[] = {
-    {4, "Q4_2"}, {5, "Q4_3"}, {31, "Q4_0_4_4"}, {32, "Q4_0_4_8"}, {33, "Q4_0_8_8"},
-    {36, "IQ4_NL_4_4"}, {37, "IQ4_NL_4_8"}, {38, "IQ4_NL_8_8"},
 };
 
 /* Keys whose type llama.cpp (or ingot) fixes; a file that stores them otherwise is bad.
@@ -69,6 +61,7 @@ static const struct {
     {"tokenizer.ggml.add_eos_token", GGUF_VALUE_BOOL, -1, -1},
     {"tokenizer.ggml.add_space_prefix", GGUF_VALUE_BOOL, -1, -1},
     {"ingot.tensor_xxh3", GGUF_VALUE_ARRAY, GGUF_VALUE_UINT64, -1},
+    {GGUF_HEADER_XXH3_KEY, GGUF_VALUE_UINT64, -1, -1},
     {".context_length", GGUF_VALUE_UINT32, -1, -1},
     {".embedding_length", GGUF_VALUE_UINT32, -1, -1},
     {".block_count", GGUF_VALUE_UINT32, -1, -1},
@@ -353,10 +346,10 @@ static int read_alignment(struct gguf_file *g, const char *path)
 
 static int check_tensor_type(const char *path, const char *name, int type)
 {
-    for (size_t i = 0; i < sizeof removed_types / sizeof removed_types[0]; i++)
-        if (removed_types[i].id == type)
-            return ig_error_set(IG_EINVAL, "gguf: %s: tensor '%s': type id %d (%s) was removed from ggml",
-                                path, name, type, removed_types[i].was);
+    const char *was = ggml_type_removed_name(type);
+    if (was)
+        return ig_error_set(IG_EINVAL, "gguf: %s: tensor '%s': type id %d (%s) was removed from ggml", path, name,
+                            type, was);
     if (!ggml_type_info_get(type))
         return ig_error_set(IG_EINVAL, "gguf: %s: tensor '%s': type id %d is not a known ggml type (0..%d, or ingot's from %d)",
                             path, name, type, GGML_TYPE_COUNT - 1, GGML_TYPE_INGOT_BASE);
@@ -675,4 +668,44 @@ double gguf_scalar_as_f64(int type, const uint8_t *p)
     case GGUF_VALUE_FLOAT64: { double v; memcpy(&v, p, 8); return v; }
     default: return 0;
     }
+}
+
+/* ---- the header checksum ----------------------------------------------------------------- */
+
+uint64_t gguf_header_xxh3(const uint8_t *head, uint64_t n, uint64_t skip_begin, uint64_t skip_end)
+{
+    XXH3_state_t *st = XXH3_createState();
+    uint64_t h = 0;
+    if (!st)
+        return 0;   /* out of memory: a mismatch, reported as such */
+    XXH3_64bits_reset(st);
+    XXH3_64bits_update(st, head, (size_t)skip_begin);
+    XXH3_64bits_update(st, head + skip_end, (size_t)(n - skip_end));
+    h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
+}
+
+int gguf_check_header_xxh3(const struct gguf_file *g, bool *present)
+{
+    int64_t k = gguf_find_key(g, GGUF_HEADER_XXH3_KEY);
+    *present = k >= 0;
+    if (k < 0) {
+        /* ingot.format_version 2 promises the key: a flip in its name must not disable it */
+        uint32_t version = 0;
+        if (gguf_find_key(g, "ingot.format_version") >= 0 && gguf_get_u32(g, "ingot.format_version", &version) == 0 &&
+            version >= 2)
+            return ig_error_set(IG_EINVAL, "gguf: %s: key '%s' is missing, but ingot.format_version %u always writes it: the metadata changed after it was written",
+                                g->map.path, GGUF_HEADER_XXH3_KEY, version);
+        return 0;
+    }
+    const struct gguf_kv *kv = &g->kvs[k];   /* UINT64: checked by the parser */
+    uint64_t begin = (uint64_t)((const uint8_t *)kv->key.data - 8 - g->map.data);
+    uint64_t end = (uint64_t)(kv->value + 8 - g->map.data);
+    uint64_t want, got = gguf_header_xxh3(g->map.data, g->data_offset, begin, end);
+    memcpy(&want, kv->value, 8);
+    if (got != want)
+        return ig_error_set(IG_EINVAL, "gguf: %s: key '%s': the header (keys, values, tensor infos) hashes to %016llx, recorded %016llx: the metadata changed after it was written",
+                            g->map.path, GGUF_HEADER_XXH3_KEY, (unsigned long long)got, (unsigned long long)want);
+    return 0;
 }

@@ -8,10 +8,10 @@
 #include "../common/ig_error.h"
 #include "ggml_type.h"
 #include "gguf.h"
+#include "out_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +37,8 @@ struct placeholder {
 };
 
 struct gguf_writer {
-    char *path;
-    char *tmp_path;
-    FILE *f;
+    struct out_file out;    /* OUT and its temporary */
+    FILE *f;                /* over out.fd */
     int flags;
     uint8_t *kv_buf;        /* serialised KVs */
     size_t kv_len, kv_cap;
@@ -50,6 +49,7 @@ struct gguf_writer {
     int n_ph;
     int checksum_ph;        /* handle of ingot.tensor_xxh3, or -1 */
     uint64_t header_bytes;  /* file offset of the data section */
+    uint64_t kv_xxh3_pos;   /* ingot.header_xxh3: buffer, then file offset of its KV entry; 0 if none */
     int64_t cur;            /* tensor being written, -1 before begin_data */
     uint64_t cur_written;
     XXH3_state_t *xxh;
@@ -104,28 +104,18 @@ int gguf_writer_open(struct gguf_writer **out, const char *path, int flags)
     w->flags = flags;
     w->cur = -1;
     w->checksum_ph = -1;
-    w->path = strdup(path);
-    size_t n = strlen(path) + 32;
-    w->tmp_path = ig_malloc(n);
-    if (!w->path || !w->tmp_path) {
-        gguf_writer_abort(w);
-        return IG_ENOMEM;
-    }
-    snprintf(w->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int rc = ig_error_set(IG_EIO, "%s: cannot create: %s", w->tmp_path, strerror(errno));
-        free(w->tmp_path);
-        w->tmp_path = NULL;
-        gguf_writer_abort(w);
+    w->kv_xxh3_pos = 0;
+    int rc = out_file_open(&w->out, path);
+    if (rc) {
+        free(w);
         return rc;
     }
-    w->f = fdopen(fd, "wb");
+    w->f = fdopen(w->out.fd, "wb");
     if (!w->f) {
-        close(fd);
         gguf_writer_abort(w);
         return ig_error_set(IG_EIO, "%s: cannot open stream", path);
     }
+    w->out.fd = -1;   /* the stream owns the descriptor now */
     setvbuf(w->f, NULL, _IOFBF, 1 << 20);
     *out = w;
     return 0;
@@ -137,22 +127,19 @@ void gguf_writer_abort(struct gguf_writer *w)
         return;
     if (w->f)
         fclose(w->f);
-    if (w->tmp_path)
-        unlink(w->tmp_path);
+    out_file_abort(&w->out);
     for (int i = 0; i < w->n_ph; i++)
         free(w->ph[i].values);
     if (w->xxh)
         XXH3_freeState(w->xxh);
     free(w->kv_buf);
     free(w->tensors);
-    free(w->tmp_path);
-    free(w->path);
     free(w);
 }
 
 const char *gguf_writer_tmp_path(const struct gguf_writer *w)
 {
-    return w->tmp_path;
+    return w->out.tmp_path;
 }
 
 /* ---- KVs ------------------------------------------------------------------------------- */
@@ -312,7 +299,7 @@ uint64_t gguf_writer_tensor_xxh3(const struct gguf_writer *w, int64_t i)
 static int write_file(struct gguf_writer *w, const void *p, size_t n)
 {
     if (n && fwrite(p, 1, n, w->f) != n)
-        return ig_error_set(IG_EIO, "%s: write failed: %s", w->tmp_path, strerror(errno));
+        return ig_error_set(IG_EIO, "%s: write failed: %s", w->out.tmp_path, strerror(errno));
     return 0;
 }
 
@@ -330,7 +317,11 @@ int gguf_writer_begin_data(struct gguf_writer *w)
         if (rc < 0)
             return rc;
         w->checksum_ph = rc;
-        rc = 0;
+        /* the header checksum's entry comes last (see gguf_write.h) */
+        w->kv_xxh3_pos = w->kv_len;
+        rc = gguf_writer_add_u64(w, GGUF_HEADER_XXH3_KEY, 0);
+        if (rc)
+            return rc;
     }
     w->data_started = true;
     uint32_t version = GGUF_VERSION;
@@ -341,6 +332,8 @@ int gguf_writer_begin_data(struct gguf_writer *w)
     uint64_t kv_start = 24;
     for (int i = 0; i < w->n_ph; i++)
         w->ph[i].buf_pos += kv_start;   /* from buffer position to file offset */
+    if (w->kv_xxh3_pos)
+        w->kv_xxh3_pos += kv_start;
     if ((rc = write_file(w, w->kv_buf, w->kv_len)))
         return rc;
     uint64_t pos = kv_start + w->kv_len;
@@ -402,19 +395,26 @@ int gguf_writer_end_tensor(struct gguf_writer *w)
 
 /* ---- finish ------------------------------------------------------------------------------ */
 
-static int fsync_folder(const char *path)
+/* ingot.header_xxh3: xxh3-64 of the file's bytes [0, header_bytes) without the bytes of its own
+ * KV entry, read back after the placeholders are patched, so it covers their final values. */
+static int patch_header_xxh3(struct gguf_writer *w)
 {
-    char *copy = strdup(path);
-    if (!copy)
+    if (!w->kv_xxh3_pos)
+        return 0;
+    int fd = fileno(w->f);
+    uint8_t *head = ig_malloc((size_t)w->header_bytes);
+    if (!head)
         return IG_ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = 0;
-    if (fd >= 0) {
-        if (fsync(fd) != 0 && errno != EINVAL)
-            rc = ig_error_set(IG_EIO, "%s: fsync of the folder failed: %s", path, strerror(errno));
-        close(fd);
+    if (pread(fd, head, (size_t)w->header_bytes, 0) != (ssize_t)w->header_bytes) {
+        rc = ig_error_set(IG_EIO, "%s: cannot read back the header: %s", w->out.tmp_path, strerror(errno));
+    } else {
+        uint64_t entry = w->kv_xxh3_pos, entry_end = entry + GGUF_HEADER_XXH3_ENTRY_BYTES;
+        uint64_t h = gguf_header_xxh3(head, w->header_bytes, entry, entry_end);
+        if (pwrite(fd, &h, 8, (off_t)(entry_end - 8)) != 8)
+            rc = ig_error_set(IG_EIO, "%s: cannot patch the header checksum: %s", w->out.tmp_path, strerror(errno));
     }
-    free(copy);
+    free(head);
     return rc;
 }
 
@@ -424,7 +424,7 @@ static int patch_placeholders(struct gguf_writer *w)
     for (int i = 0; i < w->n_ph; i++) {
         size_t n = (size_t)w->ph[i].n * sizeof(uint64_t);
         if (n && pwrite(fd, w->ph[i].values, n, (off_t)w->ph[i].buf_pos) != (ssize_t)n)
-            return ig_error_set(IG_EIO, "%s: cannot patch checksums: %s", w->tmp_path, strerror(errno));
+            return ig_error_set(IG_EIO, "%s: cannot patch checksums: %s", w->out.tmp_path, strerror(errno));
     }
     return 0;
 }
@@ -435,33 +435,25 @@ int gguf_writer_finish(struct gguf_writer *w)
     if (!w->data_started && (rc = gguf_writer_begin_data(w)))
         goto out_abort;
     if (w->cur != w->n_tensors) {
-        rc = ig_error_set(IG_EINVAL, "gguf_writer: %s: %lld of %lld tensors written", w->path, (long long)w->cur,
+        rc = ig_error_set(IG_EINVAL, "gguf_writer: %s: %lld of %lld tensors written", w->out.path, (long long)w->cur,
                           (long long)w->n_tensors);
         goto out_abort;
     }
     if (fflush(w->f) != 0) {
-        rc = ig_error_set(IG_EIO, "%s: write failed: %s", w->tmp_path, strerror(errno));
+        rc = ig_error_set(IG_EIO, "%s: write failed: %s", w->out.tmp_path, strerror(errno));
         goto out_abort;
     }
-    if ((rc = patch_placeholders(w)))
+    if ((rc = patch_placeholders(w)) || (rc = patch_header_xxh3(w)))
         goto out_abort;
-    if (fsync(fileno(w->f)) != 0) {
-        rc = ig_error_set(IG_EIO, "%s: fsync failed: %s", w->tmp_path, strerror(errno));
-        goto out_abort;
-    }
-    if (fclose(w->f) != 0) {
-        w->f = NULL;
-        rc = ig_error_set(IG_EIO, "%s: close failed: %s", w->tmp_path, strerror(errno));
-        goto out_abort;
-    }
+    /* hand the descriptor back to out_file, which syncs, closes and renames */
+    w->out.fd = dup(fileno(w->f));
+    int close_rc = fclose(w->f);
     w->f = NULL;
-    if (rename(w->tmp_path, w->path) != 0) {
-        rc = ig_error_set(IG_EIO, "%s: cannot rename %s over it: %s", w->path, w->tmp_path, strerror(errno));
+    if (w->out.fd < 0 || close_rc != 0) {
+        rc = ig_error_set(IG_EIO, "%s: close failed: %s", w->out.tmp_path, strerror(errno));
         goto out_abort;
     }
-    free(w->tmp_path);
-    w->tmp_path = NULL;   /* nothing left to remove */
-    rc = fsync_folder(w->path);
+    rc = out_file_commit(&w->out);
 out_abort:
     gguf_writer_abort(w);
     return rc;

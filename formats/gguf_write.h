@@ -1,7 +1,8 @@
 /* gguf_write.h — streaming GGUF v3 writer with per-tensor xxh3-64 and atomic replace.
  *
  * Use, in this order:
- *   1. gguf_writer_open(OUT): creates OUT.tmp.<pid> in OUT's folder.
+ *   1. gguf_writer_open(OUT): checks OUT and creates its temporary (out_file.h: O_EXCL,
+ *      O_NOFOLLOW, stale temporaries of dead processes removed).
  *   2. gguf_writer_add_*: metadata KVs, kept in memory and written in the order added.
  *   3. gguf_writer_add_tensor: tensor infos (name, shape, type) in file order.
  *   4. gguf_writer_begin_data: appends the checksum arrays (see below), writes the header,
@@ -14,7 +15,8 @@
  * Checksums: with GGUF_WRITER_CHECKSUMS, begin_data appends "ingot.tensor_xxh3" (ARRAY of
  * UINT64, one per tensor in info order, xxh3-64 of its data bytes without padding) as a
  * zero-filled placeholder and finish writes the values in place, so the data never needs
- * a second pass. gguf_writer_add_u64_placeholder reserves other such arrays.
+ * a second pass. gguf_writer_add_u64_placeholder reserves other such arrays. Last of all it
+ * appends ingot.header_xxh3 (gguf.h), the checksum of the header itself, patched at finish.
  */
 #ifndef GGUF_WRITE_H
 #define GGUF_WRITE_H
@@ -29,12 +31,13 @@ extern "C" {
 
 enum gguf_writer_flags {
     GGUF_WRITER_PLAIN = 0,
-    GGUF_WRITER_CHECKSUMS = 1,   /* record ingot.tensor_xxh3 */
+    GGUF_WRITER_CHECKSUMS = 1,   /* record ingot.tensor_xxh3 and ingot.header_xxh3 */
 };
 
 struct gguf_writer;
 
-/* Start writing path (atomically replaced at finish). Returns 0, IG_EIO or IG_ENOMEM. */
+/* Start writing path (atomically replaced at finish). Returns 0, IG_EINVAL (a path that
+ * out_check_path refuses), IG_EIO or IG_ENOMEM. */
 int gguf_writer_open(struct gguf_writer **out, const char *path, int flags);
 
 int gguf_writer_add_u32(struct gguf_writer *w, const char *key, uint32_t v);

@@ -199,6 +199,29 @@ static int parse_arch(struct model_hparams *hp, const json_t *root, const char *
 
 /* ---- rope scaling ------------------------------------------------------------------ */
 
+/* llama3's frequency-factor inputs (see model_hparams): low_freq_factor < high_freq_factor,
+ * else the factors' smooth ramp divides by zero or runs backwards. */
+static int parse_llama3(struct model_hparams *hp, const json_t *root, const json_t *rs, const char *path)
+{
+    const char *const keys[2] = {"low_freq_factor", "high_freq_factor"};
+    double *dst[2] = {&hp->rope_llama3_low_freq, &hp->rope_llama3_high_freq};
+    const double fallback[2] = {1.0, 4.0};
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(rs, keys[k]);
+        char key[64];
+        snprintf(key, sizeof key, "rope_scaling.%s", keys[k]);
+        if (v && !json_is_null(v) && (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+                                      !(json_number_value(v) > 0) || json_number_value(v) > FLT_MAX))
+            return key_error(path, key, v, "a finite number > 0");
+        *dst[k] = v && !json_is_null(v) ? json_number_value(v) : fallback[k];
+    }
+    if (!(hp->rope_llama3_low_freq < hp->rope_llama3_high_freq))
+        return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling': low_freq_factor %g is not below high_freq_factor %g "
+                            "(llama3 scaling needs low < high)", path, hp->rope_llama3_low_freq,
+                            hp->rope_llama3_high_freq);
+    return get_pos_int(root, "original_max_position_embeddings", path, HF_OPTIONAL, 8192, &hp->rope_llama3_orig_ctx);
+}
+
 /* rope_scaling: null, or {"rope_type"|"type": string, "factor": number > 0,
  * "original_max_position_embeddings": integer > 0}. A factor left out stays 0, which
  * llama.cpp reads as "no scaling factor". */
@@ -218,10 +241,22 @@ static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, cons
     if (!type)
         return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling' has neither 'rope_type' nor 'type', "
                             "expected one naming the scaling (linear, yarn, llama3, ...)", path);
-    if (!json_is_string(type) || json_string_length(type) == 0 ||
-        json_string_length(type) >= sizeof hp->rope_scaling_type)
-        return key_error(path, key, type, "a string of 1..15 bytes");
-    snprintf(hp->rope_scaling_type, sizeof hp->rope_scaling_type, "%s", json_string_value(type));
+    /* What llama.cpp can load: its own types (llama_rope_scaling_type_from_string) and llama3,
+     * which its converter turns into rope_freqs. "default"/"none" mean no scaling. Anything
+     * else used to be copied into the GGUF, and llama.cpp aborts when it loads that. */
+    static const char *const known[] = {"linear", "yarn", "llama3", "longrope"};
+    const char *allowed = "one of \"linear\", \"yarn\", \"llama3\", \"longrope\", \"default\", \"none\"";
+    if (!json_is_string(type))
+        return key_error(path, key, type, allowed);
+    const char *name = json_string_value(type);
+    if (strcmp(name, "default") == 0 || strcmp(name, "none") == 0)
+        return 0;   /* no scaling: nothing is written, as convert_hf_to_gguf.py does */
+    bool ok = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        ok = ok || strcmp(name, known[i]) == 0;
+    if (!ok)
+        return key_error(path, key, type, allowed);
+    snprintf(hp->rope_scaling_type, sizeof hp->rope_scaling_type, "%s", name);
 
     const json_t *factor = json_object_get(rs, "factor");
     if (factor && !json_is_null(factor)) {
@@ -237,7 +272,7 @@ static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, cons
                              "a positive integer up to 2147483647");
         hp->rope_scaling_orig_ctx = (int64_t)json_integer_value(orig);
     }
-    return 0;
+    return strcmp(name, "llama3") == 0 ? parse_llama3(hp, root, rs, path) : 0;
 }
 
 /* ---- head geometry ----------------------------------------------------------------- */
@@ -273,6 +308,15 @@ static int parse_heads(struct model_hparams *hp, const json_t *root, const char 
                             "= %lld rows, more than the 2147483647 allowed", path,
                             (long long)hp->n_head, (long long)hp->head_dim,
                             (long long)(hp->n_head * hp->head_dim));
+    /* RoPE rotates pairs of dimensions; llama's Q/K row permutation pairs row i with row
+     * i + head_dim/2. With an odd head size one row would be duplicated and one dropped. */
+    if (hp->head_dim % 2 != 0) {
+        if (hp->head_dim_explicit)
+            return ig_error_set(IG_EINVAL, "%s: key 'head_dim': %lld is odd; RoPE rotates pairs of dimensions, expected an even number",
+                                path, (long long)hp->head_dim);
+        return ig_error_set(IG_EINVAL, "%s: key 'num_attention_heads': hidden_size %lld / %lld heads gives head size %lld, which is odd; RoPE rotates pairs of dimensions, expected an even head size",
+                            path, (long long)hp->n_embd, (long long)hp->n_head, (long long)hp->head_dim);
+    }
     hp->n_rot = hp->head_dim;
     return 0;
 }

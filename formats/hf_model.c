@@ -16,6 +16,7 @@
 #include "tokenizer.h"
 
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,9 @@ static const struct {
 
 #define N_LAYER_NAMES (sizeof layer_names / sizeof layer_names[0])
 
-/* Tensors every block must have (biases are required for qwen2 only). */
-static const char *required_block_tensors[] = {
-    "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
-    "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
-    "attn_q.bias", "attn_k.bias", "attn_v.bias",   /* the last three: qwen2 only */
-};
-#define N_BLOCK_WEIGHTS 9
-
 struct hf_impl {
     struct st_model *st;
+    float *rope_freqs;   /* [head_dim / 2] for rope_scaling llama3, else NULL */
 };
 
 static void hf_impl_close(void *p)
@@ -59,6 +53,7 @@ static void hf_impl_close(void *p)
     if (!impl)
         return;
     st_close(impl->st);
+    free(impl->rope_freqs);
     free(impl);
 }
 
@@ -90,53 +85,6 @@ static int map_name(const char *hf, char *gguf, size_t size, int64_t n_layer, in
         }
     }
     return IG_EINVAL;
-}
-
-/* Expected ggml shape of a GGUF tensor from the hyperparameters; returns n_dims or 0. */
-static int expected_shape(const struct model_hparams *hp, const char *name, int64_t ne[2])
-{
-    const char *s = strncmp(name, "blk.", 4) == 0 ? strchr(name + 4, '.') + 1 : name;
-    int64_t q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
-    struct {
-        const char *suffix;
-        int64_t ne0, ne1;
-    } table[] = {
-        {"token_embd.weight", hp->n_embd, hp->n_vocab}, {"output.weight", hp->n_embd, hp->n_vocab},
-        {"output_norm.weight", hp->n_embd, 0},          {"attn_norm.weight", hp->n_embd, 0},
-        {"ffn_norm.weight", hp->n_embd, 0},             {"attn_q.weight", hp->n_embd, q},
-        {"attn_k.weight", hp->n_embd, kv},              {"attn_v.weight", hp->n_embd, kv},
-        {"attn_q.bias", q, 0},                          {"attn_k.bias", kv, 0},
-        {"attn_v.bias", kv, 0},                         {"attn_output.weight", q, hp->n_embd},
-        {"ffn_gate.weight", hp->n_embd, hp->n_ff},      {"ffn_up.weight", hp->n_embd, hp->n_ff},
-        {"ffn_down.weight", hp->n_ff, hp->n_embd},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (strcmp(s, table[i].suffix) == 0) {
-            ne[0] = table[i].ne0;
-            ne[1] = table[i].ne1;
-            return table[i].ne1 ? 2 : 1;
-        }
-    }
-    return 0;
-}
-
-static int check_shape(const char *config_path, const struct st_tensor *st, const struct src_tensor *t,
-                       const struct model_hparams *hp)
-{
-    int64_t want[2] = {0, 0};
-    int nd = expected_shape(hp, t->name, want);
-    bool ok = nd == t->n_dims && t->ne[0] == want[0] && (nd == 1 || t->ne[1] == want[1]);
-    if (ok)
-        return 0;
-    char got[96] = "", exp[64];
-    for (int d = 0; d < st->n_dims; d++)
-        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)st->shape[d]);
-    if (nd == 2)
-        snprintf(exp, sizeof exp, "[%lld, %lld]", (long long)want[1], (long long)want[0]);
-    else
-        snprintf(exp, sizeof exp, "[%lld]", (long long)want[0]);
-    return ig_error_set(IG_EINVAL, "%s: tensor '%s': shape [%s], expected %s from %s", st->file, st->name, got, exp,
-                        config_path);
 }
 
 static int tensor_from_st(struct src_tensor *t, const struct st_tensor *st, const char *gguf_name)
@@ -192,6 +140,12 @@ static int pad_vocab(struct model_src *src, const char *tok_path)
                             (long long)v->n_tokens, (long long)want);
     if (v->n_tokens == want)
         return 0;
+    /* Real checkpoints pad a few rows (Qwen2: 290 of 151936, to a multiple of 128); a
+     * tokenizer of 3 pieces for 512 rows is the wrong file, and every text would become
+     * <unk>. ingot lets padding fill at most half of the embedding. */
+    if (v->n_tokens < want - want / 2)
+        return ig_error_set(IG_EINVAL, "%s: %lld tokens, but config.json's vocab_size is %lld: expected at least %lld (at most half of the embedding rows may be padding)",
+                            tok_path, (long long)v->n_tokens, (long long)want, (long long)(want - want / 2));
     /* llama.cpp pads a short tokenizer with "[PAD<i>]" tokens of type UNUSED */
     char **tokens = ig_realloc(v->tokens, (size_t)want * sizeof *tokens);
     if (!tokens)
@@ -241,8 +195,6 @@ static int read_tokenizer(struct model_src *src, const char *folder)
     if (!rc)
         rc = tokenizer_hf_apply_config(&src->vocab, folder);
     if (!rc)
-        rc = pad_vocab(src, used);
-    if (!rc)
         rc = model_src_add_file(src, used, 0);
     free(spm);
     free(hf);
@@ -257,8 +209,7 @@ static int add_alias(struct model_src *src, const struct st_tensor *st, const ch
     return rc ? rc : model_src_add_tensor(src, &t);
 }
 
-static int add_mapped(struct model_src *src, const struct st_tensor *st, const char *config_path, bool has_embed,
-                      bool has_head)
+static int add_mapped(struct model_src *src, const struct st_tensor *st, bool has_embed, bool has_head)
 {
     char name[MODEL_NAME_MAX];
     int64_t layer;
@@ -270,8 +221,6 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, const c
                             st->file, st->name, src->hp.arch, (long long)src->hp.n_layer);
     struct src_tensor t;
     int rc = tensor_from_st(&t, st, name);
-    if (!rc)
-        rc = check_shape(config_path, st, &t, &src->hp);
     if (rc)
         return rc;
     if (strcmp(src->hp.arch, "llama") == 0) {
@@ -291,25 +240,55 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, const c
     return rc;
 }
 
-static int check_complete(const struct model_src *src, const char *folder)
+/* Llama 3.1's rope scaling as llama.cpp's converter (convert_hf_to_gguf.py, LlamaModel.
+ * generate_extra_tensors) turns it into rope_freqs.weight, one divisor per rotated pair i:
+ *   freq_i = 1 / base^(2i/dim), wavelen_i = 2π / freq_i,
+ *   1 below old_ctx/high_freq_factor, factor above old_ctx/low_freq_factor, and between
+ *   1 / ((1 - s)/factor + s) with s = (old_ctx/wavelen - low) / (high - low).
+ * Every step in fp32, as torch computes it there (its Python scalars become fp32 operands;
+ * the two wavelength bounds are computed in double first). */
+static void llama3_rope_freqs(const struct model_hparams *hp, float *out)
 {
-    char name[MODEL_NAME_MAX];
-    if (!model_src_find(src, "token_embd.weight"))
-        return ig_error_set(IG_EINVAL, "%s: neither model.embed_tokens.weight nor lm_head.weight is in the safetensors",
-                            folder);
-    if (!model_src_find(src, "output_norm.weight"))
-        return ig_error_set(IG_EINVAL, "%s: tensor 'model.norm.weight' is missing", folder);
-    for (int64_t l = 0; l < src->hp.n_layer; l++) {
-        size_t n = src->hp.attn_qkv_bias ? sizeof required_block_tensors / sizeof required_block_tensors[0]
-                                         : N_BLOCK_WEIGHTS;
-        for (size_t i = 0; i < n; i++) {
-            snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, required_block_tensors[i]);
-            if (!model_src_find(src, name))
-                return ig_error_set(IG_EINVAL, "%s: block %lld lacks the tensor that becomes '%s'", folder, (long long)l,
-                                    name);
+    const int64_t dim = hp->head_dim;
+    const float base = hp->rope_theta, factor = hp->rope_scaling_factor > 0 ? hp->rope_scaling_factor : 8.0f;
+    const double low = hp->rope_llama3_low_freq, high = hp->rope_llama3_high_freq;
+    const double old_ctx = (double)hp->rope_llama3_orig_ctx;
+    const float low_wavelen = (float)(old_ctx / low), high_wavelen = (float)(old_ctx / high);
+    for (int64_t i = 0; i < dim / 2; i++) {
+        float freq = 1.0f / powf(base, (float)(2 * i) / (float)dim);
+        float wavelen = (float)(2 * M_PI) / freq;
+        if (wavelen < high_wavelen) {
+            out[i] = 1.0f;
+        } else if (wavelen > low_wavelen) {
+            out[i] = factor;
+        } else {
+            float smooth = ((float)old_ctx / wavelen - (float)low) / (float)(high - low);
+            out[i] = 1.0f / ((1.0f - smooth) / factor + smooth);
         }
     }
-    return 0;
+}
+
+/* rope_freqs.weight, first in the file as llama.cpp's converter yields it before the
+ * checkpoint's tensors; its bytes live in impl (the file named is config.json). */
+static int add_rope_freqs(struct model_src *src, struct hf_impl *impl)
+{
+    const int64_t n = src->hp.head_dim / 2;
+    impl->rope_freqs = ig_malloc((size_t)n * sizeof *impl->rope_freqs);
+    if (!impl->rope_freqs)
+        return IG_ENOMEM;
+    llama3_rope_freqs(&src->hp, impl->rope_freqs);
+    struct src_tensor t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "rope_freqs.weight");
+    snprintf(t.src_name, sizeof t.src_name, "(rope_scaling llama3)");
+    t.n_dims = 1;
+    t.ne[0] = n;
+    t.ne[1] = t.ne[2] = t.ne[3] = 1;
+    t.type = GGML_TYPE_F32;
+    t.data = (const uint8_t *)impl->rope_freqs;
+    t.size_bytes = (uint64_t)n * sizeof(float);
+    t.file = src->files[0].path;
+    return model_src_add_tensor(src, &t);
 }
 
 static int read_weights(struct model_src *src, const char *folder)
@@ -322,28 +301,34 @@ static int read_weights(struct model_src *src, const char *folder)
     int rc = st_open(&impl->st, folder);
     if (rc)
         return rc;
-    char *config_path = file_path_join(folder, "config.json");
-    if (!config_path)
-        return IG_ENOMEM;
     bool has_embed = st_find(impl->st, "model.embed_tokens.weight") != NULL;
     bool has_head = st_find(impl->st, "lm_head.weight") != NULL;
     if (!has_embed || !has_head)
         src->hp.tie_embeddings = true;
+    if (strcmp(src->hp.rope_scaling_type, "llama3") == 0)
+        rc = add_rope_freqs(src, impl);
     for (int64_t i = 0; i < st_n_tensors(impl->st) && !rc; i++)
-        rc = add_mapped(src, st_tensor_at(impl->st, i), config_path, has_embed, has_head);
-    free(config_path);
+        rc = add_mapped(src, st_tensor_at(impl->st, i), has_embed, has_head);
     for (int i = 0; i < st_n_files(impl->st) && !rc; i++)
         rc = model_src_add_file(src, st_file_path(impl->st, i), st_file_size(impl->st, i));
-    return rc ? rc : check_complete(src, folder);
+    return rc;
 }
 
 int hf_model_open(struct model_src *src, const char *folder)
 {
     src->kind = MODEL_SRC_HF;
+    /* The order fixes which fault is reported first: config.json, the tokenizer, the
+     * safetensors, their shapes; only then is the vocabulary padded to vocab_size, so a
+     * vocab_size the embedding does not have never reaches the allocator. */
     int rc = read_config(src, folder);
     if (!rc)
         rc = read_tokenizer(src, folder);
+    int tok_file = src->n_files - 1;
     if (!rc)
         rc = read_weights(src, folder);
+    if (!rc)
+        rc = model_src_check_tensors(src);
+    if (!rc)
+        rc = pad_vocab(src, src->files[tok_file].path);
     return rc;
 }

@@ -6,10 +6,17 @@
 #include "ggml_type.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "model_src.h"
+#include "out_file.h"
 
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IMATRIX_MAX_NAME 512
 
@@ -29,6 +36,9 @@ void imatrix_free(struct imatrix *im)
     for (int64_t i = 0; i < im->n_entries; i++)
         entry_free(&im->entries[i]);
     free(im->entries);
+    for (int i = 0; i < im->n_warnings; i++)
+        free(im->warnings[i]);
+    free(im->warnings);
     memset(im, 0, sizeof *im);
 }
 
@@ -62,6 +72,86 @@ const float *imatrix_find(const struct imatrix *im, const char *name, int64_t n)
         if (strcmp(im->entries[i].name, name) == 0)
             return im->entries[i].n == n ? im->entries[i].importance : NULL;
     return NULL;
+}
+
+/* ---- validation ------------------------------------------------------------------------------ */
+
+static int warn(struct imatrix *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int warn(struct imatrix *im, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char **v = ig_realloc(im->warnings, (size_t)(im->n_warnings + 1) * sizeof *v);
+    if (!v)
+        return IG_ENOMEM;
+    im->warnings = v;
+    if (!(v[im->n_warnings] = strdup(msg)))
+        return IG_ENOMEM;
+    im->n_warnings++;
+    return 0;
+}
+
+/* Values of entry name as stored (sum2, or mean·ncall in .dat) and its count: every value
+ * finite and >= 0, the count finite and > 0, as llama-quantize demands. */
+static int check_entry(const char *path, const char *name, const float *v, int64_t n, float count)
+{
+    if (!isfinite(count) || !(count > 0))
+        return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': count %g, expected a finite number > 0", path, name,
+                            (double)count);
+    for (int64_t j = 0; j < n; j++) {
+        float x;
+        memcpy(&x, v + j, sizeof x);   /* v may point into a mapping at any 4-byte offset */
+        if (!isfinite(x) || x < 0)
+            return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': value %lld is %g, expected a finite number >= 0",
+                                path, name, (long long)j, (double)x);
+        /* the importance is value / count: a tiny count can overflow it (fuzz_imatrix found 1e-40) */
+        if (!isfinite(x / count))
+            return ig_error_set(IG_EINVAL,
+                                "imatrix: %s: entry '%s': value %lld / count = %g / %g is not finite, expected a "
+                                "finite mean", path, name, (long long)j, (double)x, (double)count);
+    }
+    return 0;
+}
+
+/* After reading: duplicated and all-zero entries are legal but suspicious. */
+static int warn_suspicious(struct imatrix *im, const char *path)
+{
+    int rc = 0;
+    for (int64_t i = 0; i < im->n_entries && !rc; i++) {
+        const struct imatrix_entry *e = &im->entries[i];
+        for (int64_t k = 0; k < i && !rc; k++)
+            if (strcmp(im->entries[k].name, e->name) == 0) {
+                rc = warn(im, "imatrix: %s: entry '%s' appears twice (entries %lld and %lld); the first is used", path,
+                          e->name, (long long)k, (long long)i);
+                break;
+            }
+        bool all_zero = true;
+        for (int64_t j = 0; j < e->n && all_zero; j++)
+            all_zero = e->sum2[j] == 0;
+        if (!rc && all_zero)
+            rc = warn(im, "imatrix: %s: entry '%s': all %lld values are 0 (the calibration never reached it?)", path,
+                      e->name, (long long)e->n);
+    }
+    return rc;
+}
+
+int imatrix_check_model(struct imatrix *im, const struct model_src *src)
+{
+    int rc = 0;
+    for (int64_t i = 0; i < im->n_entries && !rc; i++) {
+        const struct imatrix_entry *e = &im->entries[i];
+        const struct src_tensor *t = model_src_find(src, e->name);
+        if (!t)
+            rc = warn(im, "imatrix: %s: entry '%s': the model has no such tensor; ignored", im->path, e->name);
+        else if (t->ne[0] != e->n)
+            rc = warn(im, "imatrix: %s: entry '%s': %lld values, but the tensor's rows have %lld columns; ignored",
+                      im->path, e->name, (long long)e->n, (long long)t->ne[0]);
+    }
+    return rc;
 }
 
 /* ---- GGUF ------------------------------------------------------------------------------------ */
@@ -102,8 +192,15 @@ static int read_gguf(struct imatrix *im, const char *path)
                               path, name, name, counts_name);
             break;
         }
+        if (t->ne[0] < 1) {
+            rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': '%s.in_sum2' has 0 values, expected at least one",
+                              path, name, name);
+            break;
+        }
         float count;
         memcpy(&count, c->data, 4);
+        if ((rc = check_entry(path, name, (const float *)t->data, t->ne[0], count)))
+            break;
         float *sum2 = ig_malloc((size_t)t->ne[0] * sizeof *sum2);
         if (!sum2) {
             rc = IG_ENOMEM;
@@ -189,6 +286,9 @@ static int read_dat_entry(struct imatrix *im, struct cursor *c, int32_t k)
     if (rc)
         return rc;
     name[len] = '\0';
+    if (strlen(name) != (size_t)len)
+        return ig_error_set(IG_EINVAL, "imatrix: %s: entry %d: the name holds a NUL byte at offset %zu of %d",
+                            c->path, k, strlen(name), len);
     if ((rc = take(c, &ncall, 4, "ncall")) || (rc = take(c, &nval, 4, "nval")))
         return rc;
     if (nval <= 0 || (size_t)nval > c->left / 4)
@@ -197,8 +297,10 @@ static int read_dat_entry(struct imatrix *im, struct cursor *c, int32_t k)
     if (!v)
         return IG_ENOMEM;
     take(c, v, (size_t)nval * 4, "values");
+    rc = check_entry(c->path, name, v, nval, (float)ncall);
     /* the file holds mean · ncall: sum2 / count with count = ncall reproduces the mean */
-    rc = imatrix_add(im, name, v, nval, ncall > 0 ? (float)ncall : 1.0f);
+    if (!rc)
+        rc = imatrix_add(im, name, v, nval, (float)ncall);
     free(v);
     return rc;
 }
@@ -222,19 +324,31 @@ static int read_dat(struct imatrix *im, const struct file_map *m)
     return rc;
 }
 
-int imatrix_write_dat(const struct imatrix *im, const char *path)
+/* The ncall a .dat entry records: chunks seen (count / chunk_size, rounded up), kept in
+ * 1..INT32_MAX and small enough that every importance · ncall stays a finite float (the file
+ * stores mean · ncall; a count of 1e10 once overflowed the int32 conversion). */
+static int32_t dat_ncall(const struct imatrix *im, const struct imatrix_entry *e)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return ig_error_set(IG_EIO, "imatrix: %s: cannot create", path);
+    double ncall = im->chunk_size > 0 ? ceil((double)e->count / (double)im->chunk_size) : 1.0;
+    float max = 0.0f;
+    for (int64_t j = 0; j < e->n; j++)
+        max = e->importance[j] > max ? e->importance[j] : max;
+    if (max > 0.0f && ncall * (double)max > (double)FLT_MAX)
+        ncall = floor((double)FLT_MAX / (double)max);
+    if (!(ncall >= 1.0))
+        ncall = 1.0;
+    return ncall > (double)INT32_MAX ? INT32_MAX : (int32_t)ncall;
+}
+
+/* The .dat body (layout in imatrix.h); write errors are collected by the stream. */
+static void write_dat_body(const struct imatrix *im, FILE *f)
+{
     int32_t n = (int32_t)im->n_entries;
     fwrite(&n, 4, 1, f);
     for (int64_t i = 0; i < im->n_entries; i++) {
         const struct imatrix_entry *e = &im->entries[i];
         int32_t len = (int32_t)strlen(e->name), nval = (int32_t)e->n;
-        int32_t ncall = (int32_t)(im->chunk_size > 0 ? (e->count + (float)im->chunk_size - 1) / (float)im->chunk_size : 1);
-        if (ncall < 1)
-            ncall = 1;
+        int32_t ncall = dat_ncall(im, e);
         fwrite(&len, 4, 1, f);
         fwrite(e->name, 1, (size_t)len, f);
         fwrite(&ncall, 4, 1, f);
@@ -248,7 +362,29 @@ int imatrix_write_dat(const struct imatrix *im, const char *path)
     fwrite(&chunks, 4, 1, f);
     fwrite(&ds_len, 4, 1, f);
     fwrite(im->dataset, 1, (size_t)ds_len, f);
-    return fclose(f) == 0 ? 0 : ig_error_set(IG_EIO, "imatrix: %s: write failed", path);
+}
+
+/* Atomic like every output (out_file.h): a temporary, fsync, rename, fsync of the folder. */
+int imatrix_write_dat(const struct imatrix *im, const char *path)
+{
+    struct out_file out;
+    int rc = out_file_open(&out, path);
+    if (rc)
+        return rc;
+    FILE *f = fdopen(dup(out.fd), "wb");
+    if (!f) {
+        rc = ig_error_set(IG_EIO, "imatrix: %s: cannot open a stream: %s", out.tmp_path, strerror(errno));
+        out_file_abort(&out);
+        return rc;
+    }
+    write_dat_body(im, f);
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0 || failed) {
+        rc = ig_error_set(IG_EIO, "imatrix: %s: write failed: %s", out.tmp_path, strerror(errno));
+        out_file_abort(&out);
+        return rc;
+    }
+    return out_file_commit(&out);
 }
 
 /* ---- reading either ----------------------------------------------------------------------------- */
@@ -261,8 +397,11 @@ int imatrix_read(struct imatrix *im, const char *path)
     if (rc)
         return rc;
     bool is_gguf = m.size_bytes >= 4 && memcmp(m.data, GGUF_MAGIC, 4) == 0;
+    snprintf(im->path, sizeof im->path, "%s", path);
     rc = is_gguf ? read_gguf(im, path) : read_dat(im, &m);
     file_map_close(&m);
+    if (!rc)
+        rc = warn_suspicious(im, path);
     if (rc)
         imatrix_free(im);
     return rc;

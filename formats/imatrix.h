@@ -34,13 +34,26 @@ struct imatrix {
     struct imatrix_entry *entries;   /* [n_entries] owned */
     char dataset[1024];              /* the calibration text it came from, or "" */
     int64_t chunk_count, chunk_size;
+    char path[512];                  /* the file it was read from (for messages), or "" */
+    int n_warnings;
+    char **warnings;                 /* [n_warnings] owned: for the caller to print */
 };
 
-/* Read a GGUF or legacy .dat imatrix (recognised by its magic). Returns 0 or IG_EINVAL
- * naming the file and the entry. */
+/* Read a GGUF or legacy .dat imatrix (recognised by its magic). Like llama-quantize, refuses
+ * a value that is NaN, infinite or negative, and a count (GGUF: NAME.counts; .dat: ncall)
+ * that is not finite and > 0: one NaN among 256 values ruins every quantized row of its
+ * tensor. Returns 0 or IG_EINVAL naming the file, the entry and the index. Adds a warning
+ * (im->warnings) for an entry that appears twice (the first is used) or is all zeros. */
 int imatrix_read(struct imatrix *im, const char *path);
 
-/* Write im in the GGUF format (atomically) or the legacy .dat format. */
+struct model_src;
+/* Warn (im->warnings) about entries for tensors src does not have, and entries whose length
+ * is not the tensor's row length (both are ignored by imatrix_find). Returns 0 or IG_ENOMEM. */
+int imatrix_check_model(struct imatrix *im, const struct model_src *src);
+
+/* Write im in the GGUF or the legacy .dat format, both atomically (out_file.h: a temporary,
+ * fsync, rename, fsync of the folder; every write checked). Returns 0, IG_EINVAL (a path
+ * out_check_path refuses), IG_EIO or IG_ENOMEM. */
 int imatrix_write_gguf(const struct imatrix *im, const char *path);
 int imatrix_write_dat(const struct imatrix *im, const char *path);
 

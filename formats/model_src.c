@@ -12,7 +12,9 @@
 #include "gguf.h"
 #include "llama2c.h"
 #include "model_src_impl.h"
+#include "out_file.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,8 @@ int model_src_open(struct model_src **out, const char *path, const char *tokeniz
                 ig_error_wrap(rc, "%s: not a GGUF file (no \"GGUF\" magic) nor a valid llama2.c checkpoint", path);
         }
     }
+    if (!rc)
+        rc = model_src_check(src);
     if (rc)
         goto out_fail;
     *out = src;
@@ -87,6 +91,308 @@ void model_src_close(struct model_src *src)
     free(src->tensors);
     free(src->path);
     free(src);
+}
+
+/* ---- checking a source against its own hyperparameters ------------------------------------
+ * One table of expected shapes and one completeness rule for every source kind (HF, GGUF,
+ * llama2.c), so a file that lies about itself is refused the same way wherever it comes
+ * from, and with what llama.cpp's loader would refuse. Messages use the source's own key
+ * names: config.json keys, {arch}.* GGUF keys, or llama2.c header fields. */
+
+enum hp_field { HP_EMBD, HP_FF, HP_LAYER, HP_HEAD, HP_HEAD_KV, HP_HEAD_DIM, HP_ROT, HP_VOCAB, HP_CTX, HP_EPS,
+                HP_THETA, HP_N_FIELDS };
+
+/* Per field: the name in config.json, the {arch}.-relative GGUF key, the llama2.c header field. */
+static const char *const hp_names[HP_N_FIELDS][3] = {
+    [HP_EMBD] = {"hidden_size", "embedding_length", "dim"},
+    [HP_FF] = {"intermediate_size", "feed_forward_length", "hidden_dim"},
+    [HP_LAYER] = {"num_hidden_layers", "block_count", "n_layers"},
+    [HP_HEAD] = {"num_attention_heads", "attention.head_count", "n_heads"},
+    [HP_HEAD_KV] = {"num_key_value_heads", "attention.head_count_kv", "n_kv_heads"},
+    [HP_HEAD_DIM] = {"head_dim", "attention.key_length", "dim / n_heads"},
+    [HP_ROT] = {"head_dim", "rope.dimension_count", "dim / n_heads"},
+    [HP_VOCAB] = {"vocab_size", "vocab_size", "vocab_size"},
+    [HP_CTX] = {"max_position_embeddings", "context_length", "seq_len"},
+    [HP_EPS] = {"rms_norm_eps", "attention.layer_norm_rms_epsilon", "rms_eps"},
+    [HP_THETA] = {"rope_theta", "rope.freq_base", "rope_theta"},
+};
+
+/* The file the hyperparameters came from: config.json, the GGUF file, the .bin. */
+static const char *hp_file(const struct model_src *src)
+{
+    return src->n_files > 0 ? src->files[0].path : src->path;
+}
+
+/* "key 'hidden_size'", "key 'llama.embedding_length'" or "header field dim". */
+static const char *hp_key(const struct model_src *src, enum hp_field f, char *buf, size_t size)
+{
+    if (src->kind == MODEL_SRC_HF)
+        snprintf(buf, size, "key '%s'", hp_names[f][0]);
+    else if (src->kind == MODEL_SRC_GGUF)
+        snprintf(buf, size, "key '%s.%s'", src->hp.arch, hp_names[f][1]);
+    else
+        snprintf(buf, size, "header field %s", hp_names[f][2]);
+    return buf;
+}
+
+static int64_t hp_value(const struct model_hparams *hp, enum hp_field f)
+{
+    const int64_t v[HP_N_FIELDS] = {
+        [HP_EMBD] = hp->n_embd, [HP_FF] = hp->n_ff, [HP_LAYER] = hp->n_layer, [HP_HEAD] = hp->n_head,
+        [HP_HEAD_KV] = hp->n_head_kv, [HP_HEAD_DIM] = hp->head_dim, [HP_ROT] = hp->n_rot,
+        [HP_VOCAB] = hp->n_vocab, [HP_CTX] = hp->n_ctx_train,
+    };
+    return v[f];
+}
+
+/* llama.cpp's rope scaling types (llama-hparams: none, linear, yarn, longrope) plus HF's
+ * llama3, which llama.cpp's converter turns into rope_freqs.weight. */
+static const char *const known_rope_scaling[] = {"linear", "yarn", "llama3", "longrope"};
+
+/* Counts, divisibility, RoPE pairing and the float keys. */
+static int check_hparams(const struct model_src *src)
+{
+    const struct model_hparams *hp = &src->hp;
+    const char *file = hp_file(src);
+    char key[96], key2[96];
+    for (int f = HP_EMBD; f <= HP_CTX; f++) {
+        int64_t v = hp_value(hp, (enum hp_field)f);
+        if (v <= 0 || v > INT32_MAX)
+            return ig_error_set(IG_EINVAL, "%s: %s is %lld, expected 1..2147483647", file,
+                                hp_key(src, (enum hp_field)f, key, sizeof key), (long long)v);
+    }
+    if (hp->n_head % hp->n_head_kv != 0)
+        return ig_error_set(IG_EINVAL, "%s: %s is %lld, which does not divide %s %lld", file,
+                            hp_key(src, HP_HEAD_KV, key, sizeof key), (long long)hp->n_head_kv,
+                            hp_key(src, HP_HEAD, key2, sizeof key2), (long long)hp->n_head);
+    /* RoPE rotates pairs (x_i, x_{i+d/2}) or (x_2i, x_2i+1): an odd size leaves one unpaired,
+     * and llama's Q/K row permutation would duplicate one row and drop another. */
+    if (hp->head_dim % 2 != 0)
+        return ig_error_set(IG_EINVAL, "%s: %s: head size %lld is odd; RoPE rotates pairs of dimensions, expected an even head size",
+                            file, hp_key(src, HP_HEAD_DIM, key, sizeof key), (long long)hp->head_dim);
+    if (hp->n_rot % 2 != 0 || hp->n_rot > hp->head_dim)
+        return ig_error_set(IG_EINVAL, "%s: %s is %lld; expected an even number of rotated dimensions, at most the head size %lld",
+                            file, hp_key(src, HP_ROT, key, sizeof key), (long long)hp->n_rot, (long long)hp->head_dim);
+    if (!isfinite(hp->rms_eps) || !(hp->rms_eps > 0))
+        return ig_error_set(IG_EINVAL, "%s: %s is %g, expected a finite number > 0", file,
+                            hp_key(src, HP_EPS, key, sizeof key), (double)hp->rms_eps);
+    if (!isfinite(hp->rope_theta) || !(hp->rope_theta > 0))
+        return ig_error_set(IG_EINVAL, "%s: %s is %g, expected a finite number > 0", file,
+                            hp_key(src, HP_THETA, key, sizeof key), (double)hp->rope_theta);
+    if (hp->rope_scaling_type[0]) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof known_rope_scaling / sizeof known_rope_scaling[0]; i++)
+            known = known || strcmp(hp->rope_scaling_type, known_rope_scaling[i]) == 0;
+        if (!known)
+            return ig_error_set(IG_EINVAL, "%s: rope scaling type '%s' is not one llama.cpp knows (allowed: none, default, linear, yarn, llama3, longrope)",
+                                file, hp->rope_scaling_type);
+    }
+    return 0;
+}
+
+/* What fixes one dimension of a tensor. */
+enum shape_dim { DIM_ONE, DIM_EMBD, DIM_FF, DIM_VOCAB, DIM_Q, DIM_KV, DIM_ROT_HALF };
+
+static const struct {
+    const char *suffix;          /* whole name, or the part after "blk.N." */
+    bool in_block;
+    enum shape_dim ne0, ne1;     /* ggml order */
+    bool required;               /* every model (top level) or every block has it */
+} shape_table[] = {
+    {"token_embd.weight", false, DIM_EMBD, DIM_VOCAB, true},
+    {"output_norm.weight", false, DIM_EMBD, DIM_ONE, true},
+    {"output.weight", false, DIM_EMBD, DIM_VOCAB, false},
+    {"rope_freqs.weight", false, DIM_ROT_HALF, DIM_ONE, false},
+    {"attn_norm.weight", true, DIM_EMBD, DIM_ONE, true},
+    {"attn_q.weight", true, DIM_EMBD, DIM_Q, true},
+    {"attn_k.weight", true, DIM_EMBD, DIM_KV, true},
+    {"attn_v.weight", true, DIM_EMBD, DIM_KV, true},
+    {"attn_output.weight", true, DIM_Q, DIM_EMBD, true},
+    {"ffn_norm.weight", true, DIM_EMBD, DIM_ONE, true},
+    {"ffn_gate.weight", true, DIM_EMBD, DIM_FF, true},
+    {"ffn_up.weight", true, DIM_EMBD, DIM_FF, true},
+    {"ffn_down.weight", true, DIM_FF, DIM_EMBD, true},
+    {"attn_q.bias", true, DIM_Q, DIM_ONE, false},    /* required when hp.attn_qkv_bias */
+    {"attn_k.bias", true, DIM_KV, DIM_ONE, false},
+    {"attn_v.bias", true, DIM_KV, DIM_ONE, false},
+};
+#define N_SHAPES (sizeof shape_table / sizeof shape_table[0])
+
+static int64_t dim_value(const struct model_hparams *hp, enum shape_dim d)
+{
+    switch (d) {
+    case DIM_EMBD: return hp->n_embd;
+    case DIM_FF: return hp->n_ff;
+    case DIM_VOCAB: return hp->n_vocab;
+    case DIM_Q: return hp->n_head * hp->head_dim;
+    case DIM_KV: return hp->n_head_kv * hp->head_dim;
+    case DIM_ROT_HALF: return hp->n_rot / 2;
+    default: return 1;
+    }
+}
+
+/* Where a dimension comes from, in the source's words. */
+static void dim_origin(const struct model_src *src, enum shape_dim d, char *buf, size_t size)
+{
+    char a[96], b[96];
+    switch (d) {
+    case DIM_EMBD: hp_key(src, HP_EMBD, buf, size); break;
+    case DIM_FF: hp_key(src, HP_FF, buf, size); break;
+    case DIM_VOCAB:
+        if (src->kind == MODEL_SRC_GGUF)
+            snprintf(buf, size, "tokens in key 'tokenizer.ggml.tokens'");
+        else
+            hp_key(src, HP_VOCAB, buf, size);
+        break;
+    case DIM_Q: snprintf(buf, size, "%s x head size", hp_key(src, HP_HEAD, a, sizeof a)); break;
+    case DIM_KV: snprintf(buf, size, "%s x head size", hp_key(src, HP_HEAD_KV, b, sizeof b)); break;
+    case DIM_ROT_HALF: snprintf(buf, size, "%s / 2", hp_key(src, HP_ROT, a, sizeof a)); break;
+    default: snprintf(buf, size, "1"); break;
+    }
+}
+
+/* Index in shape_table of a tensor name, with its block in *layer (-1 at top level); -1
+ * when the name is not one of a llama/qwen2 model's tensors. */
+static int shape_lookup(const char *name, int64_t *layer)
+{
+    const char *suffix = name;
+    *layer = -1;
+    if (strncmp(name, "blk.", 4) == 0) {
+        char *end;
+        if (name[4] < '0' || name[4] > '9')
+            return -1;
+        long long l = strtoll(name + 4, &end, 10);
+        if (*end != '.' || l < 0)
+            return -1;
+        *layer = l;
+        suffix = end + 1;
+    }
+    for (size_t i = 0; i < N_SHAPES; i++)
+        if (shape_table[i].in_block == (*layer >= 0) && strcmp(suffix, shape_table[i].suffix) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* "[a, b]" of a tensor: ggml order, or the safetensors (row-major) order for HF. */
+static void shape_text(const struct model_src *src, int n_dims, const int64_t *ne, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < n_dims && k < size; d++) {
+        int64_t v = src->kind == MODEL_SRC_HF ? ne[n_dims - 1 - d] : ne[d];
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", d ? ", " : "", (long long)v);
+    }
+    if (k < size)
+        snprintf(buf + k, size - k, "]");
+}
+
+static int check_tensor_shape(const struct model_src *src, const struct src_tensor *t)
+{
+    const struct model_hparams *hp = &src->hp;
+    char key[96];
+    int64_t layer;
+    int i = shape_lookup(t->name, &layer);
+    if (i < 0)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' is not a tensor of a %s model (expected token_embd, output_norm, output, rope_freqs or blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}.weight)",
+                            t->file, t->src_name, hp->arch);
+    if (layer >= hp->n_layer)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' belongs to block %lld, but %s is %lld (blocks 0..%lld)", t->file,
+                            t->src_name, (long long)layer, hp_key(src, HP_LAYER, key, sizeof key),
+                            (long long)hp->n_layer, (long long)hp->n_layer - 1);
+    int64_t want[4] = {dim_value(hp, shape_table[i].ne0), dim_value(hp, shape_table[i].ne1), 1, 1};
+    int want_dims = shape_table[i].ne1 == DIM_ONE ? 1 : 2;
+    /* as llama.cpp's check_tensor_dims: trailing 1s do not count, every ne must match */
+    bool ok = t->n_dims >= 1 && t->n_dims <= 4;
+    for (int d = 0; d < 4 && ok; d++)
+        ok = (d < t->n_dims ? t->ne[d] : 1) == want[d];
+    if (ok)
+        return 0;
+    char got[128], exp[96], o0[128], o1[128];
+    shape_text(src, t->n_dims, t->ne, got, sizeof got);
+    shape_text(src, want_dims, want, exp, sizeof exp);
+    dim_origin(src, shape_table[i].ne0, o0, sizeof o0);
+    dim_origin(src, shape_table[i].ne1, o1, sizeof o1);
+    if (want_dims == 1)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s': shape %s, expected %s (%s) from %s", t->file, t->src_name, got,
+                            exp, o0, hp_file(src));
+    return ig_error_set(IG_EINVAL, "%s: tensor '%s': shape %s, expected %s (%s: %s, %s: %s) from %s", t->file,
+                        t->src_name, got, exp, src->kind == MODEL_SRC_HF ? "rows" : "ne[0]",
+                        src->kind == MODEL_SRC_HF ? o1 : o0, src->kind == MODEL_SRC_HF ? "columns" : "ne[1]",
+                        src->kind == MODEL_SRC_HF ? o0 : o1, hp_file(src));
+}
+
+/* The source-file name a GGUF tensor name comes from, for "is missing" messages. */
+static void missing_name(const struct model_src *src, const char *gguf_name, char *buf, size_t size)
+{
+    if (src->kind == MODEL_SRC_HF && strcmp(gguf_name, "token_embd.weight") == 0)
+        snprintf(buf, size, "model.embed_tokens.weight (or lm_head.weight)");
+    else if (src->kind == MODEL_SRC_HF && strcmp(gguf_name, "output_norm.weight") == 0)
+        snprintf(buf, size, "model.norm.weight");
+    else
+        snprintf(buf, size, "%s", gguf_name);
+}
+
+static int check_complete(const struct model_src *src)
+{
+    const struct model_hparams *hp = &src->hp;
+    char name[MODEL_NAME_MAX], shown[96], key[96];
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        if (shape_table[i].in_block || !shape_table[i].required || model_src_find(src, shape_table[i].suffix))
+            continue;
+        missing_name(src, shape_table[i].suffix, shown, sizeof shown);
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, shown);
+    }
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        for (size_t i = 0; i < N_SHAPES; i++) {
+            bool bias = strstr(shape_table[i].suffix, ".bias") != NULL;
+            if (!shape_table[i].in_block || !(shape_table[i].required || (bias && hp->attn_qkv_bias)))
+                continue;
+            snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, shape_table[i].suffix);
+            if (!model_src_find(src, name))
+                return ig_error_set(IG_EINVAL, "%s: block %lld lacks the tensor that becomes '%s' (%s is %lld)",
+                                    src->path, (long long)l, name, hp_key(src, HP_LAYER, key, sizeof key),
+                                    (long long)hp->n_layer);
+        }
+    }
+    return 0;
+}
+
+int model_src_check_tensors(const struct model_src *src)
+{
+    int rc = check_hparams(src);
+    for (int64_t i = 0; i < src->n_tensors && !rc; i++)
+        rc = check_tensor_shape(src, &src->tensors[i]);
+    return rc ? rc : check_complete(src);
+}
+
+int model_src_check(const struct model_src *src)
+{
+    int rc = model_src_check_tensors(src);
+    if (rc)
+        return rc;
+    /* llama.cpp sizes token_embd by the token list: one row per token, no more, no fewer */
+    if (src->vocab.n_tokens != src->hp.n_vocab) {
+        const char *where = src->kind == MODEL_SRC_GGUF ? "key 'tokenizer.ggml.tokens'" : "the tokenizer";
+        return ig_error_set(IG_EINVAL, "%s: tensor 'token_embd.weight' has %lld rows, but %s holds %lld tokens; expected one row per token",
+                            src->path, (long long)src->hp.n_vocab, where, (long long)src->vocab.n_tokens);
+    }
+    return 0;
+}
+
+int model_src_check_out_path(const struct model_src *src, const char *out_path, const char *const *extra, int n_extra)
+{
+    int n = src->n_files + n_extra + 1;
+    const char **paths = ig_calloc((size_t)n, sizeof *paths);
+    if (!paths)
+        return IG_ENOMEM;
+    int k = 0;
+    paths[k++] = src->path;
+    for (int i = 0; i < src->n_files; i++)
+        paths[k++] = src->files[i].path;
+    for (int i = 0; i < n_extra; i++)
+        paths[k++] = extra[i];
+    int rc = out_check_path(out_path, paths, k);
+    free(paths);
+    return rc;
 }
 
 /* ---- building --------------------------------------------------------------------------- */

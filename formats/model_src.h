@@ -44,6 +44,11 @@ struct model_hparams {
     char rope_scaling_type[16];     /* "", "linear", "yarn", "llama3", ... */
     float rope_scaling_factor;
     int64_t rope_scaling_orig_ctx;  /* 0 when absent */
+    /* llama3 only, as llama.cpp's converter reads them to compute rope_freqs.weight:
+     * rope_scaling.low_freq_factor / high_freq_factor (defaults 1, 4) and the top-level
+     * original_max_position_embeddings (default 8192; not rope_scaling's) */
+    double rope_llama3_low_freq, rope_llama3_high_freq;
+    int64_t rope_llama3_orig_ctx;
     bool attn_qkv_bias;       /* q/k/v projections carry biases (qwen2) */
 };
 
@@ -86,6 +91,23 @@ struct model_src {
  * tokenizer is found (NULL: beside it). Returns 0, or IG_EINVAL with a message naming the
  * file and field, IG_EIO, IG_ENOMEM. *out is NULL on failure. */
 int model_src_open(struct model_src **out, const char *path, const char *tokenizer_path);
+
+/* Check src against its own hyperparameters, the same way for every kind: counts positive,
+ * heads dividing, an even head size and rope.dimension_count (RoPE rotates pairs), a finite
+ * positive epsilon and rope base, a known rope scaling type; every tensor one of the model's
+ * with the shape the hyperparameters give (llama.cpp's check_tensor_dims: trailing 1s aside,
+ * every ne must match) and no block beyond the block count; every required tensor present;
+ * model_src_check also one vocabulary token per embedding row. model_src_open runs
+ * model_src_check; the HF reader runs model_src_check_tensors before it pads the
+ * vocabulary, so a huge vocab_size meets the embedding's rows before the allocator.
+ * Returns 0 or IG_EINVAL naming the file, the tensor or key, what was found and expected. */
+int model_src_check_tensors(const struct model_src *src);
+int model_src_check(const struct model_src *src);
+
+/* Check out_path before any work (out_file.h: out_check_path) against every file of src
+ * and the n_extra paths in extra (NULL entries skipped: a calibration text, an imatrix).
+ * Returns 0 or IG_EINVAL naming out_path and the problem. */
+int model_src_check_out_path(const struct model_src *src, const char *out_path, const char *const *extra, int n_extra);
 
 /* Release everything; accepts NULL. */
 void model_src_close(struct model_src *src);

@@ -352,8 +352,10 @@ int tokenizer_spm_read(struct vocab *v, const char *path)
     memcpy(specs.ids, trainer_id_defaults, sizeof specs.ids);
     if ((rc = file_map_open(&map, path)))
         return rc;
-    struct pb_msg model = {map.data, map.data, map.data + map.size_bytes, path, "ModelProto", model_names, 4};
-    if ((rc = spm_scan(&model, &specs)))
+    /* an empty file maps to NULL, and NULL + 0 is undefined: it has no pieces either */
+    struct pb_msg model = {map.data, map.data, map.size_bytes ? map.data + map.size_bytes : map.data, path,
+                           "ModelProto", model_names, 4};
+    if (map.size_bytes && (rc = spm_scan(&model, &specs)))
         goto out_close;
     if (specs.n_pieces == 0) {
         rc = ig_error_set(IG_EINVAL, "tokenizer_spm_read: %s: ModelProto: field 'pieces' (1): no pieces in %zu "

@@ -63,6 +63,17 @@ void vocab_free(struct vocab *v);
 /* Id of the token whose text is text, or -1 (linear scan; for special tokens only). */
 int64_t vocab_find(const struct vocab *v, const char *text);
 
+/* Compare the tokenizers two models would run with: model kind ("llama"/"gpt2"), every
+ * token's text and type, the special ids bos/eos/unk/pad as llama.cpp resolves them (a
+ * missing key takes llama.cpp's default for the kind: "llama" bos 1, eos 2, unk 0; "gpt2"
+ * bos = eos = 11), and for "gpt2" the merges. Scores, pre and the add_* flags are not
+ * compared (they change how text is split, not what an id means). "[PAD<i>]" tokens, which
+ * llama.cpp's converters append up to vocab_size, compare equal whatever their type, and
+ * a vocabulary longer than the other only by such tokens compares equal.
+ * Returns 0 when equal, else IG_EINVAL with a message naming a_name, b_name and the first
+ * difference (the token id and both texts, or the special id and both values). */
+int vocab_compare(const struct vocab *a, const char *a_name, const struct vocab *b, const char *b_name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,9 +1,15 @@
-/* backend.h — the compute operations the forward pass needs, one small interface.
+/* backend.h — the compute backend: one table of function pointers that model/ (the forward
+ * pass), calib/ (XᵀX), quantizers/gptq.c (the inverse Hessian's factor, the lazy update) and
+ * quantizers/awq.c (candidate scoring) call, so a CUDA backend can replace the CPU one without
+ * touching the algorithms.
  *
- * kernels/cpu implements each with OpenBLAS (GEMM) and OpenMP (everything else); it is the
- * reference. kernels/cuda will implement the same table. All tensors are fp32, row-major,
- * one row per token: X is [n_tokens][dim]. Weight matrices are [n_out][n_in], as GGUF
- * stores them (ne[0] = n_in contiguous), so Y = X Wᵀ.
+ * kernels/cpu is the reference (backend_cpu()): deterministic GEMM and Cholesky of its own
+ * (kernels/cpu/det_gemm.h — not OpenBLAS, whose bits depend on its run-time kernel and on how
+ * work is split) and plain OpenMP loops, every output element computed by one thread in a
+ * fixed order, so results do not depend on the thread count or the machine.
+ * All tensors are fp32, row-major, one row per token: X is [n_tokens][dim]. Weight matrices
+ * are [n_out][n_in], as GGUF stores them (ne[0] = n_in contiguous), so Y = X Wᵀ. Functions
+ * that return int return 0 or IG_ENOMEM (with a message); memory is host memory.
  */
 #ifndef BACKEND_H
 #define BACKEND_H
@@ -19,30 +25,73 @@ enum rope_mode {
     ROPE_MODE_NEOX = 2,   /* qwen2, HF layout: rotate (i, i + n_rot/2) */
 };
 
-/* Y[n][m] = X[n][k] · W[m][k]ᵀ (+ bias[m] when not NULL). */
-void cpu_matmul(const float *X, int64_t n, int64_t k, const float *W, int64_t m, const float *bias, float *Y);
+/* What a GEMM does with its output C. */
+enum backend_acc {
+    BACKEND_STORE = 0,    /* C = A·Bᵀ */
+    BACKEND_SUB = 1,      /* C = C − A·Bᵀ (the product rounded, then one subtraction) */
+};
 
-/* out[t] = x[t] / sqrt(mean(x[t]²) + eps) * w, for each of n rows of dim (ggml_rms_norm
- * then ggml_mul: the mean is accumulated in double). out may equal x. */
-void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out);
+struct backend {
+    const char *name;     /* "cpu" */
 
-/* Rotate the first n_rot dims of each head of x ([n][n_head][head_dim]) in place;
- * token t sits at position pos0 + t; frequency of pair i is theta_base^(-2i/n_rot). */
-void cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-              float theta_base, enum rope_mode mode);
+    /* Use n_threads for the backend's loops (0: all cores). Call once before computing. */
+    void (*set_threads)(int n_threads);
 
-/* Causal attention: out[t][h] = softmax_s≤t(q[t][h]·k[s][g] / sqrt(head_dim)) · v[s][g], with
- * g = h / (n_head / n_head_kv). q, out: [n][n_head][head_dim]; k, v: [n][n_head_kv][head_dim]. */
-void cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head, int64_t n_head_kv,
-                   int64_t head_dim, float *out);
+    /* ---- the forward pass ---- */
 
-/* gate[i] = silu(gate[i]) * up[i] for n elements (SwiGLU). */
-void cpu_swiglu(float *gate, const float *up, int64_t n);
+    /* Y[n][m] = X[n][k] · W[m][k]ᵀ (+ bias[m] when not NULL, added after the sum). */
+    int (*matmul)(const float *X, int64_t n, int64_t k, const float *W, int64_t m, const float *bias, float *Y);
 
-/* x[i] += y[i]. */
-void cpu_add(float *x, const float *y, int64_t n);
+    /* out[t] = x[t] / sqrt(mean(x[t]²) + eps) * w, for each of n rows of dim (ggml_rms_norm
+     * then ggml_mul: the mean is accumulated in double). out may equal x. */
+    void (*rms_norm)(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out);
 
-/* Use n_threads for the backend's loops (0: all cores). Call once before computing. */
+    /* Rotate the first n_rot dims of each head of x ([n][n_head][head_dim]) in place;
+     * token t sits at position p = pos0 + t; pair i turns by freq_scale · (p·theta_base^(-2i/n_rot)
+     * / freq_factors[i]) (ggml_rope_ext without YaRN: linear scaling is freq_scale = 1/factor,
+     * Llama 3.1's rope_freqs.weight is freq_factors [n_rot/2]; 1 and NULL for none). */
+    int (*rope)(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0, float theta_base,
+                float freq_scale, const float *freq_factors, enum rope_mode mode);
+
+    /* Causal attention: out[t][h] = softmax_s≤t(q[t][h]·k[s][g] / sqrt(head_dim)) · v[s][g], with
+     * g = h / (n_head / n_head_kv). q, out: [n][n_head][head_dim]; k, v: [n][n_head_kv][head_dim]. */
+    int (*attention)(const float *q, const float *k, const float *v, int64_t n, int64_t n_head, int64_t n_head_kv,
+                     int64_t head_dim, float *out);
+
+    /* gate[i] = silu(gate[i]) * up[i] for n elements (SwiGLU). */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+
+    /* x[i] += y[i]. */
+    void (*add)(float *x, const float *y, int64_t n);
+
+    /* ---- linear algebra for calibration and the quantizers ---- */
+
+    /* C[i][j] (i < m, j < n) = Σ_{p<k} A[i][p]·B[j][p] (BACKEND_STORE) or C − that sum
+     * (BACKEND_SUB); A [m][k] (lda), B [n][k] (ldb), C [m][n] (ldc). Same for doubles. */
+    int (*sgemm_nt)(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float *C, int64_t ldc, enum backend_acc acc);
+    int (*dgemm_nt)(int64_t m, int64_t n, int64_t k, const double *A, int64_t lda, const double *B, int64_t ldb,
+                    double *C, int64_t ldc, enum backend_acc acc);
+
+    /* C [dim][dim] upper triangle (j >= i) = XᵀX of X [n_rows][dim], summed over rows in
+     * order; entries below the diagonal are unspecified. */
+    int (*syrk_upper)(const float *X, int64_t n_rows, int64_t dim, float *C);
+
+    /* U [n][n] upper (zeros below) with A⁻¹ = UᵀU for A [n][n] symmetric positive definite
+     * (read in full, not modified). Returns 0, IG_EINVAL (not positive definite; message
+     * names the pivot) or IG_ENOMEM. */
+    int (*inverse_cholesky_upper)(const double *A, int64_t n, double *U);
+};
+
+/* The CPU backend (the reference). Never NULL. */
+const struct backend *backend_cpu(void);
+
+/* The backend the library computes on: backend_cpu() unless backend_select() chose another.
+ * One per process, chosen by convert/ before any computation. */
+const struct backend *backend_active(void);
+void backend_select(const struct backend *be);
+
+/* backend_cpu()->set_threads, kept under its old name for convert/. */
 void cpu_set_threads(int n_threads);
 
 #ifdef __cplusplus

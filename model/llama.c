@@ -1,4 +1,4 @@
-/* llama.c — the llama-family forward pass over the CPU backend (see llama.h). */
+/* llama.c — the llama-family forward pass over the active backend (see llama.h). */
 #include "llama.h"
 
 #include "../common/ig_error.h"
@@ -20,6 +20,8 @@ struct model_layer {
 struct model {
     struct model_hparams hp;
     enum rope_mode rope_mode;
+    float rope_freq_scale;       /* 1 / rope.scaling.factor for "linear", else 1 (llama.cpp's freq_scale) */
+    float *rope_freqs;           /* [n_rot/2] rope_freqs.weight (Llama 3.1's divisors) or NULL */
     float *tok_embd;             /* [n_vocab][n_embd] */
     float *output;               /* [n_vocab][n_embd]; may alias tok_embd */
     float *output_norm;          /* [n_embd] */
@@ -116,6 +118,10 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
         return IG_ENOMEM;
     m->hp = *hp;
     m->rope_mode = strcmp(hp->arch, "qwen2") == 0 ? ROPE_MODE_NEOX : ROPE_MODE_NORM;
+    /* llama.cpp: rope_freq_scale_train = 1/factor, or 1 when the factor is 0 or absent */
+    m->rope_freq_scale = strcmp(hp->rope_scaling_type, "linear") == 0 && hp->rope_scaling_factor > 0
+                             ? 1.0f / hp->rope_scaling_factor
+                             : 1.0f;
     m->streamed = streamed;
     m->src = src;
     m->fetch = fetch;
@@ -127,6 +133,8 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
         rc = load(m, src, fetch, fetch_ctx, "token_embd.weight", vocab_elems, true, &m->tok_embd);
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "output_norm.weight", hp->n_embd, true, &m->output_norm);
+    if (!rc)
+        rc = load(m, src, fetch, fetch_ctx, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs);
     if (!rc && !streamed)
         rc = load(m, src, fetch, fetch_ctx, "output.weight", vocab_elems, false, &m->output);
     if (!rc && !streamed && !m->output)
@@ -139,6 +147,11 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
     }
     *out = m;
     return 0;
+}
+
+bool model_rope_scaled(const struct model *m)
+{
+    return m->rope_freq_scale != 1.0f || m->rope_freqs != NULL;
 }
 
 int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
@@ -180,6 +193,7 @@ void model_destroy(struct model *m)
         free(m->output);
     free(m->tok_embd);
     free(m->output_norm);
+    free(m->rope_freqs);
     free(m->layers);
     free(m);
 }
@@ -286,43 +300,56 @@ int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *
     return 0;
 }
 
-void model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n)
+/* Each step stops the block at the first failure (rc is checked before every call). */
+int model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n)
 {
+    const struct backend *be = backend_active();
     const struct model_hparams *hp = &m->hp;
     const struct model_layer *L = &m->layers[layer];
     const int64_t d = hp->n_embd, hd = hp->head_dim;
     const int64_t q = hp->n_head * hd, kv = hp->n_head_kv * hd;
+    int rc = 0;
     /* attention */
-    cpu_rms_norm(x, n, d, L->attn_norm, hp->rms_eps, c->norm);
+    be->rms_norm(x, n, d, L->attn_norm, hp->rms_eps, c->norm);
     if (c->capture)
-        c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm, n, d);
-    cpu_matmul(c->norm, n, d, L->wq, q, L->bq, c->q);
-    cpu_matmul(c->norm, n, d, L->wk, kv, L->bk, c->k);
-    cpu_matmul(c->norm, n, d, L->wv, kv, L->bv, c->v);
-    cpu_rope(c->q, n, hp->n_head, hd, hp->n_rot, 0, hp->rope_theta, m->rope_mode);
-    cpu_rope(c->k, n, hp->n_head_kv, hd, hp->n_rot, 0, hp->rope_theta, m->rope_mode);
-    cpu_attention(c->q, c->k, c->v, n, hp->n_head, hp->n_head_kv, hd, c->attn);
-    if (c->capture)
-        c->capture(c->capture_ctx, layer, MODEL_IN_ATTN_OUT, c->attn, n, q);
-    cpu_matmul(c->attn, n, q, L->wo, d, NULL, c->proj);
-    cpu_add(x, c->proj, n * d);
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm, n, d);
+    rc = rc ? rc : be->matmul(c->norm, n, d, L->wq, q, L->bq, c->q);
+    rc = rc ? rc : be->matmul(c->norm, n, d, L->wk, kv, L->bk, c->k);
+    rc = rc ? rc : be->matmul(c->norm, n, d, L->wv, kv, L->bv, c->v);
+    rc = rc ? rc : be->rope(c->q, n, hp->n_head, hd, hp->n_rot, 0, hp->rope_theta, m->rope_freq_scale, m->rope_freqs,
+                            m->rope_mode);
+    rc = rc ? rc : be->rope(c->k, n, hp->n_head_kv, hd, hp->n_rot, 0, hp->rope_theta, m->rope_freq_scale,
+                            m->rope_freqs, m->rope_mode);
+    rc = rc ? rc : be->attention(c->q, c->k, c->v, n, hp->n_head, hp->n_head_kv, hd, c->attn);
+    if (!rc && c->capture)
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN_OUT, c->attn, n, q);
+    rc = rc ? rc : be->matmul(c->attn, n, q, L->wo, d, NULL, c->proj);
+    if (rc)
+        return rc;
+    be->add(x, c->proj, n * d);
     /* feed-forward */
-    cpu_rms_norm(x, n, d, L->ffn_norm, hp->rms_eps, c->norm);
+    be->rms_norm(x, n, d, L->ffn_norm, hp->rms_eps, c->norm);
     if (c->capture)
-        c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm, n, d);
-    cpu_matmul(c->norm, n, d, L->w_gate, hp->n_ff, NULL, c->gate);
-    cpu_matmul(c->norm, n, d, L->w_up, hp->n_ff, NULL, c->up);
-    cpu_swiglu(c->gate, c->up, n * hp->n_ff);
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm, n, d);
+    rc = rc ? rc : be->matmul(c->norm, n, d, L->w_gate, hp->n_ff, NULL, c->gate);
+    rc = rc ? rc : be->matmul(c->norm, n, d, L->w_up, hp->n_ff, NULL, c->up);
+    if (rc)
+        return rc;
+    be->swiglu(c->gate, c->up, n * hp->n_ff);
     if (c->capture)
-        c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate, n, hp->n_ff);
-    cpu_matmul(c->gate, n, hp->n_ff, L->w_down, d, NULL, c->proj);
-    cpu_add(x, c->proj, n * d);
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate, n, hp->n_ff);
+    rc = rc ? rc : be->matmul(c->gate, n, hp->n_ff, L->w_down, d, NULL, c->proj);
+    if (rc)
+        return rc;
+    be->add(x, c->proj, n * d);
+    return 0;
 }
 
-void model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits)
+int model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits)
 {
-    cpu_rms_norm(x, n, m->hp.n_embd, m->output_norm, m->hp.rms_eps, c->norm);
-    cpu_matmul(c->norm, n, m->hp.n_embd, m->output, m->hp.n_vocab, NULL, logits);
+    const struct backend *be = backend_active();
+    be->rms_norm(x, n, m->hp.n_embd, m->output_norm, m->hp.rms_eps, c->norm);
+    return be->matmul(c->norm, n, m->hp.n_embd, m->output, m->hp.n_vocab, NULL, logits);
 }
 
 int model_forward(const struct model *m, struct model_ctx *c, const int32_t *tokens, int64_t n, int64_t first,
@@ -338,9 +365,9 @@ int model_forward(const struct model *m, struct model_ctx *c, const int32_t *tok
         return IG_ENOMEM;
     int rc = model_embed(m, tokens, n, x);
     for (int64_t l = 0; l < m->hp.n_layer && !rc; l++)
-        model_block_forward(m, c, l, x, n);
+        rc = model_block_forward(m, c, l, x, n);
     if (!rc)
-        model_output(m, c, x + first * m->hp.n_embd, n - first, logits);
+        rc = model_output(m, c, x + first * m->hp.n_embd, n - first, logits);
     free(x);
     return rc;
 }

@@ -50,6 +50,10 @@ void model_layer_release(struct model *m, int64_t l);
 
 const struct model_hparams *model_hparams(const struct model *m);
 
+/* Whether the model's RoPE is scaled (linear scaling or a rope_freqs.weight tensor), which
+ * model_block_forward applies and a caller reimplementing the block must too. */
+bool model_rope_scaled(const struct model *m);
+
 /* The resident fp32 data of tensor name ("blk.3.attn_q.weight", "output_norm.weight", ...),
  * writable, so calib/ can fold AWQ scales and put quantized weights back; sets *n_elems.
  * NULL if the model has no such tensor. */
@@ -64,8 +68,9 @@ enum model_linear_input {
 };
 
 /* Called with each linear input X [n][dim] as the block computes it (calib/ accumulates
- * statistics from it). X is only valid during the call. */
-typedef void (*model_capture_fn)(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n,
+ * statistics from it). X is only valid during the call. Returns 0, or an IG_E... code that
+ * model_block_forward stops on and returns (with the message the function recorded). */
+typedef int (*model_capture_fn)(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n,
                                  int64_t dim);
 
 /* Scratch buffers for windows of up to n_max tokens. */
@@ -78,12 +83,13 @@ void model_ctx_set_capture(struct model_ctx *c, model_capture_fn fn, void *fn_ct
 /* x[n][n_embd] = embedding rows of tokens; IG_EINVAL if a token id is out of range. */
 int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *x);
 
-/* Run block `layer` in place on x[n][n_embd] (positions 0..n-1). */
-void model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n);
+/* Run block `layer` in place on x[n][n_embd] (positions 0..n-1), on backend_active().
+ * Returns 0, or the backend's or the capture function's error (IG_ENOMEM). */
+int model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n);
 
 /* logits[n][n_vocab] for the n rows of x (final norm, then the output projection).
- * x is not modified. */
-void model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits);
+ * x is not modified. Returns 0 or the backend's error (IG_ENOMEM). */
+int model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits);
 
 /* The whole window: embed, every block, then logits for rows [first, n) only:
  * logits is [n - first][n_vocab]. Returns 0 or IG_EINVAL (bad token). */

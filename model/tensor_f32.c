@@ -1,29 +1,31 @@
-/* weights.c — any source or container tensor as fp32, for model/ and for convert.
- *
- * Float tensors go through src_tensor_read_rows_f32 (which also applies the Q/K row
- * permutation of HF llama checkpoints); quantized ones through the type table's
- * reference dequantizer, row by row.
- */
-#include "verify.h"
+/* tensor_f32.c — any source or container tensor as fp32 (see tensor_f32.h). */
+#include "tensor_f32.h"
 
 #include "../common/ig_error.h"
 #include "../formats/ggml_type.h"
 #include "../quantizers/quant_type.h"
 
-int verify_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst)
+#include <math.h>
+
+int tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst)
 {
     const int64_t n_cols = t->ne[0];
     if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16) {
         if (t->n_dims == 1 || n_rows < 64)
             return src_tensor_read_rows_f32(t, row0, n_rows, dst);
-        int rc = 0;
-#pragma omp parallel for schedule(static) reduction(min : rc)
+        /* a worker's message would die with its thread: carry the first failing chunk's out */
+        struct ig_par_error pe;
+        ig_par_error_init(&pe);
+#pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < n_rows; r += 16) {
+            if (ig_par_error_skip(&pe, r))
+                continue;
             int64_t k = n_rows - r < 16 ? n_rows - r : 16;
             int e = src_tensor_read_rows_f32(t, row0 + r, k, dst + r * n_cols);
-            rc = e < rc ? e : rc;
+            if (e)
+                ig_par_error_record(&pe, r, e);
         }
-        return rc;
+        return ig_par_error_raise(&pe);
     }
     const struct quant_type *qt = quant_type_get(t->type);
     if (!qt || !qt->dequantize_row_ref)
@@ -39,8 +41,18 @@ int verify_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_row
     return 0;
 }
 
-int verify_fetch_f32(void *ctx, const struct src_tensor *t, float *dst)
+int tensor_fetch_f32(void *ctx, const struct src_tensor *t, float *dst)
 {
     (void)ctx;
-    return verify_read_rows_f32(t, 0, src_tensor_n_rows(t), dst);
+    const int64_t n_rows = src_tensor_n_rows(t), n_cols = t->ne[0];
+    int rc = tensor_read_rows_f32(t, 0, n_rows, dst);
+    /* one NaN or Inf in a weight makes every later activation, and every figure computed
+     * from them, NaN: refuse it where the row is still known (a quantized block with a NaN
+     * or Inf scale shows here too, after dequantizing) */
+    for (int64_t i = 0; i < n_rows * n_cols && !rc; i++)
+        if (!isfinite(dst[i]))
+            rc = ig_error_set(IG_EINVAL, "%s: tensor '%s': row %lld: element %lld is %s (a weight must be finite)",
+                              t->file, t->name, (long long)(i / n_cols), (long long)(i % n_cols),
+                              isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+Inf" : "-Inf");
+    return rc;
 }

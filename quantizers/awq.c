@@ -5,13 +5,19 @@
  * results into the model) and the type's reference quantizer, which every function calls
  * as its rounding. llm-awq awq/quantize/auto_scale.py and auto_clip.py, AutoAWQ
  * awq/quantize/quantizer.py _compute_best_scale / _compute_best_clip.
+ *
+ * Every score is a sum in a fixed order: the GEMMs go through the backend (kernels/backend.h,
+ * deterministic on the CPU, not OpenBLAS, whose bits depend on its kernel), the small
+ * matrix-vector products are plain loops here, and each row or chunk is one thread's. So
+ * the chosen scales, clips and codes are the same whatever the thread count or machine.
  */
 #include "awq.h"
 
 #include "../common/ig_error.h"
+#include "../kernels/backend.h"
+#include "../kernels/cpu/det_math.h"
 #include "quant_type.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -120,12 +126,12 @@ static void clip_row_into(const float *w, int64_t n, int64_t gs, int i, const in
 /* ---- the scale search ------------------------------------------------------------------- */
 
 /* s [n_in] = max(x̄^alpha, floor) / sqrt(max(s)·min(s)). alpha = 0 gives exactly 1
- * (powf(x, 0) = 1 for every x, and then the norm is sqrt(1·1)). */
+ * (det_powf(x, 0) = 1 for every x, as powf, and then the norm is sqrt(1·1)). */
 static void make_scales(const float *xbar, int64_t n_in, float alpha, float *s)
 {
     float s_max = 0.0f, s_min = INFINITY;
     for (int64_t j = 0; j < n_in; j++) {
-        s[j] = fmaxf(powf(xbar[j], alpha), AWQ_SCALE_FLOOR);
+        s[j] = fmaxf(det_powf(xbar[j], alpha), AWQ_SCALE_FLOOR);   /* libm-independent bits */
         s_max = fmaxf(s_max, s[j]);
         s_min = fminf(s_min, s[j]);
     }
@@ -146,7 +152,7 @@ struct scale_work {
 };
 
 /* Σ over rows [0, rows) of W [.][n] of dᵀ H d, d = w − Q(w·s)/s: the deltas D [rows][n]
- * go through one GEMM, E = D·H, then Σ D∘E. One thread runs it all. */
+ * go through one GEMM, E = D·H (= D·Hᵀ, H symmetric), then Σ D∘E. One thread runs it all. */
 static int chunk_error(const struct scale_work *wk, const struct quant_type *qt, const float *W, int64_t rows,
                        int64_t n, uint8_t *scratch, double *sse)
 {
@@ -163,8 +169,9 @@ static int chunk_error(const struct scale_work *wk, const struct quant_type *qt,
         for (int64_t j = 0; j < n; j++)
             d[j] = d[j] / wk->s[j] - w[j];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n, (int)n, 1.0f, D, (int)n, wk->Hf,
-                (int)n, 0.0f, E, (int)n);
+    int rc = backend_active()->sgemm_nt(rows, n, n, D, n, wk->Hf, n, E, n, BACKEND_STORE);
+    if (rc)
+        return rc;
     double sum = 0.0;
     for (int64_t k = 0; k < rows * n; k++)
         sum += (double)D[k] * (double)E[k];
@@ -182,16 +189,22 @@ static int group_error(const struct scale_work *wk, int64_t n, const struct awq_
     int64_t count = 0;
     for (int l = 0; l < n_lin; l++) {
         int64_t n_chunks = (lin[l].m + AWQ_SCALE_ROWS - 1) / AWQ_SCALE_ROWS;
-        int rc = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(min : rc) if (lin[l].m * n >= AWQ_PARALLEL_MIN)
+        struct ig_par_error pe;
+        ig_par_error_init(&pe);
+#pragma omp parallel for schedule(dynamic, 1) if (lin[l].m * n >= AWQ_PARALLEL_MIN)
         for (int64_t c = 0; c < n_chunks; c++) {
+            if (ig_par_error_skip(&pe, c))
+                continue;
             int64_t r0 = c * AWQ_SCALE_ROWS, rows = lin[l].m - r0 < AWQ_SCALE_ROWS ? lin[l].m - r0 : AWQ_SCALE_ROWS;
             uint8_t *scratch = wk->scratch + (size_t)omp_get_thread_num() * wk->thread_bytes;
-            int rc_chunk = chunk_error(wk, qt, lin[l].W + r0 * n, rows, n, scratch, &wk->partial[c]);
-            rc = rc_chunk < rc ? rc_chunk : rc;
+            int rc = chunk_error(wk, qt, lin[l].W + r0 * n, rows, n, scratch, &wk->partial[c]);
+            if (rc)
+                ig_par_error_record(&pe, c, ig_error_wrap(rc, "awq_search_scale: type %s: linear %d, rows %lld..%lld",
+                                                          qt->name, l, (long long)r0, (long long)(r0 + rows - 1)));
         }
+        int rc = ig_par_error_raise(&pe);
         if (rc)
-            return ig_error_set(rc, "awq_search_scale: type %s: quantizing linear %d failed", qt->name, l);
+            return rc;
         for (int64_t c = 0; c < n_chunks; c++)
             sum += wk->partial[c];
         count += lin[l].m;
@@ -351,21 +364,24 @@ int awq_search_clip(const double *H, int64_t n_in, const float *W, int64_t m, in
     if (!scratch)
         return ig_error_set(IG_ENOMEM, "%s: out of memory for %lld channels in groups of %lld", fn, (long long)n_in,
                             (long long)gs);
-#pragma omp parallel for schedule(dynamic, 4) reduction(min : rc) if (m * n_in >= AWQ_PARALLEL_MIN)
+    struct ig_par_error pe;
+    ig_par_error_init(&pe);
+#pragma omp parallel for schedule(dynamic, 4) if (m * n_in >= AWQ_PARALLEL_MIN)
     for (int64_t r = 0; r < m; r++) {
+        if (ig_par_error_skip(&pe, r))
+            continue;
         struct clip_scratch sc = clip_scratch_at(scratch + (size_t)omp_get_thread_num() * sc_bytes, n_in, gs);
         int rc_row = clip_row(qt, W + r * n_in, n_in, H, n_grid, n_steps, &sc, W_out + r * n_in);
-        rc = rc_row < rc ? rc_row : rc;
+        if (rc_row)
+            ig_par_error_record(&pe, r, ig_error_wrap(rc_row, "%s: type %s: row %lld", fn, qt->name, (long long)r));
     }
     free(scratch);
-    if (rc)
-        return ig_error_set(rc, "%s: type %s: quantizing a row failed", fn, qt->name);
-    return 0;
+    return ig_par_error_raise(&pe);
 }
 
 /* ---- the final rounding of --method awq --------------------------------------------------- */
 
-/* The errors are all quadratic forms in H's diagonal blocks, so they go through BLAS:
+/* The errors are all quadratic forms in H's diagonal blocks, so they go through a GEMM:
  * for block b, E = D_b·H_bb with D_b [n_cand][gs] every candidate's slice of d = w − ŵ,
  * and candidate c's block error is the dot product of row c of E with row c of D_b. */
 
@@ -420,13 +436,16 @@ static struct round_scratch round_scratch_at(uint8_t *base, const struct round_w
 }
 
 /* out[c] = D[c][c0 .. c0+len)ᵀ H_bb D[c][c0 .. c0+len) for candidates [0, n_rows), with
- * H_bb the diagonal block of H at c0; one GEMM, then row-wise dot products. */
-static void block_errors(const struct round_work *rw, const struct round_scratch *sc, int n_rows, int64_t c0,
-                         int64_t len, double *out, int64_t out_stride)
+ * H_bb the diagonal block of H at c0; one GEMM (E = D_b·H_bb = D_b·H_bbᵀ), then row-wise
+ * dot products. Returns 0 or the backend's IG_ENOMEM. */
+static int block_errors(const struct round_work *rw, const struct round_scratch *sc, int n_rows, int64_t c0,
+                        int64_t len, double *out, int64_t out_stride)
 {
     const int64_t n = rw->n;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_rows, (int)len, (int)len, 1.0, sc->D + c0, (int)n,
-                rw->H + c0 * n + c0, (int)n, 0.0, sc->E, (int)len);
+    int rc = backend_active()->dgemm_nt(n_rows, len, len, sc->D + c0, n, rw->H + c0 * n + c0, n, sc->E, len,
+                                        BACKEND_STORE);
+    if (rc)
+        return rc;
     for (int c = 0; c < n_rows; c++) {
         const double *dc = sc->D + (size_t)c * (size_t)n + (size_t)c0, *ec = sc->E + (size_t)c * (size_t)len;
         double e = 0.0;
@@ -434,6 +453,7 @@ static void block_errors(const struct round_work *rw, const struct round_scratch
             e += dc[k] * ec[k];
         out[(size_t)c * (size_t)out_stride] = e;
     }
+    return 0;
 }
 
 /* Quantize candidate c of row w into its packed slot and its row of D: clip set
@@ -456,11 +476,13 @@ static int round_candidate(const struct round_work *rw, const struct round_scrat
 
 /* The mixed clip of each set: per clip group, the ratio whose plain candidate has the
  * smallest error on that group's diagonal block (ties: the milder clip). */
-static void mixed_clips(const struct round_work *rw, const struct round_scratch *sc)
+static int mixed_clips(const struct round_work *rw, const struct round_scratch *sc)
 {
     const int64_t ng = rw->n / rw->cg;
     for (int64_t g = 0; g < ng; g++) {
-        block_errors(rw, sc, rw->n_plain, g * rw->cg, rw->cg, sc->group_err, 1);
+        int rc = block_errors(rw, sc, rw->n_plain, g * rw->cg, rw->cg, sc->group_err, 1);
+        if (rc)
+            return rc;
         for (int set = 0; set < rw->n_sets; set++) {
             int best = 0;
             for (int i = 1; i < rw->n_steps; i++)
@@ -468,6 +490,21 @@ static void mixed_clips(const struct round_work *rw, const struct round_scratch 
                     best = i;
             sc->group_i[set * ng + g] = best;
         }
+    }
+    return 0;
+}
+
+/* v [len] += Σ_a x[a]·H[a][c0 ..) over a in [a0, a0 + n_x), in a's order: row a of the
+ * symmetric H is its column a, so this is v += H[c0.., a0..]·x, each v[i] one fixed chain
+ * (it vectorizes across i without reassociating). */
+static void symv_add(const double *H, int64_t ldh, int64_t a0, int64_t n_x, int64_t c0, int64_t len, const double *x,
+                     double *v)
+{
+    for (int64_t a = 0; a < n_x; a++) {
+        const double *Ha = H + (a0 + a) * ldh + c0;
+        const double xa = x[a];
+        for (int64_t i = 0; i < len; i++)
+            v[i] += xa * Ha[i];
     }
 }
 
@@ -477,7 +514,8 @@ static double row_error(const struct round_work *rw, const struct round_scratch 
     const int64_t n = rw->n;
     for (int64_t j = 0; j < n; j++)
         sc->d[j] = sc->D[(size_t)choice[j / rw->gs] * (size_t)n + (size_t)j];
-    cblas_dsymv(CblasRowMajor, CblasUpper, (int)n, 1.0, rw->H, (int)n, sc->d, 1, 0.0, sc->v, 1);
+    memset(sc->v, 0, (size_t)n * sizeof *sc->v);
+    symv_add(rw->H, n, 0, n, 0, n, sc->d, sc->v);
     double e = 0.0;
     for (int64_t j = 0; j < n; j++)
         e += sc->d[j] * sc->v[j];
@@ -497,7 +535,8 @@ static void descend(const struct round_work *rw, const struct round_scratch *sc)
         for (int64_t b = 0; b < nb; b++) {
             const int64_t c0 = b * gs;
             const double *db = sc->d + c0, *vb = sc->v + c0;
-            cblas_dsymv(CblasRowMajor, CblasUpper, (int)gs, 1.0, rw->H + c0 * n + c0, (int)n, db, 1, 0.0, sc->u, 1);
+            memset(sc->u, 0, (size_t)gs * sizeof *sc->u);
+            symv_add(rw->H, n, c0, gs, c0, gs, db, sc->u);
             double dbu = 0.0, dbv = 0.0;
             for (int64_t k = 0; k < gs; k++) {
                 dbu += db[k] * sc->u[k];
@@ -525,7 +564,7 @@ static void descend(const struct round_work *rw, const struct round_scratch *sc)
             const double *dc = sc->D + (size_t)best_c * (size_t)n + (size_t)c0;
             for (int64_t k = 0; k < gs; k++)
                 sc->u[k] = dc[k] - db[k];   /* u is spent: reuse it for δ */
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)gs, 1.0, rw->H + c0, (int)n, sc->u, 1, 1.0, sc->v, 1);
+            symv_add(rw->H, n, c0, gs, 0, n, sc->u, sc->v);   /* v += H[:, block]·δ */
             memcpy(sc->d + c0, dc, (size_t)gs * sizeof *dc);
             sc->choice[b] = best_c;
             moved = true;
@@ -542,14 +581,16 @@ static int round_row(const struct round_work *rw, const struct round_scratch *sc
     for (int c = 0; c < rw->n_plain && !rc; c++)
         rc = round_candidate(rw, sc, w, c);
     if (!rc && rw->n_cand > rw->n_plain) {
-        mixed_clips(rw, sc);
+        rc = mixed_clips(rw, sc);
         for (int c = rw->n_plain; c < rw->n_cand && !rc; c++)
             rc = round_candidate(rw, sc, w, c);
     }
     if (rc)
         return rc;
     for (int64_t b = 0; b < nb; b++) {
-        block_errors(rw, sc, rw->n_cand, b * rw->gs, rw->gs, sc->err + b, nb);
+        rc = block_errors(rw, sc, rw->n_cand, b * rw->gs, rw->gs, sc->err + b, nb);
+        if (rc)
+            return rc;
         sc->choice[b] = 0;
         for (int c = 1; c < rw->n_cand; c++)   /* strict: a tie keeps the earlier candidate */
             if (sc->err[(size_t)c * (size_t)nb + (size_t)b] < sc->err[(size_t)sc->choice[b] * (size_t)nb + (size_t)b])
@@ -593,14 +634,17 @@ int awq_round(const double *H, const float *W, int64_t m, int64_t n_in, const fl
     if (!scratch)
         return ig_error_set(IG_ENOMEM, "%s: out of memory for %d candidates of %lld columns", fn, rw.n_cand,
                             (long long)n_in);
-#pragma omp parallel for schedule(dynamic, 4) reduction(min : rc) if (m * n_in >= AWQ_PARALLEL_MIN)
+    struct ig_par_error pe;
+    ig_par_error_init(&pe);
+#pragma omp parallel for schedule(dynamic, 4) if (m * n_in >= AWQ_PARALLEL_MIN)
     for (int64_t r = 0; r < m; r++) {
+        if (ig_par_error_skip(&pe, r))
+            continue;
         struct round_scratch sc = round_scratch_at(scratch + (size_t)omp_get_thread_num() * sc_bytes, &rw);
         int rc_row = round_row(&rw, &sc, W + r * n_in, out + (size_t)r * rw.row_bytes);
-        rc = rc_row < rc ? rc_row : rc;
+        if (rc_row)
+            ig_par_error_record(&pe, r, ig_error_wrap(rc_row, "%s: type %s: row %lld", fn, qt->name, (long long)r));
     }
     free(scratch);
-    if (rc)
-        return ig_error_set(rc, "%s: type %s: quantizing a row failed", fn, qt->name);
-    return 0;
+    return ig_par_error_raise(&pe);
 }

@@ -18,9 +18,10 @@
  *      (AutoAWQ's clip search on the weights) and then GPTQ.
  *
  * Threads: rows are processed in parallel (OpenMP), each by one thread, and every sum is
- * taken in a fixed order, so results do not depend on the thread count. As in kernels/cpu
- * (cpu_set_threads), OpenBLAS should be single-threaded: its spinning threads and OpenMP's
- * slow each other down many times over (the results are the same either way).
+ * taken in a fixed order (the GEMMs on the backend, kernels/backend.h, whose CPU sums do not
+ * depend on tiling, threads or the machine), so results do not depend on the thread count,
+ * the BLAS build or the x86-64 machine. A failing row's message survives the threads
+ * (struct ig_par_error: the lowest failing row's).
  */
 #ifndef AWQ_H
 #define AWQ_H

@@ -1,8 +1,9 @@
 /* blocks.h — the byte layout of every packed ggml block, declared once for C and nvcc.
  *
  * Each struct is exactly ggml's (ggml-common.h); fp16 fields are raw IEEE binary16 bits
- * (ig_half.h converts them). The static assertions pin every size, so a layout change is a
- * compile error, not silent garbage.
+ * (ig_half.h converts them). IG_BLOCK_CHECK pins every struct's size and element count to its
+ * type's line in formats/ggml_type.h (GGML_TYPE_LIST), so a layout that disagrees with the
+ * file format is a compile error, not silent garbage.
  *
  *   Q4_0   d | qs[16]                 low nibble of qs[j] = x[j], high nibble = x[j+16]
  *   Q4_1   d m | qs[16]
@@ -18,6 +19,8 @@
  */
 #ifndef BLOCKS_H
 #define BLOCKS_H
+
+#include "../formats/ggml_type.h"
 
 #include <stdint.h>
 
@@ -112,17 +115,23 @@ typedef struct {
 #define IG_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #endif
 
-IG_STATIC_ASSERT(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
-IG_STATIC_ASSERT(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes");
-IG_STATIC_ASSERT(sizeof(block_q5_0) == 22, "block_q5_0 is 22 bytes");
-IG_STATIC_ASSERT(sizeof(block_q5_1) == 24, "block_q5_1 is 24 bytes");
-IG_STATIC_ASSERT(sizeof(block_q8_0) == 34, "block_q8_0 is 34 bytes");
-IG_STATIC_ASSERT(sizeof(block_iq4_nl) == 18, "block_iq4_nl is 18 bytes");
-IG_STATIC_ASSERT(sizeof(block_q2_K) == 84, "block_q2_K is 84 bytes");
-IG_STATIC_ASSERT(sizeof(block_q3_K) == 110, "block_q3_K is 110 bytes");
-IG_STATIC_ASSERT(sizeof(block_q4_K) == 144, "block_q4_K is 144 bytes");
-IG_STATIC_ASSERT(sizeof(block_q5_K) == 176, "block_q5_K is 176 bytes");
-IG_STATIC_ASSERT(sizeof(block_q6_K) == 210, "block_q6_K is 210 bytes");
+/* Pin block struct block_t, holding elems elements, to type NAME's line in GGML_TYPE_LIST. */
+#define IG_BLOCK_CHECK(block_t, NAME, elems)                                                \
+    IG_STATIC_ASSERT(sizeof(block_t) == GGML_BLOCK_BYTES_##NAME &&                          \
+                         (elems) == GGML_BLOCK_ELEMS_##NAME,                                \
+                     #block_t " does not match " #NAME " in formats/ggml_type.h")
+
+IG_BLOCK_CHECK(block_q4_0, Q4_0, QK4_0);
+IG_BLOCK_CHECK(block_q4_1, Q4_1, QK4_1);
+IG_BLOCK_CHECK(block_q5_0, Q5_0, QK5_0);
+IG_BLOCK_CHECK(block_q5_1, Q5_1, QK5_1);
+IG_BLOCK_CHECK(block_q8_0, Q8_0, QK8_0);
+IG_BLOCK_CHECK(block_iq4_nl, IQ4_NL, QK4_NL);
+IG_BLOCK_CHECK(block_q2_K, Q2_K, QK_K);
+IG_BLOCK_CHECK(block_q3_K, Q3_K, QK_K);
+IG_BLOCK_CHECK(block_q4_K, Q4_K, QK_K);
+IG_BLOCK_CHECK(block_q5_K, Q5_K, QK_K);
+IG_BLOCK_CHECK(block_q6_K, Q6_K, QK_K);
 
 #ifdef __cplusplus
 }

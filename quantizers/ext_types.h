@@ -2,9 +2,11 @@
  * groups (GPTQ/AWQ), with the byte layout of each block; this header is their spec.
  *
  * ggml has neither, so they take type ids from GGML_TYPE_INGOT_BASE (4096) up; llama.cpp
- * refuses files that use them. Each type has a scalar reference quantize and dequantize
- * with the signatures of quant_type.h; their block geometry is also in formats/ggml_type.c,
- * which sizes tensors without knowing the math. All multi-byte fields are little-endian; "fp16" is IEEE binary16 bits.
+ * refuses files that use them. Their ids (GGML_TYPE_NF4 ... GGML_TYPE_I8_G128) and block
+ * geometry are lines of GGML_TYPE_LIST in formats/ggml_type.h, which sizes tensors without
+ * knowing the math; the structs below are pinned to those lines. Each type has a scalar
+ * reference quantize and dequantize with the signatures of quant_type.h. All multi-byte
+ * fields are little-endian; "fp16" is IEEE binary16 bits.
  *
  * NF4 code table (bitsandbytes functional.py get_4bit_type("nf4"), normalised by max |v|):
  *   index  0..7:  -1.0, -0.6961928, -0.5250731, -0.3949175, -0.2844414, -0.1847734,
@@ -75,18 +77,7 @@
 extern "C" {
 #endif
 
-/* ---- type ids and block sizes ----------------------------------------------------------- */
-
-enum quant_ext_type_id {
-    QUANT_TYPE_NF4 = GGML_TYPE_INGOT_BASE,  /* 4096: NF4, double-quantized super-block */
-    QUANT_TYPE_NF4_F16,                     /* 4097 */
-    QUANT_TYPE_I4_G32,                      /* 4098 */
-    QUANT_TYPE_I4_G64,                      /* 4099 */
-    QUANT_TYPE_I4_G128,                     /* 4100 */
-    QUANT_TYPE_I8_G32,                      /* 4101 */
-    QUANT_TYPE_I8_G64,                      /* 4102 */
-    QUANT_TYPE_I8_G128,                     /* 4103 */
-};
+/* ---- block layouts ---------------------------------------------------------------------- */
 
 #define QK_NF4 64            /* weights per bitsandbytes block (blocksize=64) */
 #define QK_NF4_SUPER 256     /* weights per NF4 super-block: 4 blocks of 64 */
@@ -147,14 +138,14 @@ typedef struct {
     uint8_t qs[128];
 } block_i8_g128;
 
-IG_STATIC_ASSERT(sizeof(block_nf4) == 134, "block_nf4 is 134 bytes");
-IG_STATIC_ASSERT(sizeof(block_nf4_f16) == 34, "block_nf4_f16 is 34 bytes");
-IG_STATIC_ASSERT(sizeof(block_i4_g32) == 20, "block_i4_g32 is 20 bytes");
-IG_STATIC_ASSERT(sizeof(block_i4_g64) == 36, "block_i4_g64 is 36 bytes");
-IG_STATIC_ASSERT(sizeof(block_i4_g128) == 68, "block_i4_g128 is 68 bytes");
-IG_STATIC_ASSERT(sizeof(block_i8_g32) == 36, "block_i8_g32 is 36 bytes");
-IG_STATIC_ASSERT(sizeof(block_i8_g64) == 68, "block_i8_g64 is 68 bytes");
-IG_STATIC_ASSERT(sizeof(block_i8_g128) == 132, "block_i8_g128 is 132 bytes");
+IG_BLOCK_CHECK(block_nf4, NF4, QK_NF4_SUPER);
+IG_BLOCK_CHECK(block_nf4_f16, NF4_F16, QK_NF4);
+IG_BLOCK_CHECK(block_i4_g32, I4_G32, 32);
+IG_BLOCK_CHECK(block_i4_g64, I4_G64, 64);
+IG_BLOCK_CHECK(block_i4_g128, I4_G128, 128);
+IG_BLOCK_CHECK(block_i8_g32, I8_G32, 32);
+IG_BLOCK_CHECK(block_i8_g64, I8_G64, 64);
+IG_BLOCK_CHECK(block_i8_g128, I8_G128, 128);
 
 /* ---- registration and shared checks (ext_types.c) --------------------------------------- */
 

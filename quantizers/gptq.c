@@ -1,69 +1,63 @@
 /* gptq.c — GPTQ onto any ggml / ingot grid (see gptq.h for the algorithm and the choice
  * of block scales). The sweep is a straight run of the paper's Algorithm 1, so it is
- * longer than most functions here. */
+ * longer than most functions here.
+ *
+ * The heavy algebra (the inverse Hessian's factor, the lazy-batch update, the relative
+ * error) goes through the backend (kernels/backend.h), not OpenBLAS/LAPACKE: the CPU
+ * backend sums in a fixed order, so the packed bytes are the same whatever the thread
+ * count, the BLAS build or the machine. Everything else is per row, on one thread. */
 #include "gptq.h"
 
 #include "../common/ig_error.h"
 #include "../formats/ggml_type.h"
+#include "../kernels/backend.h"
 #include "quant_grid.h"
 #include "quant_type.h"
 
-#include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GPTQ_MAX_DAMP_RAISES 6
+#define GPTQ_ERR_ROWS 64   /* rows per GEMM in gptq_relative_error */
 
 /* ---- the inverse Hessian's Cholesky factor ------------------------------------------------ */
 
-/* U = chol(H⁻¹) upper, in place in A [n][n] (row-major, double). */
-static int inverse_cholesky(double *A, int64_t n)
+/* Damp H and factor it into U = chol(H⁻¹) (upper), raising the damping until the
+ * factorisation succeeds. */
+static int prepare_hessian(const struct backend *be, const double *H, int64_t n, const uint8_t *dead,
+                           const struct gptq_opts *o, double *U, struct gptq_report *rep)
 {
-    /* LAPACK sees row-major A as column-major Aᵀ = A (symmetric): 'L' here is its lower */
-    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n) != 0)
-        return -1;
-    if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n) != 0)
-        return -1;
-    for (int64_t i = 0; i < n; i++)          /* dpotri fills one triangle: mirror it */
-        for (int64_t j = i + 1; j < n; j++)
-            A[i * n + j] = A[j * n + i];
-    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n) != 0)
-        return -1;
-    for (int64_t i = 0; i < n; i++)          /* keep the upper factor only */
-        for (int64_t j = 0; j < i; j++)
-            A[i * n + j] = 0.0;
-    return 0;
-}
-
-/* Damp H into U and factor it, raising the damping until the factorisation succeeds. */
-static int prepare_hessian(const double *H, int64_t n, const uint8_t *dead, const struct gptq_opts *o, double *U,
-                           struct gptq_report *rep)
-{
+    double *Hd = ig_malloc((size_t)(n * n) * sizeof *Hd);
+    if (!Hd)
+        return ig_error_wrap(IG_ENOMEM, "gptq: the damped %lld x %lld Hessian", (long long)n, (long long)n);
     double mean = 0.0;
     for (int64_t j = 0; j < n; j++)
         mean += dead[j] ? 1.0 : H[j * n + j];
     mean /= (double)n;
     double damp = o->damp > 0 ? o->damp : 0.01;
-    for (int k = 0; k <= GPTQ_MAX_DAMP_RAISES; k++) {
-        memcpy(U, H, (size_t)(n * n) * sizeof *U);
+    int rc = IG_EINVAL;
+    for (int k = 0; k <= GPTQ_MAX_DAMP_RAISES && rc == IG_EINVAL; k++, damp *= 10.0) {
+        memcpy(Hd, H, (size_t)(n * n) * sizeof *Hd);
         for (int64_t j = 0; j < n; j++) {
             if (dead[j]) {
                 for (int64_t i = 0; i < n; i++)
-                    U[i * n + j] = U[j * n + i] = 0.0;
-                U[j * n + j] = 1.0;
+                    Hd[i * n + j] = Hd[j * n + i] = 0.0;
+                Hd[j * n + j] = 1.0;
             }
-            U[j * n + j] += damp * mean;
+            Hd[j * n + j] += damp * mean;
         }
-        if (inverse_cholesky(U, n) == 0) {
+        rc = be->inverse_cholesky_upper(Hd, n, U);   /* IG_EINVAL: not positive definite */
+        if (!rc) {
             rep->damp_used = (float)damp;
             rep->damp_raised = k;
-            return 0;
         }
-        damp *= 10.0;
     }
-    return ig_error_set(IG_EINVAL, "gptq: the Hessian is not positive definite even with damping %g", damp / 10.0);
+    free(Hd);
+    if (rc == IG_EINVAL)
+        return ig_error_set(IG_EINVAL, "gptq: the Hessian is not positive definite even with damping %g",
+                            damp / 10.0);
+    return rc;
 }
 
 /* ---- grids ---------------------------------------------------------------------------------- */
@@ -110,8 +104,13 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
     int64_t *perm = ig_malloc((size_t)n * sizeof *perm);
     float *imp = ig_malloc((size_t)n * sizeof *imp);
     float *err = ig_malloc((size_t)(m * batch) * sizeof *err);
-    float *Ublk = ig_malloc((size_t)(batch * n) * sizeof *Ublk);
-    int rc = dead && U && perm && imp && err && Ublk ? 0 : IG_ENOMEM;
+    float *UblkT = ig_malloc((size_t)(batch * n) * sizeof *UblkT);
+    float *upd = ig_malloc((size_t)(m * n) * sizeof *upd);
+    const struct backend *be = backend_active();
+    struct ig_par_error pe;
+    int rc = dead && U && perm && imp && err && UblkT && upd
+                 ? 0
+                 : ig_error_wrap(IG_ENOMEM, "gptq: scratch for a %lld x %lld layer", (long long)m, (long long)n);
     if (rc)
         goto out_free;
     for (int64_t j = 0; j < n; j++) {
@@ -146,7 +145,7 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
         if (!Hp || !dp) {
             free(Hp);
             free(dp);
-            rc = IG_ENOMEM;
+            rc = ig_error_wrap(IG_ENOMEM, "gptq: the permuted %lld x %lld Hessian", (long long)n, (long long)n);
             goto out_free;
         }
         for (int64_t i = 0; i < n; i++) {
@@ -154,7 +153,7 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
             for (int64_t j = 0; j < n; j++)
                 Hp[i * n + j] = H[perm[i] * n + perm[j]];
         }
-        rc = prepare_hessian(Hp, n, dp, o, U, rep);
+        rc = prepare_hessian(be, Hp, n, dp, o, U, rep);
         free(Hp);
         free(dp);
         if (rc)
@@ -162,16 +161,26 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
     }
     for (int64_t i1 = 0; i1 < n; i1 += batch) {
         const int64_t i2 = i1 + batch < n ? i1 + batch : n, cnt = i2 - i1;
+        /* each row is swept by one thread; the first failing row's message survives the loop */
+        ig_par_error_init(&pe);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < m; r++) {
+            if (ig_par_error_skip(&pe, r))
+                continue;
             float *w = W + r * n;
             uint8_t *row = (uint8_t *)dst + (size_t)r * row_bytes;
             for (int64_t i = 0; i < cnt; i++) {
                 const int64_t c = perm[i1 + i];           /* the column being quantized */
                 const int64_t b = c / B;
                 uint8_t *block = row + (size_t)b * qt->block_bytes;
-                if (!act_order && c % B == 0)
-                    fix_block(qt, w + c, imp + c, block);   /* sequential: scales from updated values */
+                if (!act_order && c % B == 0) {            /* sequential: scales from updated values */
+                    int rc_row = fix_block(qt, w + c, imp + c, block);
+                    if (rc_row) {
+                        ig_par_error_record(&pe, r, ig_error_wrap(rc_row, "gptq: row %lld, block %lld", (long long)r,
+                                                                  (long long)b));
+                        break;
+                    }
+                }
                 const float q = round_on_grid(type, block, (int)(c % B), w[c]);
                 const float e = (w[c] - q) / (float)U[(i1 + i) * n + (i1 + i)];
                 err[r * batch + i] = e;
@@ -180,24 +189,21 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
                     w[perm[i1 + k]] -= e * (float)U[(i1 + i) * n + (i1 + k)];
             }
         }
-        if (i2 == n)
+        rc = ig_par_error_raise(&pe);
+        if (rc || i2 == n)
             break;
-        /* W[:, rest] -= Err · U[batch, rest]: one GEMM for the lazy update */
+        /* W[:, rest] -= Err · U[batch, rest]: one GEMM for the lazy update, with U's block
+         * transposed (UblkT [rest][cnt]) so both operands run along the sum */
         const int64_t rest = n - i2;
-        for (int64_t i = 0; i < cnt; i++)
-            for (int64_t k = 0; k < rest; k++)
-                Ublk[i * rest + k] = (float)U[(i1 + i) * n + (i2 + k)];
-        float *upd = ig_malloc((size_t)(m * rest) * sizeof *upd);
-        if (!upd) {
-            rc = IG_ENOMEM;
-            goto out_free;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)rest, (int)cnt, 1.0f, err, (int)batch,
-                    Ublk, (int)rest, 0.0f, upd, (int)rest);
+        for (int64_t k = 0; k < rest; k++)
+            for (int64_t i = 0; i < cnt; i++)
+                UblkT[k * cnt + i] = (float)U[(i1 + i) * n + (i2 + k)];
+        rc = be->sgemm_nt(m, rest, cnt, err, batch, UblkT, cnt, upd, rest, BACKEND_STORE);
+        if (rc)
+            break;
         for (int64_t r = 0; r < m; r++)
             for (int64_t k = 0; k < rest; k++)
                 W[r * n + perm[i2 + k]] -= upd[r * rest + k];
-        free(upd);
     }
 out_free:
     free(dead);
@@ -205,35 +211,56 @@ out_free:
     free(perm);
     free(imp);
     free(err);
-    free(Ublk);
+    free(UblkT);
+    free(upd);
     return rc;
+}
+
+/* Σ_r d_rᵀ H d_r over rows [0, rows) of D [rows][n], E = D·H [rows][n] (given), row by row
+ * in order. */
+static double sum_quad(const double *D, const double *E, int64_t rows, int64_t n)
+{
+    double sum = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        double dot = 0.0;
+        for (int64_t j = 0; j < n; j++)
+            dot += D[r * n + j] * E[r * n + j];
+        sum += dot;
+    }
+    return sum;
 }
 
 double gptq_relative_error(const float *W, const float *Wq, int64_t m, int64_t n, const double *H)
 {
+    const struct backend *be = backend_active();
     double num = 0.0, den = 0.0;
-    double *d = malloc((size_t)n * sizeof *d), *w = malloc((size_t)n * sizeof *w);
-    double *Hd = malloc((size_t)n * sizeof *Hd), *Hw = malloc((size_t)n * sizeof *Hw);
-    if (!d || !w || !Hd || !Hw) {
-        free(d);
-        free(w);
-        free(Hd);
-        free(Hw);
-        return NAN;
-    }
-    for (int64_t r = 0; r < m; r++) {
-        for (int64_t j = 0; j < n; j++) {
-            w[j] = W[r * n + j];
-            d[j] = (double)W[r * n + j] - (double)Wq[r * n + j];
+    /* Hf: H's upper triangle mirrored (H is read as upper); D: ΔW's rows, then W's, of one
+     * chunk; E = D·Hf, one GEMM per chunk */
+    double *Hf = malloc((size_t)(n * n) * sizeof *Hf);
+    double *D = malloc((size_t)(2 * GPTQ_ERR_ROWS * n) * sizeof *D);
+    double *E = malloc((size_t)(2 * GPTQ_ERR_ROWS * n) * sizeof *E);
+    int rc = Hf && D && E ? 0 : IG_ENOMEM;
+    for (int64_t i = 0; i < n && !rc; i++)
+        for (int64_t j = 0; j < n; j++)
+            Hf[i * n + j] = j >= i ? H[i * n + j] : H[j * n + i];
+    for (int64_t r0 = 0; r0 < m && !rc; r0 += GPTQ_ERR_ROWS) {
+        const int64_t rows = m - r0 < GPTQ_ERR_ROWS ? m - r0 : GPTQ_ERR_ROWS;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < n; j++) {
+                const float w = W[(r0 + r) * n + j];
+                D[r * n + j] = (double)w - (double)Wq[(r0 + r) * n + j];
+                D[(rows + r) * n + j] = w;
+            }
+        rc = be->dgemm_nt(2 * rows, n, n, D, n, Hf, n, E, n, BACKEND_STORE);   /* Hf = Hfᵀ */
+        if (!rc) {
+            num += sum_quad(D, E, rows, n);
+            den += sum_quad(D + rows * n, E + rows * n, rows, n);
         }
-        cblas_dsymv(CblasRowMajor, CblasUpper, (int)n, 1.0, H, (int)n, d, 1, 0.0, Hd, 1);
-        cblas_dsymv(CblasRowMajor, CblasUpper, (int)n, 1.0, H, (int)n, w, 1, 0.0, Hw, 1);
-        num += cblas_ddot((int)n, d, 1, Hd, 1);
-        den += cblas_ddot((int)n, w, 1, Hw, 1);
     }
-    free(d);
-    free(w);
-    free(Hd);
-    free(Hw);
+    free(Hf);
+    free(D);
+    free(E);
+    if (rc)
+        return NAN;
     return den > 0 ? sqrt(num / den) : 0.0;
 }

@@ -51,7 +51,8 @@ int gptq_quantize(float *W, int64_t m, int64_t n, const double *H, int type, con
                   struct gptq_report *rep);
 
 /* Relative output error sqrt(tr(ΔW H ΔWᵀ) / tr(W H Wᵀ)) of Wq against W under H: the
- * ‖WX − ŴX‖/‖WX‖ of the calibration activations, without the activations. */
+ * ‖WX − ŴX‖/‖WX‖ of the calibration activations, without the activations. H's upper
+ * triangle is read. NaN when out of memory. */
 double gptq_relative_error(const float *W, const float *Wq, int64_t m, int64_t n, const double *H);
 
 #ifdef __cplusplus

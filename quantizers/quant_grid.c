@@ -4,7 +4,9 @@
  * element may take only the values value(q) = a * (table ? table[q] : q) + b of this file's
  * grid; GPTQ rounds to the nearest and stores the code with quant_grid_set. The grids are read
  * off the dequantizers (q4_0.c ... q6_k.c, nf4.c, int_group.c; gguf-facts.md section 2), and
- * the test suite checks every code of every element against them.
+ * the test suite checks every code of every element against them. Each type's pair of
+ * functions below is named in its row of quant_type.c; the public functions at the end find
+ * the row, check the arguments and call the pair.
  *
  * Per type, element j of one block (d, dmin, m: the block's fp16 fields as fp32; s: sub-block):
  *
@@ -25,7 +27,7 @@
  *   Q5_K     d sc_s                -(dmin m_s)  0..31      -          low 4 as Q4_K; bit 4:
  *                                                                     qh[j%32] bit j/32
  *   Q6_K     d scales[j/16]        0            -32..31    -          q + 32: low 4 in ql, high 2
- *                                                                     in qh (set_kquant)
+ *                                                                     in qh (q6_k_grid_set)
  *   NF4      (d scales[s]) / 255   0            0..15      nf4_code   qs[32s + (j%64)/2], s = j/64,
  *                                                                     high nib if j even
  *   NF4_F16  d                     0            0..15      nf4_code   qs[j/2], high nib if j even
@@ -58,7 +60,6 @@
 
 #include "../common/ig_error.h"
 #include "../common/ig_half.h"
-#include "../formats/ggml_type.h"
 
 #include <math.h>
 #include <string.h>
@@ -87,18 +88,12 @@ static void bit_set(uint8_t *byte, int bit, int v)
     *byte = (uint8_t)(v ? (*byte | (1u << bit)) : (*byte & ~(1u << bit)));
 }
 
-/* Group size and bits of an I4_G* / I8_G* type; 0 for any other type. */
-static int int_group_geometry(int type, int *group, int *bits)
+/* 2-bit plane of Q2_K/Q3_K: element j sits in qs[32 (j/128) + j%32], bits 2 ((j%128)/32). */
+static void set_2bit(uint8_t *qs, int j, int v)
 {
-    switch (type) {
-    case QUANT_TYPE_I4_G32: *group = 32; *bits = 4; return 1;
-    case QUANT_TYPE_I4_G64: *group = 64; *bits = 4; return 1;
-    case QUANT_TYPE_I4_G128: *group = 128; *bits = 4; return 1;
-    case QUANT_TYPE_I8_G32: *group = 32; *bits = 8; return 1;
-    case QUANT_TYPE_I8_G64: *group = 64; *bits = 8; return 1;
-    case QUANT_TYPE_I8_G128: *group = 128; *bits = 8; return 1;
-    default: return 0;
-    }
+    uint8_t *byte = &qs[32 * (j / 128) + j % 32];
+    const int shift = 2 * ((j % 128) / 32);
+    *byte = (uint8_t)((*byte & ~(3u << shift)) | ((unsigned)v << shift));
 }
 
 static void grid_linear(struct quant_grid *g, float a, float b, int qmin, int qmax)
@@ -110,208 +105,218 @@ static void grid_linear(struct quant_grid *g, float a, float b, int qmin, int qm
     g->table = NULL;
 }
 
-/* ---- describe: one function per family ------------------------------------------------- */
+/* ---- the 32-element types of q_legacy.h: one scale per block, so j only places the code -- */
 
-/* The 32-element types of q_legacy.h. Returns 0, or -1 when type is not one of them. */
-static int grid_of_legacy(int type, const void *block, int j, struct quant_grid *g)
+void q4_0_grid_of(const void *block, int j, struct quant_grid *g)
 {
-    (void)j;   /* one scale per block: every element has the same grid */
-    switch (type) {
-    case GGML_TYPE_Q4_0: {
-        const float d = ig_fp16_to_fp32(((const block_q4_0 *)block)->d);
-        grid_linear(g, d, -8.0f * d, 0, 15);
-        return 0;
-    }
-    case GGML_TYPE_Q4_1: {
-        const block_q4_1 *x = block;
-        grid_linear(g, ig_fp16_to_fp32(x->d), ig_fp16_to_fp32(x->m), 0, 15);
-        return 0;
-    }
-    case GGML_TYPE_Q5_0: {
-        const float d = ig_fp16_to_fp32(((const block_q5_0 *)block)->d);
-        grid_linear(g, d, -16.0f * d, 0, 31);
-        return 0;
-    }
-    case GGML_TYPE_Q5_1: {
-        const block_q5_1 *x = block;
-        grid_linear(g, ig_fp16_to_fp32(x->d), ig_fp16_to_fp32(x->m), 0, 31);
-        return 0;
-    }
-    case GGML_TYPE_Q8_0:
-        grid_linear(g, ig_fp16_to_fp32(((const block_q8_0 *)block)->d), 0.0f, -128, 127);
-        return 0;
-    case GGML_TYPE_IQ4_NL:
-        grid_linear(g, ig_fp16_to_fp32(((const block_iq4_nl *)block)->d), 0.0f, 0, 15);
-        g->table = iq4nl_table;
-        return 0;
-    default:
-        return -1;
-    }
+    (void)j;
+    const float d = ig_fp16_to_fp32(((const block_q4_0 *)block)->d);
+    grid_linear(g, d, -8.0f * d, 0, 15);
 }
 
-/* The k-quants of k_quants.h. Returns 0, or -1 when type is not one of them. */
-static int grid_of_kquant(int type, const void *block, int j, struct quant_grid *g)
+void q4_0_grid_set(void *block, int j, int q)
 {
+    nibble_set(&((block_q4_0 *)block)->qs[j % 16], j >= 16, q);
+}
+
+void q4_1_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    const block_q4_1 *x = block;
+    grid_linear(g, ig_fp16_to_fp32(x->d), ig_fp16_to_fp32(x->m), 0, 15);
+}
+
+void q4_1_grid_set(void *block, int j, int q)
+{
+    nibble_set(&((block_q4_1 *)block)->qs[j % 16], j >= 16, q);
+}
+
+void q5_0_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    const float d = ig_fp16_to_fp32(((const block_q5_0 *)block)->d);
+    grid_linear(g, d, -16.0f * d, 0, 31);
+}
+
+void q5_0_grid_set(void *block, int j, int q)
+{
+    block_q5_0 *x = block;
+    nibble_set(&x->qs[j % 16], j >= 16, q & 0xF);
+    bit_set(&x->qh[j / 8], j % 8, q >> 4);   /* qh: little-endian u32, bit j */
+}
+
+void q5_1_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    const block_q5_1 *x = block;
+    grid_linear(g, ig_fp16_to_fp32(x->d), ig_fp16_to_fp32(x->m), 0, 31);
+}
+
+void q5_1_grid_set(void *block, int j, int q)
+{
+    block_q5_1 *x = block;
+    nibble_set(&x->qs[j % 16], j >= 16, q & 0xF);
+    bit_set(&x->qh[j / 8], j % 8, q >> 4);
+}
+
+void q8_0_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    grid_linear(g, ig_fp16_to_fp32(((const block_q8_0 *)block)->d), 0.0f, -128, 127);
+}
+
+void q8_0_grid_set(void *block, int j, int q)
+{
+    ((block_q8_0 *)block)->qs[j] = (int8_t)q;
+}
+
+void iq4_nl_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    grid_linear(g, ig_fp16_to_fp32(((const block_iq4_nl *)block)->d), 0.0f, 0, 15);
+    g->table = iq4nl_table;
+}
+
+void iq4_nl_grid_set(void *block, int j, int q)
+{
+    nibble_set(&((block_iq4_nl *)block)->qs[j % 16], j >= 16, q);
+}
+
+/* ---- the k-quants of k_quants.h --------------------------------------------------------- */
+
+void q2_k_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    const block_q2_K *x = block;
+    const uint8_t sc = x->scales[j / 16];
+    grid_linear(g, ig_fp16_to_fp32(x->d) * (sc & 0xF), -(ig_fp16_to_fp32(x->dmin) * (sc >> 4)), 0, 3);
+}
+
+void q2_k_grid_set(void *block, int j, int q)
+{
+    set_2bit(((block_q2_K *)block)->qs, j, q);
+}
+
+void q3_k_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    const block_q3_K *x = block;
+    grid_linear(g, ig_fp16_to_fp32(x->d) * kq_get_q3_scale(j / 16, x->scales), 0.0f, -4, 3);
+}
+
+void q3_k_grid_set(void *block, int j, int q)
+{
+    /* q + 4 = low2 + 4 hbit; a SET hmask bit means "no -4", i.e. q >= 0 */
+    block_q3_K *x = block;
+    set_2bit(x->qs, j, (q + 4) & 3);
+    bit_set(&x->hmask[j % 32], j / 32, q >= 0);
+}
+
+void q4_k_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    const block_q4_K *x = block;
     uint8_t sc, m;
-    switch (type) {
-    case GGML_TYPE_Q2_K: {
-        const block_q2_K *x = block;
-        sc = x->scales[j / 16];
-        grid_linear(g, ig_fp16_to_fp32(x->d) * (sc & 0xF),
-                    -(ig_fp16_to_fp32(x->dmin) * (sc >> 4)), 0, 3);
-        return 0;
-    }
-    case GGML_TYPE_Q3_K: {
-        const block_q3_K *x = block;
-        grid_linear(g, ig_fp16_to_fp32(x->d) * kq_get_q3_scale(j / 16, x->scales), 0.0f, -4, 3);
-        return 0;
-    }
-    case GGML_TYPE_Q4_K: {
-        const block_q4_K *x = block;
-        kq_get_scale_min_k4(j / 32, x->scales, &sc, &m);
-        grid_linear(g, ig_fp16_to_fp32(x->d) * sc, -(ig_fp16_to_fp32(x->dmin) * m), 0, 15);
-        return 0;
-    }
-    case GGML_TYPE_Q5_K: {
-        const block_q5_K *x = block;
-        kq_get_scale_min_k4(j / 32, x->scales, &sc, &m);
-        grid_linear(g, ig_fp16_to_fp32(x->d) * sc, -(ig_fp16_to_fp32(x->dmin) * m), 0, 31);
-        return 0;
-    }
-    case GGML_TYPE_Q6_K: {
-        const block_q6_K *x = block;
-        grid_linear(g, ig_fp16_to_fp32(x->d) * x->scales[j / 16], 0.0f, -32, 31);
-        return 0;
-    }
-    default:
-        return -1;
-    }
+    kq_get_scale_min_k4(j / 32, x->scales, &sc, &m);
+    grid_linear(g, ig_fp16_to_fp32(x->d) * sc, -(ig_fp16_to_fp32(x->dmin) * m), 0, 15);
 }
 
-/* NF4, NF4_F16 and the INT groups of ext_types.h. Returns 0, or -1 for another type. */
-static int grid_of_ext(int type, const void *block, int j, struct quant_grid *g)
+void q4_k_grid_set(void *block, int j, int q)
 {
-    int group, bits;
-    if (type == QUANT_TYPE_NF4) {
-        const block_nf4 *x = block;
-        /* nf4.c's nf4_sub_absmax: d * scales[s] is exact, the division the one rounding */
-        const float a = (ig_fp16_to_fp32(x->d) * (float)x->scales[j / QK_NF4]) / 255.0f;
-        grid_linear(g, a, 0.0f, 0, 15);
-        g->table = nf4_code;
-        return 0;
-    }
-    if (type == QUANT_TYPE_NF4_F16) {
-        grid_linear(g, ig_fp16_to_fp32(((const block_nf4_f16 *)block)->d), 0.0f, 0, 15);
-        g->table = nf4_code;
-        return 0;
-    }
-    if (int_group_geometry(type, &group, &bits)) {
-        /* int_group.c reads the head bytewise: d at bytes 0..1, zero at byte 2 */
-        const uint8_t *head = block;
-        ig_half dh;
-        memcpy(&dh, head, sizeof dh);
-        const float d = ig_fp16_to_fp32(dh);
-        grid_linear(g, d, -((float)head[2] * d), 0, (1 << bits) - 1);
-        return 0;
-    }
-    return -1;
+    nibble_set(&((block_q4_K *)block)->qs[32 * (j / 64) + j % 32], j % 64 >= 32, q);
 }
 
-/* ---- store: one function per family ---------------------------------------------------- */
-
-/* Store code q of element j; type, j and q already checked. */
-static void set_legacy(int type, void *block, int j, int q)
+void q5_k_grid_of(const void *block, int j, struct quant_grid *g)
 {
-    switch (type) {
-    case GGML_TYPE_Q4_0:
-        nibble_set(&((block_q4_0 *)block)->qs[j % 16], j >= 16, q);
-        break;
-    case GGML_TYPE_Q4_1:
-        nibble_set(&((block_q4_1 *)block)->qs[j % 16], j >= 16, q);
-        break;
-    case GGML_TYPE_IQ4_NL:
-        nibble_set(&((block_iq4_nl *)block)->qs[j % 16], j >= 16, q);
-        break;
-    case GGML_TYPE_Q5_0: {
-        block_q5_0 *x = block;
-        nibble_set(&x->qs[j % 16], j >= 16, q & 0xF);
-        bit_set(&x->qh[j / 8], j % 8, q >> 4);   /* qh: little-endian u32, bit j */
-        break;
-    }
-    case GGML_TYPE_Q5_1: {
-        block_q5_1 *x = block;
-        nibble_set(&x->qs[j % 16], j >= 16, q & 0xF);
-        bit_set(&x->qh[j / 8], j % 8, q >> 4);
-        break;
-    }
-    case GGML_TYPE_Q8_0:
-        ((block_q8_0 *)block)->qs[j] = (int8_t)q;
-        break;
-    default:
-        break;
-    }
+    const block_q5_K *x = block;
+    uint8_t sc, m;
+    kq_get_scale_min_k4(j / 32, x->scales, &sc, &m);
+    grid_linear(g, ig_fp16_to_fp32(x->d) * sc, -(ig_fp16_to_fp32(x->dmin) * m), 0, 31);
 }
 
-/* 2-bit plane of Q2_K/Q3_K: element j sits in qs[32 (j/128) + j%32], bits 2 ((j%128)/32). */
-static void set_2bit(uint8_t *qs, int j, int v)
+void q5_k_grid_set(void *block, int j, int q)
 {
-    uint8_t *byte = &qs[32 * (j / 128) + j % 32];
-    const int shift = 2 * ((j % 128) / 32);
-    *byte = (uint8_t)((*byte & ~(3u << shift)) | ((unsigned)v << shift));
+    block_q5_K *x = block;
+    nibble_set(&x->qs[32 * (j / 64) + j % 32], j % 64 >= 32, q & 0xF);
+    bit_set(&x->qh[j % 32], j / 32, q >> 4);
 }
 
-static void set_kquant(int type, void *block, int j, int q)
+void q6_k_grid_of(const void *block, int j, struct quant_grid *g)
 {
-    switch (type) {
-    case GGML_TYPE_Q2_K:
-        set_2bit(((block_q2_K *)block)->qs, j, q);
-        break;
-    case GGML_TYPE_Q3_K: {
-        /* q + 4 = low2 + 4 hbit; a SET hmask bit means "no -4", i.e. q >= 0 */
-        block_q3_K *x = block;
-        set_2bit(x->qs, j, (q + 4) & 3);
-        bit_set(&x->hmask[j % 32], j / 32, q >= 0);
-        break;
-    }
-    case GGML_TYPE_Q4_K:
-        nibble_set(&((block_q4_K *)block)->qs[32 * (j / 64) + j % 32], j % 64 >= 32, q);
-        break;
-    case GGML_TYPE_Q5_K: {
-        block_q5_K *x = block;
-        nibble_set(&x->qs[32 * (j / 64) + j % 32], j % 64 >= 32, q & 0xF);
-        bit_set(&x->qh[j % 32], j / 32, q >> 4);
-        break;
-    }
-    case GGML_TYPE_Q6_K: {
-        /* element 128h + 32k + l: low 4 bits in ql[64h + 32(k&1) + l], nibble k/2;
-         * high 2 bits in qh[32h + l], bits 2k..2k+1 */
-        block_q6_K *x = block;
-        const int h = j / 128, k = (j % 128) / 32, l = j % 32, u = q + 32;
-        nibble_set(&x->ql[64 * h + 32 * (k & 1) + l], k >= 2, u & 0xF);
-        uint8_t *hb = &x->qh[32 * h + l];
-        *hb = (uint8_t)((*hb & ~(3u << (2 * k))) | ((unsigned)(u >> 4) << (2 * k)));
-        break;
-    }
-    default:
-        break;
-    }
+    const block_q6_K *x = block;
+    grid_linear(g, ig_fp16_to_fp32(x->d) * x->scales[j / 16], 0.0f, -32, 31);
 }
 
-static void set_ext(int type, void *block, int j, int q)
+void q6_k_grid_set(void *block, int j, int q)
 {
-    int group, bits;
-    if (type == QUANT_TYPE_NF4) {
-        /* sub-block s = j/64 owns qs[32s ..]; the even element is the HIGH nibble */
-        nibble_set(&((block_nf4 *)block)->qs[32 * (j / QK_NF4) + (j % QK_NF4) / 2], j % 2 == 0, q);
-    } else if (type == QUANT_TYPE_NF4_F16) {
-        nibble_set(&((block_nf4_f16 *)block)->qs[j / 2], j % 2 == 0, q);
-    } else if (int_group_geometry(type, &group, &bits)) {
-        uint8_t *qs = (uint8_t *)block + INT_GROUP_HEAD_BYTES;
-        if (bits == 8)
-            qs[j] = (uint8_t)q;
-        else
-            nibble_set(&qs[j / 2], j % 2 == 1, q);   /* the even element is the LOW nibble */
-    }
+    /* element 128h + 32k + l: low 4 bits in ql[64h + 32(k&1) + l], nibble k/2;
+     * high 2 bits in qh[32h + l], bits 2k..2k+1 */
+    block_q6_K *x = block;
+    const int h = j / 128, k = (j % 128) / 32, l = j % 32, u = q + 32;
+    nibble_set(&x->ql[64 * h + 32 * (k & 1) + l], k >= 2, u & 0xF);
+    uint8_t *hb = &x->qh[32 * h + l];
+    *hb = (uint8_t)((*hb & ~(3u << (2 * k))) | ((unsigned)(u >> 4) << (2 * k)));
+}
+
+/* ---- ingot's extension types of ext_types.h --------------------------------------------- */
+
+void nf4_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    const block_nf4 *x = block;
+    /* nf4.c's nf4_sub_absmax: d * scales[s] is exact, the division the one rounding */
+    const float a = (ig_fp16_to_fp32(x->d) * (float)x->scales[j / QK_NF4]) / 255.0f;
+    grid_linear(g, a, 0.0f, 0, 15);
+    g->table = nf4_code;
+}
+
+void nf4_grid_set(void *block, int j, int q)
+{
+    /* sub-block s = j/64 owns qs[32s ..]; the even element is the HIGH nibble */
+    nibble_set(&((block_nf4 *)block)->qs[32 * (j / QK_NF4) + (j % QK_NF4) / 2], j % 2 == 0, q);
+}
+
+void nf4_f16_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    grid_linear(g, ig_fp16_to_fp32(((const block_nf4_f16 *)block)->d), 0.0f, 0, 15);
+    g->table = nf4_code;
+}
+
+void nf4_f16_grid_set(void *block, int j, int q)
+{
+    nibble_set(&((block_nf4_f16 *)block)->qs[j / 2], j % 2 == 0, q);
+}
+
+/* The grid of any INT group block of `bits`-bit codes: every element shares d and zero. */
+static void int_group_grid_of(const void *block, int bits, struct quant_grid *g)
+{
+    /* int_group.c reads the head bytewise: d at bytes 0..1, zero at byte 2 */
+    const uint8_t *head = block;
+    ig_half dh;
+    memcpy(&dh, head, sizeof dh);
+    const float d = ig_fp16_to_fp32(dh);
+    grid_linear(g, d, -((float)head[2] * d), 0, (1 << bits) - 1);
+}
+
+void i4_group_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    int_group_grid_of(block, 4, g);
+}
+
+void i4_group_grid_set(void *block, int j, int q)
+{
+    uint8_t *qs = (uint8_t *)block + INT_GROUP_HEAD_BYTES;
+    nibble_set(&qs[j / 2], j % 2 == 1, q);   /* the even element is the LOW nibble */
+}
+
+void i8_group_grid_of(const void *block, int j, struct quant_grid *g)
+{
+    (void)j;
+    int_group_grid_of(block, 8, g);
+}
+
+void i8_group_grid_set(void *block, int j, int q)
+{
+    uint8_t *qs = (uint8_t *)block + INT_GROUP_HEAD_BYTES;
+    qs[j] = (uint8_t)q;
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -321,17 +326,15 @@ int quant_grid_of(int type, const void *block, int j, struct quant_grid *g)
     const struct quant_type *qt = quant_type_get(type);
     if (!qt)
         return ig_error_set(IG_EINVAL, "quant_grid_of: type id %d is not in the type table", type);
-    if (type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16)
+    if (qt->block_elems == 1)
         return ig_error_set(IG_EINVAL, "quant_grid_of: type %s stores floats and has no code grid",
                             qt->name);
     if (j < 0 || j >= qt->block_elems)
         return ig_error_set(IG_EINVAL, "quant_grid_of: %s: element %d is outside the block "
                             "(0..%lld)", qt->name, j, (long long)qt->block_elems - 1);
-    struct quant_grid t;
-    if (grid_of_legacy(type, block, j, &t) && grid_of_kquant(type, block, j, &t) &&
-        grid_of_ext(type, block, j, &t))
+    if (!qt->grid_of)
         return ig_error_set(IG_EINVAL, "quant_grid_of: type %s has no code grid", qt->name);
-    *g = t;
+    qt->grid_of(block, j, g);
     return 0;
 }
 
@@ -341,12 +344,11 @@ int quant_grid_set(int type, void *block, int j, int q)
     int rc = quant_grid_of(type, block, j, &g);
     if (rc)
         return ig_error_wrap(rc, "quant_grid_set");
+    const struct quant_type *qt = quant_type_get(type);
     if (q < g.qmin || q > g.qmax)
         return ig_error_set(IG_EINVAL, "quant_grid_set: %s: element %d: code %d is out of range "
-                            "(%d..%d)", quant_type_get(type)->name, j, q, g.qmin, g.qmax);
-    set_legacy(type, block, j, q);
-    set_kquant(type, block, j, q);
-    set_ext(type, block, j, q);
+                            "(%d..%d)", qt->name, j, q, g.qmin, g.qmax);
+    qt->grid_set(block, j, q);
     return 0;
 }
 

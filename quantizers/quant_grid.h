@@ -8,6 +8,11 @@
  * affine map of an integer code, or of a table entry for the non-linear types) and stores one
  * code without touching anything else. Every grid reproduces the type's dequantizer exactly:
  * the per-type table and the float argument are at the top of quant_grid.c.
+ *
+ * Each type's grid is a pair of functions (<stem>_grid_of, <stem>_grid_set, declared at the
+ * end of this header) named in its row of the type table (quant_type.c); quant_grid_of and
+ * quant_grid_set look the row up, check the arguments and call them. There is no switch over
+ * type ids: a new type with a grid adds its pair and names it in its row.
  */
 #ifndef QUANT_GRID_H
 #define QUANT_GRID_H
@@ -52,6 +57,42 @@ float quant_grid_value(const struct quant_grid *g, int q);
  * |x - value(q)| in double, exact unless x and value(q) differ in magnitude by more than
  * 2^29 (x within a hair of 0 between codes of opposite sign), where a tie can be misread. */
 int quant_grid_nearest(const struct quant_grid *g, float x);
+
+/* ---- per-type grids (rows of quant_type.c) ------------------------------------------------ *
+ * <stem>_grid_of(block, j, g) and <stem>_grid_set(block, j, q) with the contracts of
+ * quant_grid_of_fn and quant_grid_set_fn (quant_type.h): j and q are already checked, nothing
+ * fails. The INT-group pairs serve every group size of their bit width (the grid of an
+ * element does not depend on G; quant_grid_of checks j against the row's block_elems). */
+void q4_0_grid_of(const void *block, int j, struct quant_grid *g);
+void q4_0_grid_set(void *block, int j, int q);
+void q4_1_grid_of(const void *block, int j, struct quant_grid *g);
+void q4_1_grid_set(void *block, int j, int q);
+void q5_0_grid_of(const void *block, int j, struct quant_grid *g);
+void q5_0_grid_set(void *block, int j, int q);
+void q5_1_grid_of(const void *block, int j, struct quant_grid *g);
+void q5_1_grid_set(void *block, int j, int q);
+void q8_0_grid_of(const void *block, int j, struct quant_grid *g);
+void q8_0_grid_set(void *block, int j, int q);
+void iq4_nl_grid_of(const void *block, int j, struct quant_grid *g);
+void iq4_nl_grid_set(void *block, int j, int q);
+void q2_k_grid_of(const void *block, int j, struct quant_grid *g);
+void q2_k_grid_set(void *block, int j, int q);
+void q3_k_grid_of(const void *block, int j, struct quant_grid *g);
+void q3_k_grid_set(void *block, int j, int q);
+void q4_k_grid_of(const void *block, int j, struct quant_grid *g);
+void q4_k_grid_set(void *block, int j, int q);
+void q5_k_grid_of(const void *block, int j, struct quant_grid *g);
+void q5_k_grid_set(void *block, int j, int q);
+void q6_k_grid_of(const void *block, int j, struct quant_grid *g);
+void q6_k_grid_set(void *block, int j, int q);
+void nf4_grid_of(const void *block, int j, struct quant_grid *g);
+void nf4_grid_set(void *block, int j, int q);
+void nf4_f16_grid_of(const void *block, int j, struct quant_grid *g);
+void nf4_f16_grid_set(void *block, int j, int q);
+void i4_group_grid_of(const void *block, int j, struct quant_grid *g);   /* I4_G32/64/128 */
+void i4_group_grid_set(void *block, int j, int q);
+void i8_group_grid_of(const void *block, int j, struct quant_grid *g);   /* I8_G32/64/128 */
+void i8_group_grid_set(void *block, int j, int q);
 
 #ifdef __cplusplus
 }

@@ -1,42 +1,82 @@
-/* quant_type.c — the type table (see quant_type.h). */
+/* quant_type.c — the type table (see quant_type.h): one row per type ingot can write.
+ *
+ * Adding a type (IQ2_XXS, TQ1_0, MXFP4, a third-party GPTQ/AWQ/bnb layout, ...):
+ *   1. formats/ggml_type.h: one GGML_TYPE_LIST line (NAME, id, elements and bytes per block,
+ *      flags). That alone gives GGML_TYPE_<NAME>, GGML_BLOCK_ELEMS_<NAME>,
+ *      GGML_BLOCK_BYTES_<NAME> and the row formats/ uses to size tensors.
+ *   2. Its block struct (blocks.h for a ggml type, ext_types.h for an ingot one) followed by
+ *      IG_BLOCK_CHECK(block_x, NAME, elems), which pins it to that line at compile time.
+ *   3. Here: one QUANT_TYPE_ROW naming its reference quantize and dequantize and, when GPTQ
+ *      can round on it, its <stem>_grid_of / <stem>_grid_set pair (quant_grid.h), else NULL.
+ *   4. Those functions and their tests (tests/quantizers/). tests/quantizers/test_type_table.c
+ *      checks the line, the row and the struct against each other; its only hand-typed part
+ *      is the struct-size table, which gets one line.
+ * No switch over type ids needs a new case. Offering the type as `ingot convert --type` is one
+ * more row in convert/plan.c's table of type names. formats/README.md says the same.
+ */
 #include "quant_type.h"
 
 #include "../formats/ggml_type.h"
 #include "ext_types.h"
 #include "k_quants.h"
 #include "q_legacy.h"
+#include "quant_grid.h"
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+/* One row: id, name and geometry come from NAME's line of GGML_TYPE_LIST, never restated. */
+#define QUANT_TYPE_ROW(NAME, quantize, dequantize, grid_of, grid_set)                         \
+    {GGML_TYPE_##NAME, #NAME, GGML_BLOCK_ELEMS_##NAME, GGML_BLOCK_BYTES_##NAME, (quantize),   \
+     (dequantize), (grid_of), (grid_set)}
 
 static const struct quant_type quant_types[] = {
-    {GGML_TYPE_F32, "F32", 1, 4, f32_quantize_row_ref, f32_dequantize_row_ref},
-    {GGML_TYPE_F16, "F16", 1, 2, f16_quantize_row_ref, f16_dequantize_row_ref},
-    {GGML_TYPE_BF16, "BF16", 1, 2, bf16_quantize_row_ref, bf16_dequantize_row_ref},
-    {GGML_TYPE_Q4_0, "Q4_0", 32, 18, q4_0_quantize_row_ref, q4_0_dequantize_row_ref},
-    {GGML_TYPE_Q4_1, "Q4_1", 32, 20, q4_1_quantize_row_ref, q4_1_dequantize_row_ref},
-    {GGML_TYPE_Q5_0, "Q5_0", 32, 22, q5_0_quantize_row_ref, q5_0_dequantize_row_ref},
-    {GGML_TYPE_Q5_1, "Q5_1", 32, 24, q5_1_quantize_row_ref, q5_1_dequantize_row_ref},
-    {GGML_TYPE_Q8_0, "Q8_0", 32, 34, q8_0_quantize_row_ref, q8_0_dequantize_row_ref},
-    {GGML_TYPE_IQ4_NL, "IQ4_NL", 32, 18, iq4_nl_quantize_row_ref, iq4_nl_dequantize_row_ref},
-    {GGML_TYPE_Q2_K, "Q2_K", 256, 84, q2_k_quantize_row_ref, q2_k_dequantize_row_ref},
-    {GGML_TYPE_Q3_K, "Q3_K", 256, 110, q3_k_quantize_row_ref, q3_k_dequantize_row_ref},
-    {GGML_TYPE_Q4_K, "Q4_K", 256, 144, q4_k_quantize_row_ref, q4_k_dequantize_row_ref},
-    {GGML_TYPE_Q5_K, "Q5_K", 256, 176, q5_k_quantize_row_ref, q5_k_dequantize_row_ref},
-    {GGML_TYPE_Q6_K, "Q6_K", 256, 210, q6_k_quantize_row_ref, q6_k_dequantize_row_ref},
-    {QUANT_TYPE_NF4, "NF4", 256, 134, nf4_quantize_row_ref, nf4_dequantize_row_ref},
-    {QUANT_TYPE_NF4_F16, "NF4_F16", 64, 34, nf4_f16_quantize_row_ref, nf4_f16_dequantize_row_ref},
-    {QUANT_TYPE_I4_G32, "I4_G32", 32, 20, i4_g32_quantize_row_ref, i4_g32_dequantize_row_ref},
-    {QUANT_TYPE_I4_G64, "I4_G64", 64, 36, i4_g64_quantize_row_ref, i4_g64_dequantize_row_ref},
-    {QUANT_TYPE_I4_G128, "I4_G128", 128, 68, i4_g128_quantize_row_ref, i4_g128_dequantize_row_ref},
-    {QUANT_TYPE_I8_G32, "I8_G32", 32, 36, i8_g32_quantize_row_ref, i8_g32_dequantize_row_ref},
-    {QUANT_TYPE_I8_G64, "I8_G64", 64, 68, i8_g64_quantize_row_ref, i8_g64_dequantize_row_ref},
-    {QUANT_TYPE_I8_G128, "I8_G128", 128, 132, i8_g128_quantize_row_ref, i8_g128_dequantize_row_ref},
+    QUANT_TYPE_ROW(F32, f32_quantize_row_ref, f32_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(F16, f16_quantize_row_ref, f16_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(BF16, bf16_quantize_row_ref, bf16_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(Q4_0, q4_0_quantize_row_ref, q4_0_dequantize_row_ref, q4_0_grid_of, q4_0_grid_set),
+    QUANT_TYPE_ROW(Q4_1, q4_1_quantize_row_ref, q4_1_dequantize_row_ref, q4_1_grid_of, q4_1_grid_set),
+    QUANT_TYPE_ROW(Q5_0, q5_0_quantize_row_ref, q5_0_dequantize_row_ref, q5_0_grid_of, q5_0_grid_set),
+    QUANT_TYPE_ROW(Q5_1, q5_1_quantize_row_ref, q5_1_dequantize_row_ref, q5_1_grid_of, q5_1_grid_set),
+    QUANT_TYPE_ROW(Q8_0, q8_0_quantize_row_ref, q8_0_dequantize_row_ref, q8_0_grid_of, q8_0_grid_set),
+    QUANT_TYPE_ROW(IQ4_NL, iq4_nl_quantize_row_ref, iq4_nl_dequantize_row_ref, iq4_nl_grid_of,
+                   iq4_nl_grid_set),
+    QUANT_TYPE_ROW(Q2_K, q2_k_quantize_row_ref, q2_k_dequantize_row_ref, q2_k_grid_of, q2_k_grid_set),
+    QUANT_TYPE_ROW(Q3_K, q3_k_quantize_row_ref, q3_k_dequantize_row_ref, q3_k_grid_of, q3_k_grid_set),
+    QUANT_TYPE_ROW(Q4_K, q4_k_quantize_row_ref, q4_k_dequantize_row_ref, q4_k_grid_of, q4_k_grid_set),
+    QUANT_TYPE_ROW(Q5_K, q5_k_quantize_row_ref, q5_k_dequantize_row_ref, q5_k_grid_of, q5_k_grid_set),
+    QUANT_TYPE_ROW(Q6_K, q6_k_quantize_row_ref, q6_k_dequantize_row_ref, q6_k_grid_of, q6_k_grid_set),
+    QUANT_TYPE_ROW(NF4, nf4_quantize_row_ref, nf4_dequantize_row_ref, nf4_grid_of, nf4_grid_set),
+    QUANT_TYPE_ROW(NF4_F16, nf4_f16_quantize_row_ref, nf4_f16_dequantize_row_ref, nf4_f16_grid_of,
+                   nf4_f16_grid_set),
+    QUANT_TYPE_ROW(I4_G32, i4_g32_quantize_row_ref, i4_g32_dequantize_row_ref, i4_group_grid_of,
+                   i4_group_grid_set),
+    QUANT_TYPE_ROW(I4_G64, i4_g64_quantize_row_ref, i4_g64_dequantize_row_ref, i4_group_grid_of,
+                   i4_group_grid_set),
+    QUANT_TYPE_ROW(I4_G128, i4_g128_quantize_row_ref, i4_g128_dequantize_row_ref, i4_group_grid_of,
+                   i4_group_grid_set),
+    QUANT_TYPE_ROW(I8_G32, i8_g32_quantize_row_ref, i8_g32_dequantize_row_ref, i8_group_grid_of,
+                   i8_group_grid_set),
+    QUANT_TYPE_ROW(I8_G64, i8_g64_quantize_row_ref, i8_g64_dequantize_row_ref, i8_group_grid_of,
+                   i8_group_grid_set),
+    QUANT_TYPE_ROW(I8_G128, i8_g128_quantize_row_ref, i8_g128_dequantize_row_ref, i8_group_grid_of,
+                   i8_group_grid_set),
 };
+
+#define N_QUANT_TYPES (sizeof quant_types / sizeof quant_types[0])
+
+/* ---- lookups --------------------------------------------------------------------------- */
 
 const struct quant_type *quant_type_get(int type_id)
 {
-    for (size_t i = 0; i < sizeof quant_types / sizeof quant_types[0]; i++)
+    for (size_t i = 0; i < N_QUANT_TYPES; i++)
         if (quant_types[i].id == type_id)
             return &quant_types[i];
     return NULL;
+}
+
+const struct quant_type *quant_type_at(size_t i)
+{
+    return i < N_QUANT_TYPES ? &quant_types[i] : NULL;
 }
 
 size_t quant_row_size_bytes(const struct quant_type *qt, int64_t n)

@@ -1,4 +1,4 @@
-/* tokenize_bpe.c — byte-level BPE ("gpt2" vocabularies) for one text piece, as llama.cpp's
+/* bpe.c — byte-level BPE ("gpt2" vocabularies) for one text piece, as llama.cpp's
  * llm_tokenizer_bpe_session::tokenize does it with the GPT-2 pre-tokenizer, and the reverse byte
  * map for decoding.
  *

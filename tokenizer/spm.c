@@ -1,4 +1,4 @@
-/* tokenize_spm.c — SentencePiece BPE ("llama" vocabularies) for one text piece, as llama.cpp's
+/* spm.c — SentencePiece BPE ("llama" vocabularies) for one text piece, as llama.cpp's
  * llm_tokenizer_spm_session::tokenize does it.
  *
  * The piece is escaped (optional leading "▁", every " " -> "▁"), split into UTF-8 characters, and

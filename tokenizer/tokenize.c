@@ -3,7 +3,7 @@
  *
  * Data flow: a struct vocab (from any reader) -> tokenizer_create builds hash maps and small tables
  * -> tokenizer_encode cuts user-defined tokens out of the text, hands each text piece to
- * tokenize_spm.c or tokenize_bpe.c, and adds BOS/EOS -> ids for calib/ and verify/.
+ * spm.c or bpe.c, and adds BOS/EOS -> ids for calib/ and verify/.
  * Reference: llama.cpp src/llama-vocab.cpp (llama_vocab::impl::load, tokenizer_st_partition,
  * tokenize, token_to_piece, detokenize); each rule below names the llama.cpp behaviour it follows.
  */

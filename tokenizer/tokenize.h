@@ -7,12 +7,12 @@
  *      parse_special = false). Control and unknown tokens ("<s>", "</s>", "<unk>", ...) are NOT
  *      parsed: in the text they are plain characters.
  *   2. Each remaining text piece is tokenized by the vocabulary's model:
- *      "llama" (SentencePiece BPE, tokenize_spm.c): prepend " " when add_space_prefix (default on)
+ *      "llama" (SentencePiece BPE, spm.c): prepend " " when add_space_prefix (default on)
  *        and the piece starts the text or follows a user-defined token; replace every " " with
  *        "▁" (U+2581); split into UTF-8 characters; repeatedly merge the adjacent pair whose
  *        concatenation is a token with the highest score (ties: leftmost); any piece left that is
  *        no token becomes one "<0xXX>" byte token per byte (else the one-byte token, else unk).
- *      "gpt2" (byte-level BPE, tokenize_bpe.c): split into words with the GPT-2 regex
+ *      "gpt2" (byte-level BPE, bpe.c): split into words with the GPT-2 regex
  *        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  *        (tokenizer.ggml.pre must name a GPT-2-style pre-tokenizer: "gpt-2", "phi-2", ...); map
  *        each word's bytes through bytes_to_unicode; merge the adjacent pair with the lowest merge
@@ -29,7 +29,7 @@
 #ifndef TOKENIZE_H
 #define TOKENIZE_H
 
-#include "vocab.h"
+#include "../formats/vocab.h"
 
 #include <stddef.h>
 #include <stdint.h>

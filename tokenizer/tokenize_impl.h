@@ -1,4 +1,4 @@
-/* tokenize_impl.h — what tokenize.c shares with tokenize_spm.c and tokenize_bpe.c (formats/ only).
+/* tokenize_impl.h — what tokenize.c shares with spm.c and bpe.c (formats/ only).
  *
  * Both models run the same merge loop over a chain of symbols (byte spans of one text piece): a
  * max-heap of adjacent pairs keyed by a priority (SentencePiece: the merged token's score; BPE: the
@@ -64,7 +64,7 @@ struct tokenizer {
     struct tokenize_map tokens; /* token text -> id (a later duplicate wins, as in llama.cpp) */
     struct tokenize_map merges; /* BPE: "left right" -> rank (the first duplicate wins) */
     struct tokenize_map pairs;  /* SPM: every two adjacent characters inside some token (see
-                                 * tokenize_spm.c: where no token spans, no merge can cross) */
+                                 * spm.c: where no token spans, no merge can cross) */
     uint8_t *attr;              /* [n_tokens] effective enum vocab_token_type (see tokenize.c) */
     int32_t *user_ids;          /* [n_user] user-defined tokens cut out before tokenizing, longest first */
     int64_t n_user;
@@ -145,7 +145,7 @@ int tokenize_ids_push(struct tokenize_ids *out, int32_t id);
 /* Append s[0..n). Returns 0 or IG_ENOMEM. */
 int tokenize_text_append(struct tokenize_text *b, const void *s, size_t n);
 
-/* ---- the two models (tokenize_spm.c, tokenize_bpe.c) -------------------------------------- */
+/* ---- the two models (spm.c, bpe.c) -------------------------------------- */
 
 /* Tokenize one text piece (no user-defined tokens inside) with SentencePiece BPE, prefixing "▁"
  * when add_prefix. Returns 0, IG_EINVAL (a byte without a fallback token) or IG_ENOMEM. */

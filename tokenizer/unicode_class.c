@@ -1,6 +1,6 @@
 /* unicode_class.c — UTF-8 decoding, codepoint classes and GPT-2's byte map (unicode_class.h).
  *
- * Used by the byte-level BPE pre-tokenizer in tokenize_bpe.c. The class table below lists every
+ * Used by the byte-level BPE pre-tokenizer in bpe.c. The class table below lists every
  * range of general category L* (letter) and N* (number) in Unicode 15.1, merged into maximal
  * runs. It was generated with ICU 72 (Unicode 15.0): for c in 0..0x10FFFF, u_charType(c) in
  * {Lu, Ll, Lt, Lm, Lo} -> LETTER, {Nd, Nl, No} -> NUMBER; plus CJK Extension I (U+2EBF0..U+2EE5D,

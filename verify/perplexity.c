@@ -11,7 +11,9 @@
 
 #include "../common/ig_error.h"
 
+#include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,8 +66,25 @@ static int check_inputs(const struct model *source, struct verify_target *target
 
 /* ---- one window ---------------------------------------------------------------------------- */
 
+/* A NaN or Inf logit would turn every figure into NaN: name the first one (t < 0: the
+ * source, else container t + 1, as check_inputs counts them). */
+static int check_logits(const float *logits, int64_t n_rows, int64_t n_vocab, int t, int64_t window, int64_t first)
+{
+    for (int64_t i = 0; i < n_rows * n_vocab; i++)
+        if (!isfinite(logits[i])) {
+            char who[32];
+            snprintf(who, sizeof who, t < 0 ? "the source" : "container %d", t + 1);
+            return ig_error_set(IG_EINVAL,
+                                "verify: %s gives a logit of %s (window %lld, position %lld, token id %lld): an "
+                                "activation overflowed, so no figure of it would be finite",
+                                who, isnan(logits[i]) ? "NaN" : logits[i] > 0 ? "+Inf" : "-Inf", (long long)window,
+                                (long long)(first + i / n_vocab), (long long)(i % n_vocab));
+        }
+    return 0;
+}
+
 static int score_window(const struct model *source, struct verify_target *targets, int n_targets, struct worker *w,
-                        const int32_t *chunk, const struct verify_opts *o, struct window_result *r)
+                        const int32_t *chunk, int64_t window, const struct verify_opts *o, struct window_result *r)
 {
     const int64_t n_ctx = o->n_ctx, first = n_ctx / 2, n_vocab = model_hparams(source)->n_vocab;
     const int64_t n_scored = verify_scored_per_chunk(n_ctx);
@@ -73,6 +92,8 @@ static int score_window(const struct model *source, struct verify_target *target
     if (o->bos >= 0)
         w->window[0] = o->bos;   /* llama-perplexity replaces, it does not insert */
     int rc = model_forward(source, w->ctx, w->window, n_ctx, first, w->src_logits);
+    if (!rc)
+        rc = check_logits(w->src_logits, n_scored, n_vocab, -1, window, first);
     for (int64_t i = 0; i < n_scored && !rc; i++) {
         float max;
         double lse;
@@ -82,6 +103,8 @@ static int score_window(const struct model *source, struct verify_target *target
     }
     for (int t = 0; t < n_targets && !rc; t++) {
         rc = model_forward(targets[t].model, w->ctx, w->window, n_ctx, first, w->q_logits);
+        if (!rc)
+            rc = check_logits(w->q_logits, n_scored, n_vocab, t, window, first);
         for (int64_t i = 0; i < n_scored && !rc; i++)
             kld_token_compute(w->src_logits + i * n_vocab, w->q_logits + i * n_vocab, n_vocab, chunk[first + 1 + i],
                               &r->cmp[t * n_scored + i]);
@@ -146,11 +169,16 @@ int verify_perplexity(const struct model *source, struct ppl_stats *source_stats
     memset(source_stats, 0, sizeof *source_stats);
     for (int64_t k0 = 0; k0 < n_chunks && !rc; k0 += n_workers) {
         int nb = n_chunks - k0 < n_workers ? (int)(n_chunks - k0) : n_workers;
+        struct ig_par_error pe;   /* a worker's message would die with its thread */
+        ig_par_error_init(&pe);
 #pragma omp parallel for num_threads(nb) schedule(static, 1)
-        for (int b = 0; b < nb; b++)
-            r[b].rc = score_window(source, targets, n_targets, &w[b], tokens + (k0 + b) * o->n_ctx, o, &r[b]);
+        for (int b = 0; b < nb; b++) {
+            r[b].rc = score_window(source, targets, n_targets, &w[b], tokens + (k0 + b) * o->n_ctx, k0 + b, o, &r[b]);
+            if (r[b].rc)
+                ig_par_error_record(&pe, b, r[b].rc);
+        }
         for (int b = 0; b < nb && !rc; b++) {
-            rc = r[b].rc;
+            rc = r[b].rc ? ig_par_error_raise(&pe) : 0;
             for (int64_t i = 0; i < n_scored && !rc; i++)
                 ppl_stats_add(source_stats, r[b].nll_src[i]);
             for (int t = 0; t < n_targets && !rc; t++)

@@ -15,20 +15,13 @@
 
 #include "../formats/model_src.h"
 #include "../model/llama.h"
+#include "../model/tensor_f32.h"
 
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Rows [row0, row0 + n_rows) of t as fp32 into dst ([n_rows][ne[0]]), whatever its type:
- * float types through src_tensor_read_rows_f32 (with HF's Q/K permutation), quantized ones
- * through the type table's dequantizer; rows in parallel. Returns 0 or IG_EINVAL. */
-int verify_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
-
-/* model_fetch_fn for any source or container tensor (float or quantized). */
-int verify_fetch_f32(void *ctx, const struct src_tensor *t, float *dst);
 
 /* Running statistics of one model over the scored tokens. */
 struct ppl_stats {

@@ -1,12 +1,20 @@
-/* cpu_ops.c — the CPU backend: the reference for every forward-pass operation.
+/* cpu_ops.c — the CPU backend: the reference for every forward-pass operation, and the
+ * table (backend.h) that also carries det_gemm.c's GEMM, XᵀX and Cholesky.
  *
- * GEMM goes to OpenBLAS; the rest are plain loops in the order of the math, parallel
- * over tokens or heads with OpenMP (each output element is computed by one thread in a
- * fixed order, so results do not depend on the thread count). Formulas follow ggml's CPU
- * ops (ggml_rms_norm, ggml_rope in NORM/NEOX mode, soft_max, silu) so perplexities agree
- * with llama.cpp's.
+ * GEMM goes to det_gemm.c, not OpenBLAS: OpenBLAS's bits depend on its run-time kernel
+ * (OPENBLAS_CORETYPE, the CPU) and, split over threads, on the split, and ingot promises
+ * the same bytes on any machine with any thread count. The rest are plain loops in the
+ * order of the math, parallel over tokens or heads with OpenMP (each output element is
+ * computed by one thread in a fixed order), with det_math.h's expf/sinf/cosf/powf, whose
+ * bits, unlike glibc's (an FMA or a non-FMA build picked at run time), are the same on
+ * every machine. Formulas follow ggml's CPU ops (ggml_rms_norm, ggml_rope in NORM/NEOX mode,
+ * soft_max, silu) so perplexities agree with llama.cpp's.
  */
 #include "../backend.h"
+
+#include "../../common/ig_error.h"
+#include "det_gemm.h"
+#include "det_math.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -14,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenBLAS's own threads spin while OpenMP's run (and the reverse): with both on, two
- * cores ran 35x slower than one. OpenBLAS is therefore kept single-threaded and the
- * parallelism is ours: OpenMP splits each GEMM by output columns. */
+/* ingot no longer calls OpenBLAS on any path that decides a byte, but the library is still
+ * linked (and may be by a caller): its own threads spin while OpenMP's run and slow both
+ * many times over, so it is kept single-threaded. */
 void cpu_set_threads(int n_threads)
 {
     openblas_set_num_threads(1);
@@ -25,34 +33,23 @@ void cpu_set_threads(int n_threads)
 }
 
 /* Below this many multiply-adds one thread is faster than waking the others. */
-#define MATMUL_PARALLEL_MIN (1 << 18)
+#define ATTN_PARALLEL_MIN (1 << 18)
 /* Below this many elements an elementwise loop stays on one thread. */
 #define LOOP_PARALLEL_MIN (1 << 16)
 
-void cpu_matmul(const float *X, int64_t n, int64_t k, const float *W, int64_t m, const float *bias, float *Y)
+static int cpu_matmul(const float *X, int64_t n, int64_t k, const float *W, int64_t m, const float *bias, float *Y)
 {
-    int n_threads = omp_get_max_threads();
-    if (n_threads == 1 || n * k * m < MATMUL_PARALLEL_MIN || m < 2 * n_threads) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)k, 1.0f, X, (int)k, W, (int)k, 0.0f,
-                    Y, (int)m);
-    } else {
-        /* columns [j0, j1) of Y = X · W[j0:j1]ᵀ; chunks rounded to 16 for aligned rows */
-        int64_t step = ((m + n_threads - 1) / n_threads + 15) / 16 * 16;
-#pragma omp parallel for schedule(static)
-        for (int64_t j0 = 0; j0 < m; j0 += step) {
-            int64_t cols = m - j0 < step ? m - j0 : step;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)cols, (int)k, 1.0f, X, (int)k,
-                        W + j0 * k, (int)k, 0.0f, Y + j0, (int)m);
-        }
-    }
-    if (!bias)
-        return;
+    int rc = det_sgemm_nt(n, m, k, X, k, W, k, Y, m, DET_STORE, false);
+    if (rc || !bias)
+        return rc;
+#pragma omp parallel for schedule(static) if (n * m >= LOOP_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++)
         for (int64_t j = 0; j < m; j++)
             Y[t * m + j] += bias[j];
+    return 0;
 }
 
-void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out)
+static void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out)
 {
 #pragma omp parallel for schedule(static) if (n * dim >= LOOP_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
@@ -68,44 +65,56 @@ void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float 
     }
 }
 
-void cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0, float theta_base,
-              enum rope_mode mode)
+static int cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
+                    float theta_base, float freq_scale, const float *freq_factors, enum rope_mode mode)
 {
-    const float theta_scale = powf(theta_base, -2.0f / (float)n_rot);
+    const float theta_scale = det_powf(theta_base, -2.0f / (float)n_rot);
+    const int64_t half = n_rot / 2;
+    /* ggml's rope cache per position: theta_i = pos * theta_scale^i, by repeated
+     * multiplication; cs [n][half][2] = cos, sin */
+    float *cs = ig_malloc((size_t)(n * half > 0 ? n * half : 1) * 2 * sizeof *cs);
+    if (!cs)
+        return ig_error_set(IG_ENOMEM, "cpu_rope: no room for the %lld x %lld rotation table", (long long)n,
+                            (long long)half);
 #pragma omp parallel for schedule(static) if (n * n_head * head_dim >= LOOP_PARALLEL_MIN)
     for (int64_t t = 0; t < n; t++) {
-        /* ggml's rope cache: theta_i = pos * theta_scale^i, by repeated multiplication */
-        float cache[2 * 512];
-        float *cs = n_rot <= 1024 ? cache : malloc(sizeof(float) * (size_t)n_rot);
+        float *c = cs + t * half * 2;
         float theta = (float)(pos0 + t);
-        for (int64_t i = 0; i < n_rot / 2; i++) {
-            cs[2 * i] = cosf(theta);
-            cs[2 * i + 1] = sinf(theta);
+        for (int64_t i = 0; i < half; i++) {
+            /* ggml_rope_cache_init: rope_yarn(theta / ff, freq_scale, ...) with ext_factor 0 */
+            const float angle = freq_scale * (theta / (freq_factors ? freq_factors[i] : 1.0f));
+            c[2 * i] = det_cosf(angle);
+            c[2 * i + 1] = det_sinf(angle);
             theta *= theta_scale;
         }
         for (int64_t h = 0; h < n_head; h++) {
             float *v = x + (t * n_head + h) * head_dim;
-            for (int64_t i = 0; i < n_rot / 2; i++) {
+            for (int64_t i = 0; i < half; i++) {
                 int64_t a = mode == ROPE_MODE_NEOX ? i : 2 * i;
-                int64_t b = mode == ROPE_MODE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+                int64_t b = mode == ROPE_MODE_NEOX ? i + half : 2 * i + 1;
                 const float x0 = v[a], x1 = v[b];
-                v[a] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-                v[b] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+                v[a] = x0 * c[2 * i] - x1 * c[2 * i + 1];
+                v[b] = x0 * c[2 * i + 1] + x1 * c[2 * i];
             }
         }
-        if (cs != cache)
-            free(cs);
     }
+    free(cs);
+    return 0;
 }
 
-void cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head, int64_t n_head_kv,
-                   int64_t head_dim, float *out)
+static int cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head,
+                         int64_t n_head_kv, int64_t head_dim, float *out)
 {
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int64_t group = n_head / n_head_kv;
-#pragma omp parallel if (n * n * n_head * head_dim >= MATMUL_PARALLEL_MIN)
+    const int nt = n * n * n_head * head_dim >= ATTN_PARALLEL_MIN ? omp_get_max_threads() : 1;
+    /* [nt][n] one row of scores per thread, allocated before the team starts */
+    float *scores = ig_malloc((size_t)nt * (size_t)(n > 0 ? n : 1) * sizeof *scores);
+    if (!scores)
+        return ig_error_set(IG_ENOMEM, "cpu_attention: no room for %d rows of %lld scores", nt, (long long)n);
+#pragma omp parallel num_threads(nt)
     {
-        float *p = malloc(sizeof(float) * (size_t)n);
+        float *p = scores + (size_t)omp_get_thread_num() * (size_t)n;
 #pragma omp for collapse(2) schedule(dynamic, 4)
         for (int64_t t = 0; t < n; t++) {
             for (int64_t h = 0; h < n_head; h++) {
@@ -123,7 +132,7 @@ void cpu_attention(const float *q, const float *k, const float *v, int64_t n, in
                 }
                 double sum = 0.0;
                 for (int64_t s = 0; s <= t; s++) {
-                    p[s] = expf(p[s] - max);
+                    p[s] = det_expf(p[s] - max);
                     sum += p[s];
                 }
                 const float inv = (float)(1.0 / sum);
@@ -137,22 +146,69 @@ void cpu_attention(const float *q, const float *k, const float *v, int64_t n, in
                 }
             }
         }
-        free(p);
     }
+    free(scores);
+    return 0;
 }
 
-void cpu_swiglu(float *gate, const float *up, int64_t n)
+static void cpu_swiglu(float *gate, const float *up, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= LOOP_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) {
         const float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
+        gate[i] = g / (1.0f + det_expf(-g)) * up[i];
     }
 }
 
-void cpu_add(float *x, const float *y, int64_t n)
+static void cpu_add(float *x, const float *y, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= LOOP_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++)
         x[i] += y[i];
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+static int cpu_sgemm_nt(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *C, int64_t ldc, enum backend_acc acc)
+{
+    return det_sgemm_nt(m, n, k, A, lda, B, ldb, C, ldc, acc == BACKEND_SUB ? DET_SUB : DET_STORE, false);
+}
+
+static int cpu_dgemm_nt(int64_t m, int64_t n, int64_t k, const double *A, int64_t lda, const double *B, int64_t ldb,
+                        double *C, int64_t ldc, enum backend_acc acc)
+{
+    return det_dgemm_nt(m, n, k, A, lda, B, ldb, C, ldc, acc == BACKEND_SUB ? DET_SUB : DET_STORE, false);
+}
+
+static const struct backend cpu_backend = {
+    .name = "cpu",
+    .set_threads = cpu_set_threads,
+    .matmul = cpu_matmul,
+    .rms_norm = cpu_rms_norm,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .add = cpu_add,
+    .sgemm_nt = cpu_sgemm_nt,
+    .dgemm_nt = cpu_dgemm_nt,
+    .syrk_upper = det_ssyrk_upper,
+    .inverse_cholesky_upper = det_inverse_cholesky_upper,
+};
+
+static const struct backend *active = &cpu_backend;
+
+const struct backend *backend_cpu(void)
+{
+    return &cpu_backend;
+}
+
+const struct backend *backend_active(void)
+{
+    return active;
+}
+
+void backend_select(const struct backend *be)
+{
+    active = be ? be : &cpu_backend;
 }

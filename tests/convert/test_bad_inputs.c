@@ -49,6 +49,22 @@ Test(bad_inputs, gguf_catalogue) { cr_expect_geq(run_catalogue("gguf.tsv"), 30);
 Test(bad_inputs, safetensors_catalogue) { cr_expect_geq(run_catalogue("safetensors.tsv"), 12); }
 Test(bad_inputs, config_catalogue) { cr_expect_geq(run_catalogue("config.tsv"), 8); }
 Test(bad_inputs, tokenizer_catalogue) { cr_expect_geq(run_catalogue("tokenizer.tsv"), 10); }
+/* whole models that contradict their own hyperparameters (gen_model.py) */
+Test(bad_inputs, model_catalogue, .timeout = 120) { cr_expect_geq(run_catalogue("model.tsv"), 26); }
+
+/* The catalogue's models differ from these controls by one fault each: the controls convert. */
+Test(bad_inputs, model_catalogue_controls_convert)
+{
+    const char *controls[] = {"bad/mdl-gguf-good.gguf", "bad/mdl-hf-good"};
+    for (size_t i = 0; i < 2; i++) {
+        char out[4200];
+        snprintf(out, sizeof out, "%s/out.gguf", test_tmp_dir());
+        struct test_run r;
+        const char *argv[] = {"convert", test_fixture_path(controls[i]), "-o", out, "--type", "F16", "-q", NULL};
+        test_run_ingot(&r, argv);
+        cr_expect_eq(r.exit_code, 0, "%s: exit %d; stderr: %s", controls[i], r.exit_code, r.err);
+    }
+}
 
 Test(bad_inputs, failed_convert_keeps_an_existing_output)
 {

@@ -40,6 +40,7 @@ static void write_sample(const char *path, int flags)
     uint64_t us[] = {1ull << 63, 5};
     cr_assert_eq(gguf_writer_add_str(w, "general.architecture", "llama"), 0);
     cr_assert_eq(gguf_writer_add_u32(w, "llama.block_count", 3), 0);
+    cr_assert_eq(gguf_writer_add_u32(w, "ingot.format_version", 2), 0);
     cr_assert_eq(gguf_writer_add_i32(w, "t.i32", -5), 0);
     cr_assert_eq(gguf_writer_add_u64(w, "t.u64", 1ull << 40), 0);
     cr_assert_eq(gguf_writer_add_f32(w, "t.f32", 0.25f), 0);
@@ -69,7 +70,7 @@ Test(gguf_write, round_trip_every_value_type)
     struct gguf_file *g;
     cr_assert_eq(gguf_open(&g, path), 0, "%s", ig_error_message());
     cr_expect_eq(gguf_version(g), 3);
-    cr_expect_eq(gguf_n_kv(g), 11);   /* 10 added + ingot.tensor_xxh3 */
+    cr_expect_eq(gguf_n_kv(g), 13);   /* 11 added + ingot.tensor_xxh3 + ingot.header_xxh3 */
     uint32_t u;
     float f;
     bool b;
@@ -114,6 +115,56 @@ Test(gguf_write, round_trip_every_value_type)
     memcpy(&x1, kv->value + 8, 8);
     cr_expect_eq(x0, XXH3_64bits(ta->data, 24));
     cr_expect_eq(x1, XXH3_64bits(tb->data, 10));
+    gguf_close(g);
+}
+
+Test(gguf_write, header_checksum_is_the_last_key_and_catches_every_flipped_header_bit)
+{
+    const char *path = fresh_out();
+    write_sample(path, GGUF_WRITER_CHECKSUMS);
+    struct gguf_file *g;
+    bool present = false;
+    cr_assert_eq(gguf_open(&g, path), 0, "%s", ig_error_message());
+    cr_expect_eq(gguf_find_key(g, GGUF_HEADER_XXH3_KEY), gguf_n_kv(g) - 1, "written as the last key");
+    cr_expect_eq(gguf_check_header_xxh3(g, &present), 0, "%s", ig_error_message());
+    cr_expect(present);
+    uint64_t header_end = gguf_data_offset(g);
+    gguf_close(g);
+    size_t n;
+    uint8_t *bytes = test_read_file(path, &n);
+    cr_assert_not_null(bytes);
+    /* flip one bit at a time in the key/value section and the tensor infos: each flip
+     * either makes the file unreadable or fails the checksum, never passes */
+    int n_passed = 0, n_tried = 0;
+    for (uint64_t pos = 24; pos < header_end; pos += 7) {
+        bytes[pos] ^= 0x10;
+        cr_assert_eq(test_write_file(path, bytes, n), 0);
+        bytes[pos] ^= 0x10;
+        if (gguf_open(&g, path) != 0)
+            continue;
+        n_tried++;
+        int rc = gguf_check_header_xxh3(g, &present);
+        if (rc == 0 && gguf_data_offset(g) == header_end) {
+            n_passed++;
+            cr_expect(false, "a flip at byte %llu passed the check", (unsigned long long)pos);
+        }
+        gguf_close(g);
+    }
+    cr_expect_gt(n_tried, 10);
+    cr_expect_eq(n_passed, 0);
+    free(bytes);
+}
+
+Test(gguf_write, files_without_the_header_checksum_still_check)
+{
+    const char *p = test_shared_path("gguf-stories260K/stories260K.gguf");
+    if (!p)
+        cr_skip_test("../shared/data is missing");
+    struct gguf_file *g;
+    bool present = true;
+    cr_assert_eq(gguf_open(&g, p), 0, "%s", ig_error_message());
+    cr_expect_eq(gguf_check_header_xxh3(g, &present), 0);
+    cr_expect_not(present, "llama.cpp writes no ingot.header_xxh3");
     gguf_close(g);
 }
 
@@ -284,4 +335,33 @@ Test(ggml_type, geometry_matches_ggml)
     uint64_t rb;
     cr_expect(!ggml_type_row_bytes(GGML_TYPE_Q4_K, 300, &rb), "300 is not a whole number of 256-blocks");
     cr_expect(ggml_type_row_bytes(GGML_TYPE_Q4_K, 512, &rb) && rb == 288);
+}
+
+/* `ingot check` on a converted file: a flipped bit in a token string (metadata, no tensor
+ * touched) is reported through ingot.header_xxh3. */
+Test(gguf_write, check_names_a_flipped_bit_in_the_metadata)
+{
+    const char *dir = test_tmp_dir();
+    char out[4200], bad[4200];
+    snprintf(out, sizeof out, "%s/t.gguf", dir);
+    snprintf(bad, sizeof bad, "%s/t-flipped.gguf", dir);
+    struct test_run r;
+    const char *conv[] = {"convert", test_fixture_path("tiny-llama"), "-o", out, "--type", "F16", "-q", NULL};
+    test_run_ingot(&r, conv);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *ok[] = {"check", out, NULL};
+    test_run_ingot(&r, ok);
+    cr_expect_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    size_t n;
+    uint8_t *b = test_read_file(out, &n);
+    cr_assert_not_null(b);
+    uint8_t *tok = memmem(b, n, "<0x41>", 6);
+    cr_assert_not_null(tok);
+    tok[3] ^= 0x01;   /* "<0x41>" -> "<0x51>" */
+    cr_assert_eq(test_write_file(bad, b, n), 0);
+    free(b);
+    const char *check[] = {"check", bad, NULL};
+    test_run_ingot(&r, check);
+    cr_expect_eq(r.exit_code, 2, "a flipped token string passed: %s", r.out);
+    cr_expect(strstr(r.out, "ingot.header_xxh3") && strstr(r.out, "metadata changed"), "%s%s", r.out, r.err);
 }

@@ -203,6 +203,52 @@ Test(hf_config, rope_scaling_llama3)
     cr_expect_str_eq(hp.rope_scaling_type, "llama3");
     cr_expect_eq(hp.rope_scaling_factor, 8.0f);
     cr_expect_eq(hp.rope_scaling_orig_ctx, 8192);
+    /* rope_freqs.weight's inputs, as llama.cpp's converter reads them: the context from the
+     * top level (default 8192), not from rope_scaling */
+    cr_expect_eq(hp.rope_llama3_low_freq, 1.0);
+    cr_expect_eq(hp.rope_llama3_high_freq, 4.0);
+    cr_expect_eq(hp.rope_llama3_orig_ctx, 8192);
+    rc = parse(&hp, "{\"model_type\": \"llama\", " BASE_KEYS ", \"original_max_position_embeddings\": 4096, "
+                    "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"high_freq_factor\": 2.5}}");
+    cr_assert_eq(rc, 0, "%s", ig_error_message());
+    cr_expect_eq(hp.rope_llama3_low_freq, 1.0);
+    cr_expect_eq(hp.rope_llama3_high_freq, 2.5);
+    cr_expect_eq(hp.rope_llama3_orig_ctx, 4096);
+}
+
+Test(hf_config, rope_scaling_llama3_needs_low_below_high)
+{
+    struct model_hparams hp;
+    cr_expect_eq(parse(&hp, "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"rope_type\": \"llama3\", "
+                            "\"factor\": 8.0, \"low_freq_factor\": 4.0, \"high_freq_factor\": 4.0}}"),
+                 IG_EINVAL);
+    cr_expect(strstr(ig_error_message(), "low_freq_factor 4 is not below high_freq_factor 4"), "%s", ig_error_message());
+    cr_expect_eq(parse(&hp, "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"rope_type\": \"llama3\", "
+                            "\"low_freq_factor\": \"x\"}}"),
+                 IG_EINVAL);
+    cr_expect(strstr(ig_error_message(), "'rope_scaling.low_freq_factor'"), "%s", ig_error_message());
+}
+
+Test(hf_config, rope_scaling_default_and_none_mean_no_scaling)
+{
+    const char *types[] = {"default", "none"};
+    for (int i = 0; i < 2; i++) {
+        struct model_hparams hp;
+        char text[1024];
+        snprintf(text, sizeof text, "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"rope_type\": \"%s\"}}",
+                 types[i]);
+        cr_expect_eq(parse(&hp, text), 0, "%s: %s", types[i], ig_error_message());
+        cr_expect_str_eq(hp.rope_scaling_type, "", "%s writes no scaling keys", types[i]);
+    }
+}
+
+Test(hf_config, rope_scaling_of_an_unknown_type_is_refused)
+{
+    struct model_hparams hp;
+    cr_expect_eq(parse(&hp, "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"type\": \"dynamic\", \"factor\": 2}}"),
+                 IG_EINVAL);
+    const char *msg = ig_error_message();
+    cr_expect(strstr(msg, "'rope_scaling.type'") && strstr(msg, "\"dynamic\"") && strstr(msg, "\"longrope\""), "%s", msg);
 }
 
 Test(hf_config, rope_scaling_linear_under_old_type_key)
@@ -323,7 +369,7 @@ static const struct bad_cfg bad_cfgs[] = {
      {"key 'rope_scaling.type': found integer 3", NULL}},
     {"rope_scaling type too long",
      "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"rope_type\": \"a-very-long-scaling\"}}",
-     {"key 'rope_scaling.rope_type'", "1..15 bytes", NULL}},
+     {"key 'rope_scaling.rope_type'", "found string \"a-very-long-scaling\"", "\"llama3\"", NULL}},
     {"rope_scaling factor a string",
      "{\"model_type\": \"llama\", " BASE_KEYS ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": \"2\"}}",
      {"key 'rope_scaling.factor': found string \"2\"", NULL}},

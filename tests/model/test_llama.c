@@ -30,7 +30,7 @@ static void load_model(struct loaded *l, const char *rel)
     if (!p)
         cr_skip_test("../shared/data is missing");
     cr_assert_eq(model_src_open(&l->src, p, NULL), 0, "%s", ig_error_message());
-    cr_assert_eq(model_create(&l->m, l->src, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create(&l->m, l->src, tensor_fetch_f32, NULL), 0, "%s", ig_error_message());
     cr_assert_eq(model_ctx_create(&l->c, l->m, 128), 0);
 }
 
@@ -128,7 +128,7 @@ Test(model_llama, rejects_out_of_range_tokens)
  * @node-llama-cpp/linux-x64 3.22.1) generated from ingot's F16 conversion of the same
  * folder, greedy, in a development session: ", a little girl named Lily lived in a small
  * house with her mom, dad, and her dog, Spot, ..." */
-#include "formats/tokenize.h"
+#include "tokenizer/tokenize.h"
 
 Test(model_llama, tinystories_656K_continues_in_english)
 {
@@ -176,8 +176,8 @@ Test(model_llama, qwen2_neox_rope_equals_llama_with_permuted_rows)
     cr_assert_eq(model_src_open(&sl, test_fixture_path("tiny-llama-bias"), NULL), 0, "%s", ig_error_message());
     cr_expect_str_eq(sq->hp.arch, "qwen2");
     cr_expect(model_src_find(sq, "blk.0.attn_q.bias") && model_src_find(sl, "blk.0.attn_q.bias"));
-    cr_assert_eq(model_create(&mq, sq, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
-    cr_assert_eq(model_create(&ml, sl, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create(&mq, sq, tensor_fetch_f32, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create(&ml, sl, tensor_fetch_f32, NULL), 0, "%s", ig_error_message());
     cr_assert_eq(model_ctx_create(&cq, mq, 32), 0);
     cr_assert_eq(model_ctx_create(&cl, ml, 32), 0);
     int32_t toks[32];
@@ -212,7 +212,7 @@ Test(model_llama, streamed_blocks_load_compute_and_release)
     struct loaded g;
     load_model(&g, "gguf-stories260K/stories260K.gguf");
     struct model *s = NULL;
-    cr_assert_eq(model_create_streamed(&s, g.src, verify_fetch_f32, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create_streamed(&s, g.src, tensor_fetch_f32, NULL), 0, "%s", ig_error_message());
     const struct model_hparams *hp = model_hparams(s);
     int64_t n = 0, d = hp->n_embd, T = 16;
     cr_expect_null(model_tensor_data(s, "blk.0.attn_q.weight", &n), "block 0 is resident before it is loaded");

@@ -375,7 +375,7 @@ static void check_clip(const float *X, int64_t n_tok, int64_t n_in, const float 
     free(Wc);
 }
 
-static const int clip_types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, QUANT_TYPE_I4_G128, QUANT_TYPE_NF4};
+static const int clip_types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_I4_G128, GGML_TYPE_NF4};
 
 Test(awq_clip, clips_heavy_tails_and_never_raises_the_error)
 {
@@ -454,7 +454,7 @@ static void unpack_rows(int type, const uint8_t *out, int64_t m, int64_t n, floa
 }
 
 static const int round_types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q2_K, GGML_TYPE_Q6_K,
-                                  QUANT_TYPE_I4_G128, QUANT_TYPE_NF4};
+                                  GGML_TYPE_I4_G128, GGML_TYPE_NF4};
 
 /* awq.h's promise: every row's output error is at most that of the type's quantizer
  * weighted by the same importance (llama-quantize's rounding with an imatrix), measured
@@ -566,7 +566,7 @@ Test(awq_errors, row_length_not_a_whole_number_of_blocks)
     cr_expect_eq(awq_search_scale(H, xbar, N, &lin, 1, GGML_TYPE_Q4_K, 20, true, s, &res), IG_EINVAL);
     cr_expect(strstr(ig_error_message(), "Q4_K") && strstr(ig_error_message(), "288"), "message: %s",
               ig_error_message());
-    cr_expect_eq(awq_search_clip(H, N, W, M, QUANT_TYPE_I4_G128, 20, 10, W_out), IG_EINVAL);
+    cr_expect_eq(awq_search_clip(H, N, W, M, GGML_TYPE_I4_G128, 20, 10, W_out), IG_EINVAL);
     cr_expect(strstr(ig_error_message(), "I4_G128") && strstr(ig_error_message(), "awq_search_clip"), "message: %s",
               ig_error_message());
     cr_expect_eq(awq_round(H, W, M, N, NULL, GGML_TYPE_Q2_K, 20, 10, 3, out), IG_EINVAL);

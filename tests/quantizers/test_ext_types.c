@@ -78,7 +78,7 @@ static void hex_bytes(char *out, const uint8_t *b, size_t n)
 /* ---- ext_registry: geometry handed to formats/ ---------------------------------------- */
 
 struct ext_row {
-    int id;
+    int id;               /* the file format's number, typed as one on purpose */
     const char *name;
     int64_t block_elems;
     size_t block_bytes;   /* from the layouts in ext_types.h, by hand */
@@ -514,12 +514,12 @@ struct ig_type {
 };
 
 static const struct ig_type ig_types[6] = {
-    {"I4_G32", 4098, 32, 4, 20, i4_g32_quantize_row_ref, i4_g32_dequantize_row_ref},
-    {"I4_G64", 4099, 64, 4, 36, i4_g64_quantize_row_ref, i4_g64_dequantize_row_ref},
-    {"I4_G128", 4100, 128, 4, 68, i4_g128_quantize_row_ref, i4_g128_dequantize_row_ref},
-    {"I8_G32", 4101, 32, 8, 36, i8_g32_quantize_row_ref, i8_g32_dequantize_row_ref},
-    {"I8_G64", 4102, 64, 8, 68, i8_g64_quantize_row_ref, i8_g64_dequantize_row_ref},
-    {"I8_G128", 4103, 128, 8, 132, i8_g128_quantize_row_ref, i8_g128_dequantize_row_ref},
+    {"I4_G32", GGML_TYPE_I4_G32, 32, 4, 20, i4_g32_quantize_row_ref, i4_g32_dequantize_row_ref},
+    {"I4_G64", GGML_TYPE_I4_G64, 64, 4, 36, i4_g64_quantize_row_ref, i4_g64_dequantize_row_ref},
+    {"I4_G128", GGML_TYPE_I4_G128, 128, 4, 68, i4_g128_quantize_row_ref, i4_g128_dequantize_row_ref},
+    {"I8_G32", GGML_TYPE_I8_G32, 32, 8, 36, i8_g32_quantize_row_ref, i8_g32_dequantize_row_ref},
+    {"I8_G64", GGML_TYPE_I8_G64, 64, 8, 68, i8_g64_quantize_row_ref, i8_g64_dequantize_row_ref},
+    {"I8_G128", GGML_TYPE_I8_G128, 128, 8, 132, i8_g128_quantize_row_ref, i8_g128_dequantize_row_ref},
 };
 
 /* Parameters are indices into ig_types (plain data survives Criterion's copying). */

@@ -183,7 +183,7 @@ Test(gptq, beats_rtn_and_matches_the_slow_algorithm_q8_0) { check_type(GGML_TYPE
 Test(gptq, beats_rtn_and_matches_the_slow_algorithm_q4_k) { check_type(GGML_TYPE_Q4_K, 16, 512, 3); }
 Test(gptq, beats_rtn_and_matches_the_slow_algorithm_q2_k) { check_type(GGML_TYPE_Q2_K, 16, 512, 4); }
 Test(gptq, beats_rtn_and_matches_the_slow_algorithm_q6_k) { check_type(GGML_TYPE_Q6_K, 16, 256, 5); }
-Test(gptq, beats_rtn_and_matches_the_slow_algorithm_i4_g128) { check_type(GGML_TYPE_INGOT_BASE + 4, 16, 256, 6); }
+Test(gptq, beats_rtn_and_matches_the_slow_algorithm_i4_g128) { check_type(GGML_TYPE_I4_G128, 16, 256, 6); }
 
 Test(gptq, same_result_with_one_and_two_threads)
 {

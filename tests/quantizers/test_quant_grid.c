@@ -104,13 +104,13 @@ struct grid_case {
 ParameterizedTestParameters(quant_grid, set_matches_the_dequantizer)
 {
     static struct grid_case cases[] = {
-        {GGML_TYPE_Q4_0, 0, 15},     {GGML_TYPE_Q4_1, 0, 15},    {GGML_TYPE_Q5_0, 0, 31},
-        {GGML_TYPE_Q5_1, 0, 31},     {GGML_TYPE_Q8_0, -128, 127}, {GGML_TYPE_IQ4_NL, 0, 15},
-        {GGML_TYPE_Q2_K, 0, 3},      {GGML_TYPE_Q3_K, -4, 3},    {GGML_TYPE_Q4_K, 0, 15},
-        {GGML_TYPE_Q5_K, 0, 31},     {GGML_TYPE_Q6_K, -32, 31},  {QUANT_TYPE_NF4, 0, 15},
-        {QUANT_TYPE_NF4_F16, 0, 15}, {QUANT_TYPE_I4_G32, 0, 15}, {QUANT_TYPE_I4_G64, 0, 15},
-        {QUANT_TYPE_I4_G128, 0, 15}, {QUANT_TYPE_I8_G32, 0, 255}, {QUANT_TYPE_I8_G64, 0, 255},
-        {QUANT_TYPE_I8_G128, 0, 255},
+        {GGML_TYPE_Q4_0, 0, 15},    {GGML_TYPE_Q4_1, 0, 15},     {GGML_TYPE_Q5_0, 0, 31},
+        {GGML_TYPE_Q5_1, 0, 31},    {GGML_TYPE_Q8_0, -128, 127}, {GGML_TYPE_IQ4_NL, 0, 15},
+        {GGML_TYPE_Q2_K, 0, 3},     {GGML_TYPE_Q3_K, -4, 3},     {GGML_TYPE_Q4_K, 0, 15},
+        {GGML_TYPE_Q5_K, 0, 31},    {GGML_TYPE_Q6_K, -32, 31},   {GGML_TYPE_NF4, 0, 15},
+        {GGML_TYPE_NF4_F16, 0, 15}, {GGML_TYPE_I4_G32, 0, 15},   {GGML_TYPE_I4_G64, 0, 15},
+        {GGML_TYPE_I4_G128, 0, 15}, {GGML_TYPE_I8_G32, 0, 255},  {GGML_TYPE_I8_G64, 0, 255},
+        {GGML_TYPE_I8_G128, 0, 255},
     };
     return cr_make_param_array(struct grid_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -324,7 +324,7 @@ Test(quant_grid_errors, element_and_code_out_of_range)
     cr_expect_eq(quant_grid_set(GGML_TYPE_Q6_K, blk, 3, 32), IG_EINVAL);
     cr_expect(strstr(ig_error_message(), "-32..31") != NULL, "message: %s", ig_error_message());
     cr_expect_eq(quant_grid_set(GGML_TYPE_Q6_K, blk, 3, -33), IG_EINVAL);
-    cr_expect_eq(quant_grid_set(QUANT_TYPE_I4_G32, blk, 0, 16), IG_EINVAL);
-    cr_expect_eq(quant_grid_set(QUANT_TYPE_I4_G32, blk, 32, 0), IG_EINVAL);
+    cr_expect_eq(quant_grid_set(GGML_TYPE_I4_G32, blk, 0, 16), IG_EINVAL);
+    cr_expect_eq(quant_grid_set(GGML_TYPE_I4_G32, blk, 32, 0), IG_EINVAL);
     cr_expect_eq(memcmp(blk, before, qt->block_bytes), 0, "a refused store changed the block");
 }

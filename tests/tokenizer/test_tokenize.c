@@ -1,4 +1,4 @@
-/* test_tokenize.c — tokenizer_encode / tokenizer_decode (formats/tokenize.h) against llama.cpp.
+/* test_tokenize.c — tokenizer_encode / tokenizer_decode (tokenizer/tokenize.h) against llama.cpp.
  *
  * Golden data (../shared/data, see its PROVENANCE.md): llama.cpp's own test vectors
  * llamacpp-vocab/ggml-vocab-{llama-spm,gpt-2}.gguf with .inp (inputs split by the line
@@ -13,9 +13,9 @@
 
 #include "common/ig_error.h"
 #include "formats/gguf.h"
-#include "formats/tokenize.h"
+#include "tokenizer/tokenize.h"
 #include "formats/tokenizer.h"
-#include "formats/unicode_class.h"
+#include "tokenizer/unicode_class.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

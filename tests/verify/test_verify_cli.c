@@ -30,7 +30,7 @@ static json_t *run_verify(const char *const *argv_tail)
 {
     static char json_path[4200];
     snprintf(json_path, sizeof json_path, "%s/v.json", test_tmp_dir());
-    const char *argv[32] = {"verify", "--json", json_path, "-q"};
+    const char *argv[32] = {"verify", "--json-out", json_path, "-q"};
     int n = 4;
     for (int i = 0; argv_tail[i]; i++)
         argv[n++] = argv_tail[i];

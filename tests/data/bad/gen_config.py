@@ -66,6 +66,10 @@ CFG_CASES = {
     "theta-zero": (edit("rope_theta", "0"), ["'rope_theta'", "integer 0"]),
     "eps-overflows-fp32": (edit("rms_norm_eps", "1e300"), ["'rms_norm_eps'", "fp32"]),
     "empty": ("", ["not valid JSON"]),
+    "head-dim-odd": (edit("rope_theta", '10000.0,\n  "head_dim": 3'), ["'head_dim'", "3 is odd", "even"]),
+    "head-size-odd": (edit("hidden_size", "24"), ["'num_attention_heads'", "head size 3", "odd"]),
+    "rope-scaling-unknown": (edit("rope_theta", '10000.0,\n  "rope_scaling": {"rope_type": "dynamic2", "factor": 2.0}'),
+                             ["'rope_scaling.rope_type'", '"dynamic2"', '"linear"', '"longrope"', '"none"']),
 }
 
 # llama2.c header fields, in file order

@@ -1,0 +1,213 @@
+/* det_math.c — expf, sinf, cosf, powf from IEEE basic operations only (see det_math.h).
+ *
+ * Each works in double: reduce the argument exactly (Cody–Waite: a constant split so that
+ * k·C_hi is exact), evaluate a Taylor polynomial in Horner form whose truncation error is
+ * below 1e-17 relative on the reduced interval, scale by an exact power of two, and round
+ * once to float. The double error (~1e-16) is far below half a float ulp (3e-8), so results
+ * are within 1 ulp of libm's, and they depend on nothing but IEEE 754.
+ */
+#include "det_math.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* x + 1.5·2^52 − 1.5·2^52 rounds |x| < 2^51 to the nearest integer (ties to even), in the
+ * default rounding mode, without calling rint. */
+static double round_to_int(double x)
+{
+    const double magic = 0x1.8p52;
+    return (x + magic) - magic;
+}
+
+/* 2^k for −1022 <= k <= 1023, from its bits. */
+static double pow2i(int64_t k)
+{
+    uint64_t bits = (uint64_t)(k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* ---- exp and log in double ---------------------------------------------------------------- */
+
+/* ln 2 = LN2_HI + LN2_LO; LN2_HI has 32 significant bits, so k·LN2_HI is exact for |k| < 2^21
+ * (fdlibm's split). */
+#define LN2_HI 0x1.62e42feep-1
+#define LN2_LO 0x1.a39ef35793c76p-33
+
+/* e^r for |r| <= ln2/2: Σ_{i<=13} r^i/i!, truncation r^14/14! < 5e-18. */
+static double exp_reduced(double r)
+{
+    double p = 1.0 / 6227020800.0;   /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    return p * r + 1.0;
+}
+
+/* e^x for −740 <= x <= 709 (callers clamp): x = k·ln2 + r, e^x = 2^k·e^r, the power of two
+ * applied in two exact steps so that k below −1022 still lands in the subnormals. */
+static double exp_double(double x)
+{
+    const double k = round_to_int(x * 0x1.71547652b82fep0);   /* x / ln 2 */
+    const double r = (x - k * LN2_HI) - k * LN2_LO;
+    const int64_t ki = (int64_t)k;
+    const int64_t k1 = ki / 2, k2 = ki - k1;
+    return exp_reduced(r) * pow2i(k1) * pow2i(k2);
+}
+
+/* ln x for finite x > 0: x = 2^e·m with √½ <= m < √2, s = (m − 1)/(m + 1),
+ * ln m = 2·atanh s = 2s·Σ_{i<=10} s^2i/(2i + 1); |s| <= 0.172, truncation < 1e-19. */
+static double log_double(double x)
+{
+    int64_t e = 0;
+    if (x < 0x1p-1022) {   /* subnormal: scale into the normals first */
+        x *= 0x1p54;
+        e = -54;
+    }
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    e += (int64_t)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;   /* m in [1, 2) */
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    if (m >= 0x1.6a09e667f3bcdp0) {   /* √2: halve m into [√½, √2) */
+        m *= 0.5;
+        e += 1;
+    }
+    const double s = (m - 1.0) / (m + 1.0), z = s * s;
+    double p = 1.0 / 21.0;
+    for (int i = 19; i >= 1; i -= 2)
+        p = p * z + 1.0 / (double)i;
+    const double ln_m = 2.0 * s * p;
+    return (double)e * LN2_HI + ((double)e * LN2_LO + ln_m);
+}
+
+/* ---- the float functions ---------------------------------------------------------------------- */
+
+const double det_exp2_table[32] = {
+    0x1.0000000000000p+0,
+    0x1.059b0d3158574p+0,
+    0x1.0b5586cf9890fp+0,
+    0x1.11301d0125b51p+0,
+    0x1.172b83c7d517bp+0,
+    0x1.1d4873168b9aap+0,
+    0x1.2387a6e756238p+0,
+    0x1.29e9df51fdee1p+0,
+    0x1.306fe0a31b715p+0,
+    0x1.371a7373aa9cbp+0,
+    0x1.3dea64c123422p+0,
+    0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0,
+    0x1.5342b569d4f82p+0,
+    0x1.5ab07dd485429p+0,
+    0x1.6247eb03a5585p+0,
+    0x1.6a09e667f3bcdp+0,
+    0x1.71f75e8ec5f74p+0,
+    0x1.7a11473eb0187p+0,
+    0x1.82589994cce13p+0,
+    0x1.8ace5422aa0dbp+0,
+    0x1.93737b0cdc5e5p+0,
+    0x1.9c49182a3f090p+0,
+    0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0,
+    0x1.b7f76f2fb5e47p+0,
+    0x1.c199bdd85529cp+0,
+    0x1.cb720dcef9069p+0,
+    0x1.d5818dcfba487p+0,
+    0x1.dfc97337b9b5fp+0,
+    0x1.ea4afa2a490dap+0,
+    0x1.f50765b6e4540p+0,
+};
+
+float det_powf(float x, float y)
+{
+    if (y == 0.0f || x == 1.0f)   /* as powf: even for a NaN in the other argument */
+        return 1.0f;
+    if (isnan(x) || isnan(y) || x < 0.0f)
+        return NAN;
+    if (x == 0.0f)
+        return y > 0.0f ? 0.0f : INFINITY;
+    if (isinf(x))
+        return y > 0.0f ? INFINITY : 0.0f;
+    const double t = (double)y * log_double((double)x);
+    if (t > 709.0)
+        return INFINITY;
+    if (t < -740.0)
+        return 0.0f;
+    return (float)exp_double(t);
+}
+
+/* π/2 = PIO2_1 + PIO2_2 + PIO2_3 (+ 1e-32); PIO2_1 and PIO2_2 have 33 significant bits, so
+ * k·PIO2_1 and k·PIO2_2 are exact for |k| < 2^20 (fdlibm's split). */
+#define PIO2_1 0x1.921fb544p0
+#define PIO2_2 0x1.0b4611a6p-34
+#define PIO2_3 0x1.3198a2e037073p-69
+
+/* sin r and cos r for |r| <= π/4: Taylor to r^17 and r^16 (truncation < 1e-17). */
+static double sin_reduced(double r)
+{
+    const double z = r * r;
+    double p = -1.0 / 355687428096000.0;   /* −1/17! */
+    p = p * z + 1.0 / 1307674368000.0;
+    p = p * z - 1.0 / 6227020800.0;
+    p = p * z + 1.0 / 39916800.0;
+    p = p * z - 1.0 / 362880.0;
+    p = p * z + 1.0 / 5040.0;
+    p = p * z - 1.0 / 120.0;
+    p = p * z + 1.0 / 6.0;   /* p = 1/3! − z/5! + z²/7! − ... */
+    return r - r * z * p;
+}
+
+static double cos_reduced(double r)
+{
+    const double z = r * r;
+    double p = 1.0 / 20922789888000.0;   /* 1/16! */
+    p = p * z - 1.0 / 87178291200.0;
+    p = p * z + 1.0 / 479001600.0;
+    p = p * z - 1.0 / 3628800.0;
+    p = p * z + 1.0 / 40320.0;
+    p = p * z - 1.0 / 720.0;
+    p = p * z + 1.0 / 24.0;
+    p = p * z - 0.5;
+    return p * z + 1.0;
+}
+
+/* x = k·π/2 + r; returns r and the quadrant k mod 4. */
+static double reduce_pio2(float x, int *quadrant)
+{
+    const double d = (double)x;
+    const double k = round_to_int(d * 0x1.45f306dc9c883p-1);   /* x · 2/π */
+    *quadrant = (int)((int64_t)k & 3);
+    return ((d - k * PIO2_1) - k * PIO2_2) - k * PIO2_3;
+}
+
+float det_sinf(float x)
+{
+    if (isnan(x) || isinf(x))
+        return x - x;
+    int q;
+    const double r = reduce_pio2(x, &q);
+    const double v = q == 0 ? sin_reduced(r) : q == 1 ? cos_reduced(r) : q == 2 ? -sin_reduced(r) : -cos_reduced(r);
+    return (float)v;
+}
+
+float det_cosf(float x)
+{
+    if (isnan(x) || isinf(x))
+        return x - x;
+    int q;
+    const double r = reduce_pio2(x, &q);
+    const double v = q == 0 ? cos_reduced(r) : q == 1 ? -sin_reduced(r) : q == 2 ? -cos_reduced(r) : sin_reduced(r);
+    return (float)v;
+}
