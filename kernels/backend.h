@@ -58,6 +58,14 @@ struct backend {
     int (*attention)(const float *q, const float *k, const float *v, int64_t n, int64_t n_head, int64_t n_head_kv,
                      int64_t head_dim, float *out);
 
+    /* The same for the n_new rows at positions pos0 .. pos0 + n_new - 1 only, over cached keys and
+     * values: q, out: [n_new][n_head][head_dim] (row r is position pos0 + r); k, v:
+     * [pos0 + n_new][n_head_kv][head_dim]. Row r's output equals attention()'s row pos0 + r bit for
+     * bit (attention is attention_rows with pos0 = 0), so a prefix shared by several continuations
+     * is computed once. */
+    int (*attention_rows)(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
+                          int64_t n_head, int64_t n_head_kv, int64_t head_dim, float *out);
+
     /* gate[i] = silu(gate[i]) * up[i] for n elements (SwiGLU). */
     void (*swiglu)(float *gate, const float *up, int64_t n);
 

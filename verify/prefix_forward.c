@@ -1,13 +1,12 @@
 /* prefix_forward.c — llama blocks with a key/value cache, so a shared prefix is evaluated once
  * (prefix_forward.h). Each block is model_block_forward's sequence of backend operations on the
- * new rows only; attention, which the backend computes only from row 0, is the CPU reference's
- * arithmetic restricted to the new rows (attention_rows), over the cached keys and values.
+ * new rows only, attention included (the backend's attention_rows, over the cached keys and
+ * values: the same bits as the whole window's attention).
  */
 #include "prefix_forward.h"
 
 #include "../common/ig_error.h"
 #include "../kernels/backend.h"
-#include "../kernels/cpu/det_math.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +27,6 @@ struct prefix_ctx {
     enum rope_mode rope_mode;
     struct prefix_layer *layers;   /* [n_layer] */
     float *x, *norm, *q, *attn, *proj, *gate, *up;   /* scratch, n_max rows each */
-    float *scores;                                   /* [n_max] one row of attention scores */
 };
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
@@ -63,13 +61,12 @@ int prefix_ctx_create(struct prefix_ctx **out, const struct model *m, int64_t n_
     p->layers = ig_calloc((size_t)hp->n_layer, sizeof *p->layers);
     p->x = ig_malloc(n * d * sizeof(float));
     p->norm = ig_malloc(n * d * sizeof(float));
-    p->scores = ig_malloc(n * sizeof(float));
     p->q = ig_malloc(n * q * sizeof(float));
     p->attn = ig_malloc(n * q * sizeof(float));
     p->proj = ig_malloc(n * d * sizeof(float));
     p->gate = ig_malloc(n * ff * sizeof(float));
     p->up = ig_malloc(n * ff * sizeof(float));
-    int rc = p->layers && p->x && p->norm && p->scores && p->q && p->attn && p->proj && p->gate && p->up ? 0 : IG_ENOMEM;
+    int rc = p->layers && p->x && p->norm && p->q && p->attn && p->proj && p->gate && p->up ? 0 : IG_ENOMEM;
     for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
         struct prefix_layer *L = &p->layers[l];
         L->attn_norm = weight(m, l, "attn_norm.weight", 1, &rc);
@@ -109,57 +106,12 @@ void prefix_ctx_destroy(struct prefix_ctx *p)
     model_ctx_destroy(p->mc);
     free(p->x);
     free(p->norm);
-    free(p->scores);
     free(p->q);
     free(p->attn);
     free(p->proj);
     free(p->gate);
     free(p->up);
     free(p);
-}
-
-/* ---- attention of the new rows ------------------------------------------------------------------- */
-
-/* out[t] for t in pos0 .. pos0 + n_new (out indexed from pos0): causal attention over the cached
- * keys and values 0 .. t. The arithmetic of kernels/cpu's reference attention (cpu_attention):
- * float dot products in index order, scale, max, det_expf, a double sum, one float inverse; only
- * the rows computed differ (the backend's would redo the prefix's rows for every branch). */
-static void attention_rows(const float *Q, const float *K, const float *V, int64_t pos0, int64_t n_new,
-                           int64_t n_head, int64_t n_head_kv, int64_t head_dim, float *scores, float *out)
-{
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    const int64_t group = n_head / n_head_kv;
-    for (int64_t r = 0; r < n_new; r++) {
-        const int64_t t = pos0 + r;
-        for (int64_t h = 0; h < n_head; h++) {
-            const float *qt = Q + (r * n_head + h) * head_dim;
-            const int64_t g = h / group;
-            float max = -INFINITY;
-            for (int64_t s = 0; s <= t; s++) {
-                const float *ks = K + (s * n_head_kv + g) * head_dim;
-                float dot = 0.0f;
-                for (int64_t i = 0; i < head_dim; i++)
-                    dot += qt[i] * ks[i];
-                scores[s] = dot * scale;
-                if (scores[s] > max)
-                    max = scores[s];
-            }
-            double sum = 0.0;
-            for (int64_t s = 0; s <= t; s++) {
-                scores[s] = det_expf(scores[s] - max);
-                sum += scores[s];
-            }
-            const float inv = (float)(1.0 / sum);
-            float *ot = out + (r * n_head + h) * head_dim;
-            memset(ot, 0, sizeof(float) * (size_t)head_dim);
-            for (int64_t s = 0; s <= t; s++) {
-                const float *vs = V + (s * n_head_kv + g) * head_dim;
-                const float w = scores[s] * inv;
-                for (int64_t i = 0; i < head_dim; i++)
-                    ot[i] += w * vs[i];
-            }
-        }
-    }
 }
 
 /* ---- one block on rows pos0 .. pos0 + n_new ------------------------------------------------------ */
@@ -180,8 +132,8 @@ static int block(struct prefix_ctx *p, int64_t l, int64_t pos0, int64_t n_new)
     rc = rc ? rc : be->rope(K, n_new, hp->n_head_kv, hd, hp->n_rot, pos0, hp->rope_theta, 1.0f, NULL, p->rope_mode);
     if (rc)
         return rc;
-    attention_rows(Qn, L->K, L->V, pos0, n_new, hp->n_head, hp->n_head_kv, hd, p->scores, p->attn);
-    rc = be->matmul(p->attn, n_new, q, L->wo, d, NULL, p->proj);
+    rc = be->attention_rows(Qn, L->K, L->V, pos0, n_new, hp->n_head, hp->n_head_kv, hd, p->attn);
+    rc = rc ? rc : be->matmul(p->attn, n_new, q, L->wo, d, NULL, p->proj);
     if (rc)
         return rc;
     be->add(p->x, p->proj, n_new * d);

@@ -102,23 +102,24 @@ static int cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64
     return 0;
 }
 
-static int cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head,
-                         int64_t n_head_kv, int64_t head_dim, float *out)
+static int cpu_attention_rows(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
+                              int64_t n_head, int64_t n_head_kv, int64_t head_dim, float *out)
 {
     const float scale = 1.0f / sqrtf((float)head_dim);
-    const int64_t group = n_head / n_head_kv;
-    const int nt = n * n * n_head * head_dim >= ATTN_PARALLEL_MIN ? omp_get_max_threads() : 1;
-    /* [nt][n] one row of scores per thread, allocated before the team starts */
-    float *scores = ig_malloc((size_t)nt * (size_t)(n > 0 ? n : 1) * sizeof *scores);
+    const int64_t group = n_head / n_head_kv, n_keys = pos0 + n_new;
+    const int nt = n_new * n_keys * n_head * head_dim >= ATTN_PARALLEL_MIN ? omp_get_max_threads() : 1;
+    /* [nt][n_keys] one row of scores per thread, allocated before the team starts */
+    float *scores = ig_malloc((size_t)nt * (size_t)(n_keys > 0 ? n_keys : 1) * sizeof *scores);
     if (!scores)
-        return ig_error_set(IG_ENOMEM, "cpu_attention: no room for %d rows of %lld scores", nt, (long long)n);
+        return ig_error_set(IG_ENOMEM, "cpu_attention: no room for %d rows of %lld scores", nt, (long long)n_keys);
 #pragma omp parallel num_threads(nt)
     {
-        float *p = scores + (size_t)omp_get_thread_num() * (size_t)n;
+        float *p = scores + (size_t)omp_get_thread_num() * (size_t)n_keys;
 #pragma omp for collapse(2) schedule(dynamic, 4)
-        for (int64_t t = 0; t < n; t++) {
+        for (int64_t r = 0; r < n_new; r++) {
             for (int64_t h = 0; h < n_head; h++) {
-                const float *qt = q + (t * n_head + h) * head_dim;
+                const int64_t t = pos0 + r;   /* this row's position: it sees keys 0 .. t */
+                const float *qt = q + (r * n_head + h) * head_dim;
                 const int64_t g = h / group;
                 float max = -INFINITY;
                 for (int64_t s = 0; s <= t; s++) {
@@ -136,7 +137,7 @@ static int cpu_attention(const float *q, const float *k, const float *v, int64_t
                     sum += p[s];
                 }
                 const float inv = (float)(1.0 / sum);
-                float *ot = out + (t * n_head + h) * head_dim;
+                float *ot = out + (r * n_head + h) * head_dim;
                 memset(ot, 0, sizeof(float) * (size_t)head_dim);
                 for (int64_t s = 0; s <= t; s++) {
                     const float *vs = v + (s * n_head_kv + g) * head_dim;
@@ -149,6 +150,12 @@ static int cpu_attention(const float *q, const float *k, const float *v, int64_t
     }
     free(scores);
     return 0;
+}
+
+static int cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head,
+                         int64_t n_head_kv, int64_t head_dim, float *out)
+{
+    return cpu_attention_rows(q, k, v, 0, n, n_head, n_head_kv, head_dim, out);
 }
 
 static void cpu_swiglu(float *gate, const float *up, int64_t n)
@@ -188,6 +195,7 @@ static const struct backend cpu_backend = {
     .rms_norm = cpu_rms_norm,
     .rope = cpu_rope,
     .attention = cpu_attention,
+    .attention_rows = cpu_attention_rows,
     .swiglu = cpu_swiglu,
     .add = cpu_add,
     .sgemm_nt = cpu_sgemm_nt,

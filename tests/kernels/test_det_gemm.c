@@ -205,6 +205,31 @@ Test(det_gemm, backend_matmul_adds_the_bias_after_the_sum)
     free(bias);
 }
 
+/* attention_rows on the rows past a cached prefix gives attention()'s rows bit for bit, with 1 and 3
+ * threads (the task scorer evaluates a shared context once and relies on it). */
+Test(det_gemm, attention_rows_past_a_prefix_equal_the_whole_windows_rows)
+{
+    uint32_t s = SEED;
+    const int64_t n = 23, n_head = 4, n_head_kv = 2, hd = 8, pos0 = 17, n_new = n - pos0;
+    float *q = random_floats(n * n_head * hd, &s), *k = random_floats(n * n_head_kv * hd, &s);
+    float *v = random_floats(n * n_head_kv * hd, &s);
+    float *whole = malloc((size_t)(n * n_head * hd) * sizeof *whole);
+    float *rows = malloc((size_t)(n_new * n_head * hd) * sizeof *rows);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        omp_set_num_threads(threads);
+        cr_assert_eq(backend_cpu()->attention(q, k, v, n, n_head, n_head_kv, hd, whole), 0);
+        cr_assert_eq(backend_cpu()->attention_rows(q + pos0 * n_head * hd, k, v, pos0, n_new, n_head, n_head_kv, hd,
+                                                   rows), 0);
+        cr_expect(memcmp(rows, whole + pos0 * n_head * hd, (size_t)(n_new * n_head * hd) * sizeof *rows) == 0,
+                  "%d threads: rows %lld.. differ from the whole window's", threads, (long long)pos0);
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(whole);
+    free(rows);
+}
+
 /* ---- Cholesky ------------------------------------------------------------------------------------ */
 
 /* A = B·Bᵀ/k + I: symmetric positive definite, well conditioned. */
