@@ -1,8 +1,10 @@
 /* test_util.c — paths, temp folders and a runner for the ingot binary (see test_util.h). */
 #include "test_util.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -160,4 +162,45 @@ int test_count_entries(const char *folder)
             n++;
     closedir(d);
     return n;
+}
+
+/* ---- small models to damage ---------------------------------------------------------------- */
+
+const char *test_synth_f32_model(const char *ctx)
+{
+    static char dir[4][4200];
+    static int next;
+    char *d = dir[next++ % 4];
+    snprintf(d, sizeof dir[0], "%s/m", test_tmp_dir());
+    struct test_run r;
+    const char *argv[] = {"synth", "-o", d, "--seed", "3", "--dim", "256", "--ff", "512", "--layers", "1",
+                          "--heads", "4", "--kv-heads", "2", "--ctx", ctx, "--dtype", "f32", "--corpus-lines", "400",
+                          NULL};
+    test_run_ingot(&r, argv);
+    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
+    return d;
+}
+
+void test_set_f32(const char *folder, const char *name, int64_t row, int64_t col0, int64_t n, float value)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    size_t size;
+    uint8_t *b = test_read_file(path, &size);
+    cr_assert_not_null(b);
+    uint64_t hlen;
+    memcpy(&hlen, b, 8);
+    json_t *h = json_loadb((const char *)b + 8, (size_t)hlen, 0, NULL);
+    cr_assert_not_null(h);
+    json_t *t = json_object_get(h, name);
+    cr_assert_not_null(t, "%s not in %s", name, path);
+    cr_assert_str_eq(json_string_value(json_object_get(t, "dtype")), "F32");
+    json_t *shape = json_object_get(t, "shape");
+    int64_t cols = json_integer_value(json_array_get(shape, json_array_size(shape) - 1));
+    int64_t off = json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
+    for (int64_t j = col0; j < col0 + n; j++)
+        memcpy(b + 8 + hlen + off + 4 * (row * cols + j), &value, 4);
+    json_decref(h);
+    cr_assert_eq(test_write_file(path, b, size), 0);
+    free(b);
 }

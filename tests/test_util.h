@@ -39,4 +39,13 @@ int test_write_file(const char *path, const void *data, size_t size_bytes);
 /* Number of entries in a folder other than . and .. (-1 if it cannot be read). */
 int test_count_entries(const char *folder);
 
+/* A one-block F32 llama HF folder from `ingot synth` (seed 3, dim 256, FFN 512, 4 heads, 2 kv
+ * heads: whole blocks of every type), training context ctx (a decimal string), in a fresh
+ * folder (static buffer; the last 4 stay valid). Asserts that synth succeeded. */
+const char *test_synth_f32_model(const char *ctx);
+
+/* Set elements [col0, col0 + n) of row `row` of the F32 tensor name in folder/model.safetensors
+ * to value (the last dimension is the row length). Asserts on any failure. */
+void test_set_f32(const char *folder, const char *name, int64_t row, int64_t col0, int64_t n, float value);
+
 #endif /* TEST_UTIL_H */

@@ -27,46 +27,6 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* A one-block F32 llama model from `ingot synth` in a fresh folder, rows of 512 and 256
- * (whole blocks of every type), training context ctx. Returns the folder. */
-static const char *synth_model(const char *ctx)
-{
-    static char dir[4][4200];
-    static int next;
-    char *d = dir[next++ % 4];
-    snprintf(d, sizeof dir[0], "%s/m", test_tmp_dir());
-    struct test_run r;
-    const char *argv[] = {"synth", "-o", d, "--seed", "3", "--dim", "256", "--ff", "512", "--layers", "1",
-                          "--heads", "4", "--kv-heads", "2", "--ctx", ctx, "--dtype", "f32", "--corpus-lines", "400",
-                          NULL};
-    test_run_ingot(&r, argv);
-    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
-    return d;
-}
-
-/* Set element (row, col) of the F32 safetensors tensor name in folder/model.safetensors. */
-static void poke_f32(const char *folder, const char *name, int64_t row, int64_t col, float value)
-{
-    char path[4300];
-    snprintf(path, sizeof path, "%s/model.safetensors", folder);
-    size_t n;
-    uint8_t *b = test_read_file(path, &n);
-    cr_assert_not_null(b);
-    uint64_t hlen;
-    memcpy(&hlen, b, 8);
-    json_t *h = json_loadb((const char *)b + 8, (size_t)hlen, 0, NULL);
-    cr_assert_not_null(h);
-    json_t *t = json_object_get(h, name);
-    cr_assert_not_null(t, "%s not in %s", name, path);
-    cr_assert_str_eq(json_string_value(json_object_get(t, "dtype")), "F32");
-    int64_t cols = json_integer_value(json_array_get(json_object_get(t, "shape"), 1));
-    int64_t off = json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
-    memcpy(b + 8 + hlen + off + 4 * (row * cols + col), &value, 4);
-    json_decref(h);
-    cr_assert_eq(test_write_file(path, b, n), 0);
-    free(b);
-}
-
 /* ---- exit codes and usage ------------------------------------------------------------------- */
 
 Test(cli_ux, usage_and_check_help_say_a_damaged_file_exits_2)
@@ -155,9 +115,9 @@ Test(cli_ux, integer_option_errors_name_the_option)
  * one, whatever the thread count, and OUT must not exist afterwards. */
 Test(cli_ux, nan_weight_fails_with_the_same_full_message_for_any_thread_count, .timeout = 120)
 {
-    const char *model = synth_model("64");
-    poke_f32(model, "model.layers.0.mlp.down_proj.weight", 5, 3, NAN);
-    poke_f32(model, "model.layers.0.mlp.down_proj.weight", 200, 7, NAN);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.layers.0.mlp.down_proj.weight", 5, 3, 1, NAN);
+    test_set_f32(model, "model.layers.0.mlp.down_proj.weight", 200, 7, 1, NAN);
     const char *types[] = {"NF4", "Q4_0"};
     for (size_t ti = 0; ti < 2; ti++) {
         static char first[65536];
@@ -253,7 +213,7 @@ Test(cli_ux, quantized_source_needs_allow_requantize)
 
 Test(cli_ux, verify_ctx_above_training_context_warns_and_says_so_in_json, .timeout = 120)
 {
-    const char *model = synth_model("64");
+    const char *model = test_synth_f32_model("64");
     char corpus[4300];
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", model);
     struct test_run r;
@@ -281,7 +241,7 @@ Test(cli_ux, verify_ctx_above_training_context_warns_and_says_so_in_json, .timeo
 /* ingot's type ids start at 4096 = 64 x 64: grouped by `type % 64`, NF4 merged with F32. */
 Test(cli_ux, inspect_totals_per_type_separate_ingot_types, .timeout = 120)
 {
-    const char *model = synth_model("64");
+    const char *model = test_synth_f32_model("64");
     char out[4300];
     snprintf(out, sizeof out, "%s/nf4.gguf", test_tmp_dir());
     struct test_run r;
@@ -339,7 +299,7 @@ static json_t *load_json(const char *path)
 
 Test(cli_ux, json_on_stdout_and_json_out_file_for_every_command, .timeout = 120)
 {
-    const char *model = synth_model("64");
+    const char *model = test_synth_f32_model("64");
     const char *dir = test_tmp_dir();
     char out[4300], json[4300], corpus[4300], im[4300];
     snprintf(out, sizeof out, "%s/q.gguf", dir);
@@ -402,7 +362,7 @@ Test(cli_ux, json_on_stdout_and_json_out_file_for_every_command, .timeout = 120)
 
 Test(cli_ux, calibrated_run_shows_progress_within_a_block_and_the_total_time, .timeout = 180)
 {
-    const char *model = synth_model("64");
+    const char *model = test_synth_f32_model("64");
     char out[4300], corpus[4300];
     snprintf(out, sizeof out, "%s/g.gguf", test_tmp_dir());
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", model);
@@ -434,7 +394,7 @@ Test(cli_ux, verbose_prints_one_line_per_tensor)
 
 Test(cli_ux, short_texts_are_named_in_the_message, .timeout = 120)
 {
-    const char *model = synth_model("64");
+    const char *model = test_synth_f32_model("64");
     char text[4300], out[4300];
     snprintf(text, sizeof text, "%s/short.txt", test_tmp_dir());
     snprintf(out, sizeof out, "%s/never.gguf", test_tmp_dir());

@@ -17,52 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- helpers (as in test_cli_ux.c) ------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------ */
 
 static bool exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-/* A one-block F32 llama model from `ingot synth` in a fresh folder (training context 64). */
-static const char *synth_model(void)
-{
-    static char dir[4][4200];
-    static int next;
-    char *d = dir[next++ % 4];
-    snprintf(d, sizeof dir[0], "%s/m", test_tmp_dir());
-    struct test_run r;
-    const char *argv[] = {"synth", "-o", d, "--seed", "3", "--dim", "256", "--ff", "512", "--layers", "1",
-                          "--heads", "4", "--kv-heads", "2", "--ctx", "64", "--dtype", "f32", "--corpus-lines", "400",
-                          NULL};
-    test_run_ingot(&r, argv);
-    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
-    return d;
-}
-
-/* Set elements [col0, col0 + n) of row `row` of the F32 safetensors tensor name. */
-static void poke_f32(const char *folder, const char *name, int64_t row, int64_t col0, int64_t n, float value)
-{
-    char path[4300];
-    snprintf(path, sizeof path, "%s/model.safetensors", folder);
-    size_t size;
-    uint8_t *b = test_read_file(path, &size);
-    cr_assert_not_null(b);
-    uint64_t hlen;
-    memcpy(&hlen, b, 8);
-    json_t *h = json_loadb((const char *)b + 8, (size_t)hlen, 0, NULL);
-    cr_assert_not_null(h);
-    json_t *t = json_object_get(h, name);
-    cr_assert_not_null(t, "%s not in %s", name, path);
-    json_t *shape = json_object_get(t, "shape");
-    int64_t cols = json_integer_value(json_array_get(shape, json_array_size(shape) - 1));
-    int64_t off = json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
-    for (int64_t j = col0; j < col0 + n; j++)
-        memcpy(b + 8 + hlen + off + 4 * (row * cols + j), &value, 4);
-    json_decref(h);
-    cr_assert_eq(test_write_file(path, b, size), 0);
-    free(b);
 }
 
 /* convert model --type type into a fresh folder; *out_dir gets the folder */
@@ -85,8 +45,8 @@ static void expect_refused(const struct test_run *r, const char *out, const char
 
 Test(reliability, inf_in_the_embedding_copied_to_f32_is_refused, .timeout = 120)
 {
-    const char *model = synth_model();
-    poke_f32(model, "model.embed_tokens.weight", 7, 11, 1, INFINITY);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.embed_tokens.weight", 7, 11, 1, INFINITY);
     struct test_run r;
     char out[4300];
     convert(&r, model, "F32", out, sizeof out);
@@ -96,8 +56,8 @@ Test(reliability, inf_in_the_embedding_copied_to_f32_is_refused, .timeout = 120)
 
 Test(reliability, nan_in_a_norm_weight_into_an_f16_file_is_refused, .timeout = 120)
 {
-    const char *model = synth_model();
-    poke_f32(model, "model.layers.0.input_layernorm.weight", 0, 5, 1, NAN);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.layers.0.input_layernorm.weight", 0, 5, 1, NAN);
     struct test_run r;
     char out[4300];
     convert(&r, model, "F16", out, sizeof out);
@@ -107,8 +67,8 @@ Test(reliability, nan_in_a_norm_weight_into_an_f16_file_is_refused, .timeout = 1
 
 Test(reliability, finite_f32_beyond_f16_range_is_refused_not_made_inf, .timeout = 120)
 {
-    const char *model = synth_model();
-    poke_f32(model, "model.layers.0.mlp.down_proj.weight", 5, 3, 1, 3e38f);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.layers.0.mlp.down_proj.weight", 5, 3, 1, 3e38f);
     struct test_run r;
     char out[4300];
     convert(&r, model, "F16", out, sizeof out);
@@ -132,8 +92,8 @@ static void verify(struct test_run *r, const char *container, const char *model)
 
 Test(reliability, verify_refuses_a_source_with_a_nan_weight, .timeout = 120)
 {
-    const char *model = synth_model();
-    poke_f32(model, "model.norm.weight", 0, 9, 1, NAN);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.norm.weight", 0, 9, 1, NAN);
     struct test_run r;
     verify(&r, NULL, model);
     cr_expect_eq(r.exit_code, 2, "%s", r.err);
@@ -143,7 +103,7 @@ Test(reliability, verify_refuses_a_source_with_a_nan_weight, .timeout = 120)
 
 Test(reliability, verify_refuses_a_container_with_an_inf_weight, .timeout = 120)
 {
-    const char *model = synth_model();
+    const char *model = test_synth_f32_model("64");
     struct test_run r;
     char out[4300];
     convert(&r, model, "F32", out, sizeof out);
@@ -181,9 +141,9 @@ Test(reliability, verify_refuses_a_container_with_an_inf_weight, .timeout = 120)
 
 Test(reliability, verify_refuses_logits_that_overflow, .timeout = 120)
 {
-    const char *model = synth_model();
+    const char *model = test_synth_f32_model("64");
     /* a finite lm_head row of 3e38: its logit is ±Inf for any input */
-    poke_f32(model, "lm_head.weight", 10, 0, 256, 3e38f);
+    test_set_f32(model, "lm_head.weight", 10, 0, 256, 3e38f);
     struct test_run r;
     verify(&r, NULL, model);
     cr_expect_eq(r.exit_code, 2, "%s", r.err);
@@ -195,7 +155,7 @@ Test(reliability, verify_refuses_logits_that_overflow, .timeout = 120)
 
 Test(reliability, a_binary_file_as_calib_or_eval_text_is_refused, .timeout = 120)
 {
-    const char *model = synth_model();
+    const char *model = test_synth_f32_model("64");
     const char *elf = getenv("INGOT_BIN");
     cr_assert_not_null(elf);
     char out[4300];
@@ -226,7 +186,7 @@ Test(reliability, a_binary_file_as_calib_or_eval_text_is_refused, .timeout = 120
 
 Test(reliability, seq_len_above_the_training_context_warns, .timeout = 180)
 {
-    const char *model = synth_model();
+    const char *model = test_synth_f32_model("64");
     char corpus[4300], out[4300];
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", model);
     snprintf(out, sizeof out, "%s/o.gguf", test_tmp_dir());
@@ -245,8 +205,8 @@ Test(reliability, seq_len_above_the_training_context_warns, .timeout = 180)
  * search fail there, and the message names the tensor, not only the Hessian or a channel. */
 Test(reliability, gptq_and_awq_failures_name_the_tensor, .timeout = 180)
 {
-    const char *model = synth_model();
-    poke_f32(model, "model.layers.0.mlp.gate_proj.weight", 10, 0, 256, 3e38f);
+    const char *model = test_synth_f32_model("64");
+    test_set_f32(model, "model.layers.0.mlp.gate_proj.weight", 10, 0, 256, 3e38f);
     char corpus[4300], out[4300];
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", model);
     snprintf(out, sizeof out, "%s/o.gguf", test_tmp_dir());

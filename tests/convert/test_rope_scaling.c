@@ -21,16 +21,7 @@
  * original_max_position_embeddings. */
 static const char *scaled_model(const char *rope_scaling, int top_orig)
 {
-    static char dir[4][4200];
-    static int next;
-    char *d = dir[next++ % 4];
-    snprintf(d, sizeof dir[0], "%s/m", test_tmp_dir());
-    struct test_run r;
-    const char *argv[] = {"synth", "-o", d, "--seed", "3", "--dim", "256", "--ff", "512", "--layers", "1",
-                          "--heads", "4", "--kv-heads", "2", "--ctx", "64", "--dtype", "f32", "--corpus-lines", "400",
-                          NULL};
-    test_run_ingot(&r, argv);
-    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
+    const char *d = test_synth_f32_model("64");
     char path[4300];
     snprintf(path, sizeof path, "%s/config.json", d);
     json_t *c = json_load_file(path, 0, NULL);
