@@ -50,55 +50,66 @@ static bool use_simd(void)
     return simd_mode != DET_SIMD_OFF && det_simd_available();
 }
 
+bool det_simd_active(void)
+{
+    return use_simd();
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
 }
 
-/* ---- micro-kernels: c [MR][ldc] continues its chains over kc steps ------------------------ */
+/* ---- micro-kernels: c [MR][ldc] continues its chains over kc steps ------------------------
+ * a[i] is row i of A at the block's first depth (A is read in place: its rows are read
+ * sequentially and stay in L1 across a tile's micro-columns, so packing them only cost
+ * time); b is a packed micro-panel [kc][NR]. `first`: the chains start from +0 (the tile's
+ * accumulator is not read). */
 
 /* Portable: fmaf/fma are exact (one rounding), whatever the CPU; on one without FMA glibc
  * emulates them, slowly but with the same bits. */
-static void s_kernel_fma(int64_t kc, const float *a, const float *b, float *c, int64_t ldc)
+static void s_kernel_fma(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, bool first)
 {
     for (int i = 0; i < S_MR; i++)
         for (int j = 0; j < S_NR; j++) {
-            float acc = c[i * ldc + j];
+            float acc = first ? 0.0f : c[i * ldc + j];
             for (int64_t p = 0; p < kc; p++)
-                acc = fmaf(a[p * S_MR + i], b[p * S_NR + j], acc);
+                acc = fmaf(a[i][p], b[p * S_NR + j], acc);
             c[i * ldc + j] = acc;
         }
 }
 
-static void d_kernel_fma(int64_t kc, const double *a, const double *b, double *c, int64_t ldc)
+static void d_kernel_fma(int64_t kc, const double *const *a, const double *b, double *c, int64_t ldc, bool first)
 {
     for (int i = 0; i < D_MR; i++)
         for (int j = 0; j < D_NR; j++) {
-            double acc = c[i * ldc + j];
+            double acc = first ? 0.0 : c[i * ldc + j];
             for (int64_t p = 0; p < kc; p++)
-                acc = fma(a[p * D_MR + i], b[p * D_NR + j], acc);
+                acc = fma(a[i][p], b[p * D_NR + j], acc);
             c[i * ldc + j] = acc;
         }
 }
 
 /* AVX2: each lane of vfmadd is the same single-rounding fma as fmaf, so the bits match. */
-__attribute__((target("avx2,fma"))) static void s_kernel_avx2(int64_t kc, const float *a, const float *b, float *c,
-                                                              int64_t ldc)
+__attribute__((target("avx2,fma"))) static void s_kernel_avx2(int64_t kc, const float *const *a, const float *b,
+                                                              float *c, int64_t ldc, bool first)
 {
     __m256 acc[S_MR][2];
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
 #pragma GCC unroll 6
     for (int i = 0; i < S_MR; i++) {
-        acc[i][0] = _mm256_loadu_ps(c + i * ldc);
-        acc[i][1] = _mm256_loadu_ps(c + i * ldc + 8);
+        acc[i][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(c + i * ldc);
+        acc[i][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(c + i * ldc + 8);
     }
     for (int64_t p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_loadu_ps(b + p * S_NR), b1 = _mm256_loadu_ps(b + p * S_NR + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < S_MR; i++) {
-            const __m256 ai = _mm256_broadcast_ss(a + p * S_MR + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
+        __m256 ai;
+#define S_ROW(i, ap)                                                                                                  \
+        ai = _mm256_broadcast_ss(ap + p);                                                                             \
+        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                                                               \
+        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        S_ROW(0, a0) S_ROW(1, a1) S_ROW(2, a2) S_ROW(3, a3) S_ROW(4, a4) S_ROW(5, a5)
+#undef S_ROW
     }
 #pragma GCC unroll 6
     for (int i = 0; i < S_MR; i++) {
@@ -107,23 +118,25 @@ __attribute__((target("avx2,fma"))) static void s_kernel_avx2(int64_t kc, const 
     }
 }
 
-__attribute__((target("avx2,fma"))) static void d_kernel_avx2(int64_t kc, const double *a, const double *b, double *c,
-                                                              int64_t ldc)
+__attribute__((target("avx2,fma"))) static void d_kernel_avx2(int64_t kc, const double *const *a, const double *b,
+                                                              double *c, int64_t ldc, bool first)
 {
     __m256d acc[D_MR][2];
+    const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
 #pragma GCC unroll 6
     for (int i = 0; i < D_MR; i++) {
-        acc[i][0] = _mm256_loadu_pd(c + i * ldc);
-        acc[i][1] = _mm256_loadu_pd(c + i * ldc + 4);
+        acc[i][0] = first ? _mm256_setzero_pd() : _mm256_loadu_pd(c + i * ldc);
+        acc[i][1] = first ? _mm256_setzero_pd() : _mm256_loadu_pd(c + i * ldc + 4);
     }
     for (int64_t p = 0; p < kc; p++) {
         const __m256d b0 = _mm256_loadu_pd(b + p * D_NR), b1 = _mm256_loadu_pd(b + p * D_NR + 4);
-#pragma GCC unroll 6
-        for (int i = 0; i < D_MR; i++) {
-            const __m256d ai = _mm256_broadcast_sd(a + p * D_MR + i);
-            acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
-        }
+        __m256d ai;
+#define D_ROW(i, ap)                                                                                                  \
+        ai = _mm256_broadcast_sd(ap + p);                                                                             \
+        acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);                                                               \
+        acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
+        D_ROW(0, a0) D_ROW(1, a1) D_ROW(2, a2) D_ROW(3, a3) D_ROW(4, a4) D_ROW(5, a5)
+#undef D_ROW
     }
 #pragma GCC unroll 6
     for (int i = 0; i < D_MR; i++) {
@@ -132,21 +145,34 @@ __attribute__((target("avx2,fma"))) static void d_kernel_avx2(int64_t kc, const 
     }
 }
 
+_Static_assert(S_MR == 6 && D_MR == 6, "the AVX2 kernels name six rows");
+
 /* ---- tiles and the threaded driver, once per precision -------------------------------------
- * GEMM_DEFINE(T, s|d, ...) writes pack, tile and det_Xgemm_nt for element type T. */
+ * GEMM_DEFINE(T, s|d, ...) writes pack, tile and det_Xgemm_nt for element type T.
+ * A tile is up to MC rows (the rows are split evenly over as few tiles as MC allows, so
+ * that B's panel, packed once per tile and depth block, serves as many rows as possible)
+ * by NC columns; how the output is tiled changes no bit (each element is one chain). */
 
 #define GEMM_DEFINE(T, X, MR, NR, MC, NC)                                                                             \
     /* P [ceil(rows/R)][kc][R] = rows of M [rows][kc] (ldm), zero-padded to whole panels */                          \
     static void X##_pack(const T *M, int64_t ldm, int64_t rows, int64_t kc, int R, T *P)                             \
     {                                                                                                                 \
-        for (int64_t r0 = 0; r0 < rows; r0 += R)                                                                      \
-            for (int64_t p = 0; p < kc; p++)                                                                          \
-                for (int i = 0; i < R; i++)                                                                           \
-                    *P++ = r0 + i < rows ? M[(r0 + i) * ldm + p] : (T)0;                                              \
+        for (int64_t r0 = 0; r0 < rows; r0 += R) {                                                                    \
+            if (r0 + R <= rows) {                                                                                     \
+                const T *m0 = M + r0 * ldm;                                                                           \
+                for (int64_t p = 0; p < kc; p++)                                                                      \
+                    for (int i = 0; i < R; i++)                                                                       \
+                        *P++ = m0[i * ldm + p];                                                                       \
+            } else {                                                                                                  \
+                for (int64_t p = 0; p < kc; p++)                                                                      \
+                    for (int i = 0; i < R; i++)                                                                       \
+                        *P++ = r0 + i < rows ? M[(r0 + i) * ldm + p] : (T)0;                                          \
+            }                                                                                                         \
+        }                                                                                                             \
     }                                                                                                                 \
                                                                                                                       \
     struct X##_gemm {                                                                                                 \
-        int64_t m, n, k, lda, ldb, ldc;                                                                               \
+        int64_t m, n, k, lda, ldb, ldc, mc; /* mc: rows per tile (a multiple of MR, at most MC) */                  \
         const T *A, *B;                                                                                               \
         T *C;                                                                                                         \
         enum det_acc acc;                                                                                             \
@@ -154,35 +180,43 @@ __attribute__((target("avx2,fma"))) static void d_kernel_avx2(int64_t kc, const 
         size_t ws_elems;                                                                                              \
     };                                                                                                                \
                                                                                                                       \
-    /* The tile at (i0, j0); ws holds its packed panels and accumulators [MC][NC]. */                                \
+    /* The tile at (i0, j0); ws holds B's packed panel and the accumulators [mc][NC]. */                             \
     static void X##_tile(const struct X##_gemm *g, int64_t i0, int64_t j0, T *ws)                                     \
     {                                                                                                                 \
-        const int64_t mc = min64(MC, g->m - i0), nc = min64(NC, g->n - j0), kmax = min64(DET_KC, g->k);               \
-        T *Ct = ws, *Ap = Ct + MC * NC, *Bp = Ap + (mc + MR - 1) / MR * MR * kmax;                                    \
-        memset(Ct, 0, sizeof(T) * (size_t)((mc + MR - 1) / MR * MR) * NC);                                            \
+        const int64_t mc = min64(g->mc, g->m - i0), nc = min64(NC, g->n - j0);                                        \
+        T *Ct = ws, *Bp = Ct + g->mc * NC;                                                                            \
+        const T *a[MR];                                                                                               \
+        if (g->k <= 0)                                                                                                \
+            memset(Ct, 0, sizeof(T) * (size_t)(g->mc * NC));                                                          \
         for (int64_t p0 = 0; p0 < g->k; p0 += DET_KC) {                                                               \
             const int64_t kc = min64(DET_KC, g->k - p0);                                                              \
-            X##_pack(g->A + i0 * g->lda + p0, g->lda, mc, kc, MR, Ap);                                                \
             X##_pack(g->B + j0 * g->ldb + p0, g->ldb, nc, kc, NR, Bp);                                                \
-            for (int64_t ir = 0; ir < mc; ir += MR)                                                                   \
+            for (int64_t ir = 0; ir < mc; ir += MR) {                                                                 \
+                for (int i = 0; i < MR; i++) /* rows past the end repeat the last; never written out */             \
+                    a[i] = g->A + (i0 + min64(ir + i, mc - 1)) * g->lda + p0;                                         \
                 for (int64_t jr = 0; jr < nc; jr += NR) {                                                             \
                     if (g->simd)                                                                                      \
-                        X##_kernel_avx2(kc, Ap + ir * kc, Bp + jr * kc, Ct + ir * NC + jr, NC);                       \
+                        X##_kernel_avx2(kc, a, Bp + jr * kc, Ct + ir * NC + jr, NC, p0 == 0);                         \
                     else                                                                                              \
-                        X##_kernel_fma(kc, Ap + ir * kc, Bp + jr * kc, Ct + ir * NC + jr, NC);                        \
+                        X##_kernel_fma(kc, a, Bp + jr * kc, Ct + ir * NC + jr, NC, p0 == 0);                          \
                 }                                                                                                     \
+            }                                                                                                         \
         }                                                                                                             \
         for (int64_t i = 0; i < mc; i++) {                                                                            \
             T *c = g->C + (i0 + i) * g->ldc + j0;                                                                     \
-            for (int64_t j = 0; j < nc; j++)                                                                          \
-                c[j] = g->acc == DET_SUB ? c[j] - Ct[i * NC + j] : Ct[i * NC + j];                                    \
+            const T *ct = Ct + i * NC;                                                                                \
+            if (g->acc == DET_SUB)                                                                                    \
+                for (int64_t j = 0; j < nc; j++)                                                                      \
+                    c[j] = c[j] - ct[j];                                                                              \
+            else                                                                                                      \
+                memcpy(c, ct, sizeof(T) * (size_t)nc);                                                                \
         }                                                                                                             \
     }                                                                                                                 \
                                                                                                                       \
     /* Tile t of the n_tj-wide grid, unless `upper` skips it. */                                                   \
     static void X##_tile_at(const struct X##_gemm *g, int64_t t, int64_t n_tj, bool upper, T *ws)                     \
     {                                                                                                                 \
-        const int64_t i0 = t / n_tj * MC, j0 = t % n_tj * NC;                                                         \
+        const int64_t i0 = t / n_tj * g->mc, j0 = t % n_tj * NC;                                                      \
         if (upper && j0 + NC <= i0)                                                                                   \
             return; /* every column of the tile is left of every row's diagonal */                                    \
         X##_tile(g, i0, j0, ws);                                                                                      \
@@ -194,12 +228,12 @@ __attribute__((target("avx2,fma"))) static void d_kernel_avx2(int64_t kc, const 
         if (m <= 0 || n <= 0)                                                                                         \
             return 0;                                                                                                 \
         const int64_t n_ti = (m + MC - 1) / MC, n_tj = (n + NC - 1) / NC, kmax = min64(DET_KC, k);                    \
+        struct X##_gemm g = {m, n, k, lda, ldb, ldc, 0, A, B, C, acc, use_simd(), 0};                                 \
+        g.mc = ((m + n_ti - 1) / n_ti + MR - 1) / MR * MR; /* <= MC: MC is a multiple of MR */                       \
         int nt = omp_in_parallel() || m * n * k < DET_PARALLEL_MIN ? 1 : omp_get_max_threads();                       \
         if (nt > n_ti * n_tj)                                                                                         \
             nt = (int)(n_ti * n_tj);                                                                                  \
-        struct X##_gemm g = {m, n, k, lda, ldb, ldc, A, B, C, acc, use_simd(), 0};                                    \
-        g.ws_elems = (size_t)(MC * NC + ((min64(m, MC) + MR - 1) / MR * MR + (min64(n, NC) + NR - 1) / NR * NR) *     \
-                                            (kmax > 0 ? kmax : 1));                                                  \
+        g.ws_elems = (size_t)(g.mc * NC + (min64(n, NC) + NR - 1) / NR * NR * (kmax > 0 ? kmax : 1));                 \
         g.ws_elems = (g.ws_elems + 15) / 16 * 16; /* 64-byte strides between threads */                              \
         _Alignas(64) T small[DET_STACK_WS_BYTES / sizeof(T)];                                                         \
         T *ws = nt == 1 && g.ws_elems <= sizeof small / sizeof *small ? small                                         \

@@ -11,7 +11,7 @@
  *
  * The rule: every output element is one chain acc = fma(a_p, b_p, acc), p = 0 .. k−1,
  * started from +0 and rounded once per step (fmaf / fma: exact, correctly rounded, so the
- * same on every IEEE machine). Threads split only over output tiles of a fixed size; a
+ * same on every IEEE machine). Threads split only over output tiles; a
  * tile's k loop is blocked, but the accumulator goes to memory in its own precision between
  * blocks, which changes nothing. The AVX2/FMA micro-kernel runs each lane as its own chain,
  * so its bits equal the scalar fallback's; *_ref are plain loops that define the bits.
@@ -46,10 +46,14 @@ void det_simd_set(enum det_simd mode);
 /* True when the CPU runs the AVX2/FMA kernel. */
 bool det_simd_available(void);
 
+/* True when the AVX2 paths run now (available, and not forced off): det_math.c's and
+ * det_attention.c's vector paths follow the same switch. */
+bool det_simd_active(void);
+
 /* Tile sizes: exposed so the tests can aim at their edges. */
-#define DET_S_MC 48    /* fp32 output rows per tile */
+#define DET_S_MC 264   /* fp32 output rows per tile, at most (a 256-token window is one tile) */
 #define DET_S_NC 64    /* fp32 output columns per tile */
-#define DET_D_MC 48    /* fp64 */
+#define DET_D_MC 96    /* fp64 */
 #define DET_D_NC 32
 #define DET_KC 256     /* depth per packed block */
 #define DET_CHOL_NB 64 /* Cholesky / inverse block */

@@ -8,6 +8,9 @@
  */
 #include "det_math.h"
 
+#include "det_gemm.h"
+
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -91,6 +94,28 @@ static double log_double(double x)
         p = p * z + 1.0 / (double)i;
     const double ln_m = 2.0 * s * p;
     return (double)e * LN2_HI + ((double)e * LN2_LO + ln_m);
+}
+
+double det_exp(double x)
+{
+    if (isnan(x))
+        return x + x;
+    if (x > 709.782712893384)    /* ln(DBL_MAX) */
+        return INFINITY;
+    if (x < -745.2)              /* below half the smallest subnormal */
+        return 0.0;
+    return exp_double(x);
+}
+
+double det_log(double x)
+{
+    if (isnan(x) || x < 0.0)
+        return NAN;
+    if (x == 0.0)
+        return -INFINITY;
+    if (isinf(x))
+        return x;
+    return log_double(x);
 }
 
 /* ---- the float functions ---------------------------------------------------------------------- */
@@ -210,4 +235,54 @@ float det_cosf(float x)
     const double r = reduce_pio2(x, &q);
     const double v = q == 0 ? cos_reduced(r) : q == 1 ? -sin_reduced(r) : q == 2 ? -cos_reduced(r) : sin_reduced(r);
     return (float)v;
+}
+
+/* ---- det_expf over an array ------------------------------------------------------------------ */
+
+/* det_expf on four lanes: each step is the scalar one's double operation (mul, add, sub; no
+ * FMA), so every lane rounds exactly as det_expf. k comes from the low bits of x·32/ln2 +
+ * 1.5·2^52 (that sum's mantissa holds round(x·32/ln2) in two's complement), as the scalar's
+ * (int64_t)kd; out-of-range lanes compute garbage and are replaced at the end. */
+__attribute__((target("avx2"))) static __m128 expf4_avx2(__m128 xf)
+{
+    const __m256d d = _mm256_cvtps_pd(xf), magic = _mm256_set1_pd(0x1.8p52);
+    const __m256d t = _mm256_add_pd(_mm256_mul_pd(d, _mm256_set1_pd(0x1.71547652b82fep5)), magic);
+    const __m256d kd = _mm256_sub_pd(t, magic);
+    const __m256d r = _mm256_sub_pd(_mm256_sub_pd(d, _mm256_mul_pd(kd, _mm256_set1_pd(0x1.62e42feep-6))),
+                                    _mm256_mul_pd(kd, _mm256_set1_pd(0x1.a39ef35793c76p-38)));
+    __m256d p = _mm256_set1_pd(1.0 / 24.0);
+    p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0 / 6.0));
+    p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(0.5));
+    p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0));
+    p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(1.0));
+    /* the four k as int32: the low halves of t's lanes */
+    const __m256i ti = _mm256_castpd_si256(t);
+    const __m128i k = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(ti, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    const __m256d tab = _mm256_i32gather_pd(det_exp2_table, _mm_and_si128(k, _mm_set1_epi32(31)), 8);
+    const __m256i e = _mm256_slli_epi64(
+        _mm256_cvtepi32_epi64(_mm_add_epi32(_mm_srai_epi32(k, 5), _mm_set1_epi32(1023))), 52);
+    __m128 y = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(p, tab), _mm256_castsi256_pd(e)));
+    y = _mm_blendv_ps(y, _mm_set1_ps(INFINITY), _mm_cmpgt_ps(xf, _mm_set1_ps(100.0f)));
+    y = _mm_blendv_ps(y, _mm_setzero_ps(), _mm_cmplt_ps(xf, _mm_set1_ps(-110.0f)));
+    return _mm_blendv_ps(y, _mm_add_ps(xf, xf), _mm_cmpunord_ps(xf, xf));
+}
+
+__attribute__((target("avx2"))) static void expf_array_avx2(const float *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(y + i, expf4_avx2(_mm_loadu_ps(x + i)));
+    for (; i < n; i++)
+        y[i] = det_expf(x[i]);
+}
+
+void det_expf_array(const float *x, float *y, int64_t n)
+{
+    if (det_simd_active()) {
+        expf_array_avx2(x, y, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = det_expf(x[i]);
 }

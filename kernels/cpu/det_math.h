@@ -49,6 +49,18 @@ static inline float det_expf(float x)
     return (float)(p * det_exp2_table[k & 31] * scale);
 }
 
+/* y[i] = det_expf(x[i]) for i < n, bit for bit (x and y may be the same array): four lanes
+ * at a time with AVX2 (the same double operations, in the same order, per lane) when
+ * det_simd_active(), else the scalar function. */
+void det_expf_array(const float *x, float *y, int64_t n);
+
+/* e^x and ln x in double, for the statistics verify reports (log-softmax, KLD, PPL, ECE),
+ * which glibc's exp/log would make depend on the machine in their last bits. Within a few ulp
+ * of the true value (tests/kernels/test_det_math.c). det_exp: +Inf above 709.78, +0 below
+ * −745.2, NaN for NaN. det_log: −Inf for ±0, NaN below 0 or for NaN, +Inf for +Inf. */
+double det_exp(double x);
+double det_log(double x);
+
 /* sin x and cos x. Exact range reduction for |x| < 2^20 (positions far beyond any context
  * length); beyond that the reduction loses bits but stays deterministic. */
 float det_sinf(float x);
