@@ -6,6 +6,7 @@
 #include "mt19937.h"
 
 #include "../common/ig_error.h"
+#include "../kernels/cpu/det_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,11 +30,11 @@ static struct item_view view_item(const struct calib_items *it, int64_t i, doubl
             best = (int32_t)j;
     double sum = 0.0;   /* Σ exp((s_j − s_max)/T) >= 1 */
     for (int64_t j = 0; j < k; j++)
-        sum += exp((s[j] - s[best]) / T);
+        sum += det_exp((s[j] - s[best]) / T);
     struct item_view v;
     v.pred = best;
     v.conf = 1.0 / sum;
-    v.nll = log(sum) - (s[it->gold[i]] - s[best]) / T;
+    v.nll = det_log(sum) - (s[it->gold[i]] - s[best]) / T;
     return v;
 }
 
@@ -51,22 +52,22 @@ void calib_fit_temperature(const struct calib_items *it, const int64_t *idx, int
                            struct calib_temperature *out)
 {
     const double phi = 0.5 * (sqrt(5.0) - 1.0);   /* 1/golden ratio */
-    double a = log(CALIB_T_MIN), b = log(CALIB_T_MAX);
+    double a = det_log(CALIB_T_MIN), b = det_log(CALIB_T_MAX);
     double c = b - phi * (b - a), d = a + phi * (b - a);
-    double fc = calib_nll(it, idx, n_idx, exp(c)), fd = calib_nll(it, idx, n_idx, exp(d));
+    double fc = calib_nll(it, idx, n_idx, det_exp(c)), fd = calib_nll(it, idx, n_idx, det_exp(d));
     /* 60 steps shrink the bracket of width ln 400 ≈ 6 by phi^60 ≈ 3e-13 */
     for (int step = 0; step < 60; step++) {
         if (fc <= fd) {
             b = d, d = c, fd = fc;
             c = b - phi * (b - a);
-            fc = calib_nll(it, idx, n_idx, exp(c));
+            fc = calib_nll(it, idx, n_idx, det_exp(c));
         } else {
             a = c, c = d, fc = fd;
             d = a + phi * (b - a);
-            fd = calib_nll(it, idx, n_idx, exp(d));
+            fd = calib_nll(it, idx, n_idx, det_exp(d));
         }
     }
-    double T = exp(0.5 * (a + b)), f = calib_nll(it, idx, n_idx, T);
+    double T = det_exp(0.5 * (a + b)), f = calib_nll(it, idx, n_idx, T);
     double f_lo = calib_nll(it, idx, n_idx, CALIB_T_MIN), f_hi = calib_nll(it, idx, n_idx, CALIB_T_MAX);
     out->n = n_idx;
     out->at_bound = 0;

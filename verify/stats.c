@@ -1,9 +1,12 @@
 /* stats.c — perplexity and KL-divergence statistics, as llama-perplexity reports them
  * (perplexity.cpp: log_softmax, mean_and_uncertainty, covariance, percentiles).
+ * exp and log are kernels/cpu/det_math.h's, not libm's: glibc picks an FMA or a non-FMA build at
+ * run time, and the figures verify prints must not change their last digits with the machine.
  */
 #include "verify.h"
 
 #include "../common/ig_error.h"
+#include "../kernels/cpu/det_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,9 +22,9 @@ void verify_logsumexp(const float *logits, int64_t n_vocab, float *max_out, doub
             max = logits[i];
     double sum = 0.0;
     for (int64_t i = 0; i < n_vocab; i++)
-        sum += expf(logits[i] - max);
+        sum += det_expf(logits[i] - max);
     *max_out = max;
-    *lse_out = log(sum);
+    *lse_out = det_log(sum);
 }
 
 static int64_t argmax(const float *x, int64_t n)
@@ -46,7 +49,7 @@ void ppl_stats_result(const struct ppl_stats *s, double *ppl, double *stderr_out
 {
     double mean = s->nll_sum / (double)s->n;
     double var = s->nll2_sum / (double)s->n - mean * mean;
-    *ppl = exp(mean);
+    *ppl = det_exp(mean);
     *stderr_out = var > 0 && s->n > 1 ? *ppl * sqrt(var / (double)(s->n - 1)) : 0.0;
 }
 
@@ -77,12 +80,12 @@ void kld_token_compute(const float *src_logits, const float *q_logits, int64_t n
     for (int64_t i = 0; i < n_vocab; i++) {
         double lb = (double)(src_logits[i] - max_b) - lse_b;
         double lq = (double)(q_logits[i] - max_q) - lse_q;
-        kld += exp(lb) * (lb - lq);
+        kld += det_exp(lb) * (lb - lq);
     }
     out->nll_q = lse_q - (double)(q_logits[tok] - max_q);
     out->nll_src = lse_b - (double)(src_logits[tok] - max_b);
     out->kld = kld;
-    out->dp = exp(-out->nll_q) - exp(-out->nll_src);
+    out->dp = det_exp(-out->nll_q) - det_exp(-out->nll_src);
     out->same_top = argmax(q_logits, n_vocab) == argmax(src_logits, n_vocab);
 }
 
@@ -145,7 +148,7 @@ void kld_stats_summarize(struct kld_stats *s, struct kld_summary *o)
     mean_and_uncertainty(s->nll_src_sum, s->nll_src2_sum, n, &m_b, &u_b);
     double cov = n > 10 ? (s->nll_cross_sum / (double)n - m_q * m_b) / (double)(n - 1) : 0.0;
     double log_ratio_unc = sqrt(fmax(0.0, u_q * u_q + u_b * u_b - 2.0 * cov));
-    o->ppl_ratio = exp(m_q - m_b);
+    o->ppl_ratio = det_exp(m_q - m_b);
     o->ppl_ratio_stderr = o->ppl_ratio * log_ratio_unc;
     mean_and_uncertainty(s->kld_sum, s->kld2_sum, n, &o->kld_mean, &o->kld_mean_stderr);
     int64_t k = n < s->capacity ? n : s->capacity;
