@@ -35,7 +35,7 @@ static int attn_v_type(struct mix_state *s, int type)
         type = i < 2 ? GGML_TYPE_Q5_K : GGML_TYPE_Q4_K;
     else if (f == LLAMA_FTYPE_MOSTLY_Q3_K_L)
         type = GGML_TYPE_Q5_K;
-    else if (f == LLAMA_FTYPE_MOSTLY_IQ4_NL && s->n_gqa >= 4)
+    else if ((f == LLAMA_FTYPE_MOSTLY_IQ4_NL || f == LLAMA_FTYPE_MOSTLY_IQ4_XS) && s->n_gqa >= 4)
         type = GGML_TYPE_Q5_K;
     else if ((f == LLAMA_FTYPE_MOSTLY_Q4_K_M || f == LLAMA_FTYPE_MOSTLY_Q5_K_M) && mix_use_more_bits(i, n))
         type = GGML_TYPE_Q6_K;
@@ -58,7 +58,7 @@ static int ffn_down_type(struct mix_state *s, int type)
     else if (f == LLAMA_FTYPE_MOSTLY_Q4_K_M) {
         if (mix_use_more_bits(i, n))
             type = GGML_TYPE_Q6_K;
-    } else if (i < n / 8 && f == LLAMA_FTYPE_MOSTLY_IQ4_NL && !s->has_imatrix)
+    } else if (i < n / 8 && (f == LLAMA_FTYPE_MOSTLY_IQ4_NL || f == LLAMA_FTYPE_MOSTLY_IQ4_XS) && !s->has_imatrix)
         type = GGML_TYPE_Q5_K;
     else if (f == LLAMA_FTYPE_MOSTLY_Q5_K_M && mix_use_more_bits(i, n))
         type = GGML_TYPE_Q6_K;

@@ -2,7 +2,9 @@
  *
  * mix_tensor_type() is llama.cpp's llama_tensor_get_type (src/llama-quant.cpp) for the
  * llama family, restricted to the types ingot writes: the output and token embedding
- * rules, attn_v / ffn_down with use_more_bits, attn_output, and the fallback when a row
+ * rules, attn_v / ffn_down with use_more_bits (and IQ4_NL / IQ4_XS's Q5_K for attn_v when
+ * n_gqa >= 4 and for the first eighth of ffn_down without an imatrix), attn_output, and the
+ * fallback when a row
  * is not a whole number of blocks (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K ->
  * IQ4_NL, then F16). Counters i_attention_wv and i_ffn_down advance in tensor order, as
  * llama-quantize's do, so tensors must be planned in the order they are written.

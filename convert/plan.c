@@ -24,6 +24,7 @@ static const struct file_type file_types[] = {
     {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0, GGML_TYPE_Q5_0, true},
     {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1, GGML_TYPE_Q5_1, true},
     {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL, GGML_TYPE_IQ4_NL, true},
+    {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS, GGML_TYPE_IQ4_XS, true},
     {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K, GGML_TYPE_Q2_K, true},
     {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S, GGML_TYPE_Q3_K, true},
     {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M, GGML_TYPE_Q3_K, true},

@@ -17,7 +17,7 @@ static const struct ggml_type_info ggml_types[] = {GGML_TYPE_LIST(GGML_TYPE_X_RO
 #define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])
 
 _Static_assert(GGML_TYPE_NF4 == GGML_TYPE_INGOT_BASE, "the first ingot type starts the ingot range");
-_Static_assert(GGML_TYPE_IQ4_NL_8_8 == GGML_TYPE_COUNT - 1, "the last ggml id is GGML_TYPE_COUNT - 1");
+_Static_assert(GGML_TYPE_Q2_0 == GGML_TYPE_COUNT - 1, "the last ggml id is GGML_TYPE_COUNT - 1");
 
 /* ---- lookups ------------------------------------------------------------------------ */
 

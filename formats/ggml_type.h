@@ -14,7 +14,7 @@
  * full recipe is at the top of that file and in formats/README.md).
  *
  * Layout facts (ggml/include/ggml.h, ggml-common.h):
- *   1. ids 0..38 are ggml's; 4, 5 (Q4_2, Q4_3), 31..33 (Q4_0_4_4 ...) and 36..38
+ *   1. ids 0..42 are ggml's (39..42, MXFP4, NVFP4, Q1_0, Q2_0, are the newest); 4, 5 (Q4_2, Q4_3), 31..33 (Q4_0_4_4 ...) and 36..38
  *      (IQ4_NL_4_4 ...) were removed and must be rejected (GGML_TYPE_FLAG_REMOVED).
  *   2. ids from GGML_TYPE_INGOT_BASE (4096) up are ingot's extension types (NF4, asymmetric
  *      INT4/INT8 groups; GGML_TYPE_FLAG_INGOT); llama.cpp refuses them. formats/README.md
@@ -87,6 +87,10 @@ enum ggml_type_flag {
     X(IQ4_NL_4_4,  36,      0,     0,   GGML_TYPE_FLAG_REMOVED)                         \
     X(IQ4_NL_4_8,  37,      0,     0,   GGML_TYPE_FLAG_REMOVED)                         \
     X(IQ4_NL_8_8,  38,      0,     0,   GGML_TYPE_FLAG_REMOVED)                         \
+    X(MXFP4,       39,     32,    17,   GGML_TYPE_FLAG_QUANTIZED)                       \
+    X(NVFP4,       40,     64,    36,   GGML_TYPE_FLAG_QUANTIZED)                       \
+    X(Q1_0,        41,    128,    18,   GGML_TYPE_FLAG_QUANTIZED)                       \
+    X(Q2_0,        42,     64,    18,   GGML_TYPE_FLAG_QUANTIZED)                       \
     /* ingot's extension types, from GGML_TYPE_INGOT_BASE */                            \
     X(NF4,       4096,    256,   134,   GGML_TYPE_FLAG_QUANTIZED | GGML_TYPE_FLAG_INGOT) \
     X(NF4_F16,   4097,     64,    34,   GGML_TYPE_FLAG_QUANTIZED | GGML_TYPE_FLAG_INGOT) \
@@ -106,7 +110,7 @@ enum ggml_type_flag {
 /* GGML_TYPE_F32 = 0 ... GGML_TYPE_I8_G128 = 4103: the one spelling of every type id. */
 enum ggml_type_id {
     GGML_TYPE_LIST(GGML_TYPE_X_ID)
-    GGML_TYPE_COUNT = 39,        /* ggml's ids are 0 .. GGML_TYPE_COUNT - 1 */
+    GGML_TYPE_COUNT = 43,        /* ggml's ids are 0 .. GGML_TYPE_COUNT - 1 */
     GGML_TYPE_INGOT_BASE = 4096, /* first ingot extension id */
 };
 

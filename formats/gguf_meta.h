@@ -41,6 +41,7 @@ enum llama_ftype {
     LLAMA_FTYPE_MOSTLY_Q5_K_M = 17,
     LLAMA_FTYPE_MOSTLY_Q6_K = 18,
     LLAMA_FTYPE_MOSTLY_IQ4_NL = 25,
+    LLAMA_FTYPE_MOSTLY_IQ4_XS = 30,
     LLAMA_FTYPE_MOSTLY_BF16 = 32,
     LLAMA_FTYPE_GUESSED = 1024,   /* ingot's extension types: no llama.cpp file type */
 };

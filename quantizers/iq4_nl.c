@@ -9,6 +9,8 @@
  */
 #include "q_legacy.h"
 
+#include "iq4_impl.h"
+
 #include "quant_util.h"
 
 #include "../common/ig_half.h"
@@ -18,7 +20,7 @@
 /* ---- constants ------------------------------------------------------------------------ */
 
 /* ggml's kvalues_iq4nl: denser near zero, where most weights are. */
-static const int8_t iq4nl_values[16] = {
+const int8_t iq4nl_values[16] = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
 };
 
@@ -29,7 +31,7 @@ static const int8_t iq4nl_values[16] = {
 
 /* ggml's best_index_int8(16, values, x): the index of the table entry nearest to x by
  * bisection; a tie between neighbours goes to the upper one. */
-static int iq4nl_best_index(float x)
+int iq4nl_best_index(float x)
 {
     if (x <= iq4nl_values[0])
         return 0;
@@ -64,7 +66,7 @@ static void iq4nl_sums(const float *x, const float *w, float id, float *sumqx, f
  * scales by the score sumqx^2/sumq2. 0 for a block with max|x| < GROUP_MAX_EPS, and 0
  * when every weight is 0 (current ggml guards sumq2 > 0; versions without the guard
  * stored NaN for such a block, which only an importance matrix with zeros can cause). */
-static float iq4nl_block_scale(const float *x, const float *w)
+float iq4nl_block_scale(const float *x, const float *w)
 {
     float amax = 0, max = 0;
     for (int j = 0; j < QK4_NL; ++j) {

@@ -1,4 +1,5 @@
-/* quant_type.c — the type table (see quant_type.h): one row per type ingot can write.
+/* quant_type.c — the type table (see quant_type.h): one row per type ingot can write or read.
+ * A read-only row (llama.cpp's IQ1/IQ2/IQ3, TQ, FP4 and Q1_0/Q2_0 types) has no quantize function.
  *
  * Adding a type (IQ2_XXS, TQ1_0, MXFP4, a third-party GPTQ/AWQ/bnb layout, ...):
  *   1. formats/ggml_type.h: one GGML_TYPE_LIST line (NAME, id, elements and bytes per block,
@@ -18,6 +19,7 @@
 
 #include "../formats/ggml_type.h"
 #include "ext_types.h"
+#include "iq_types.h"
 #include "k_quants.h"
 #include "q_legacy.h"
 #include "quant_grid.h"
@@ -45,6 +47,23 @@ static const struct quant_type quant_types[] = {
     QUANT_TYPE_ROW(Q4_K, q4_k_quantize_row_ref, q4_k_dequantize_row_ref, q4_k_grid_of, q4_k_grid_set),
     QUANT_TYPE_ROW(Q5_K, q5_k_quantize_row_ref, q5_k_dequantize_row_ref, q5_k_grid_of, q5_k_grid_set),
     QUANT_TYPE_ROW(Q6_K, q6_k_quantize_row_ref, q6_k_dequantize_row_ref, q6_k_grid_of, q6_k_grid_set),
+    /* IQ4_XS: written as llama-quantize writes it; GPTQ has no grid for it (yet) */
+    QUANT_TYPE_ROW(IQ4_XS, iq4_xs_quantize_row_ref, iq4_xs_dequantize_row_ref, NULL, NULL),
+    /* read-only types (iq_types.h): ingot dequantizes them as llama.cpp does, to inspect,
+     * verify and re-quantize llama.cpp's files; no quantize function, so no --type */
+    QUANT_TYPE_ROW(IQ1_S, NULL, iq1_s_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ1_M, NULL, iq1_m_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ2_XXS, NULL, iq2_xxs_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ2_XS, NULL, iq2_xs_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ2_S, NULL, iq2_s_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ3_XXS, NULL, iq3_xxs_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(IQ3_S, NULL, iq3_s_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(TQ1_0, NULL, tq1_0_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(TQ2_0, NULL, tq2_0_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(MXFP4, NULL, mxfp4_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(NVFP4, NULL, nvfp4_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(Q1_0, NULL, q1_0_dequantize_row_ref, NULL, NULL),
+    QUANT_TYPE_ROW(Q2_0, NULL, q2_0_dequantize_row_ref, NULL, NULL),
     QUANT_TYPE_ROW(NF4, nf4_quantize_row_ref, nf4_dequantize_row_ref, nf4_grid_of, nf4_grid_set),
     QUANT_TYPE_ROW(NF4_F16, nf4_f16_quantize_row_ref, nf4_f16_dequantize_row_ref, nf4_f16_grid_of,
                    nf4_f16_grid_set),

@@ -40,7 +40,7 @@ struct quant_type {
     const char *name;         /* "F16", "Q4_K", ...: GGML_TYPE_LIST's NAME */
     int64_t block_elems;      /* GGML_BLOCK_ELEMS_<NAME> */
     size_t block_bytes;       /* GGML_BLOCK_BYTES_<NAME> */
-    quant_quantize_row_fn quantize_row_ref;
+    quant_quantize_row_fn quantize_row_ref;   /* NULL: read-only (ingot cannot write it) */
     quant_dequantize_row_fn dequantize_row_ref;
     quant_grid_of_fn grid_of;     /* NULL: GPTQ cannot round on this type (the float types) */
     quant_grid_set_fn grid_set;   /* NULL exactly when grid_of is */
@@ -50,7 +50,7 @@ struct quant_type {
 const struct quant_type *quant_type_get(int type_id);
 
 /* Row i of the table (i from 0, in table order), or NULL past the last: for walking every
- * type ingot can write. */
+ * type ingot can read (those it can write have quantize_row_ref). */
 const struct quant_type *quant_type_at(size_t i);
 
 /* Packed size of a row of n elements (n must be a whole number of blocks). */
