@@ -1,11 +1,13 @@
-/* cmd_inspect.c — `ingot inspect FILE|FOLDER [--json]`.
+/* cmd_inspect.c — `ingot inspect FILE|FOLDER [--tensor NAME [--dump-f32 OUT]] [--json]`.
  *
  * A GGUF file (ingot's or anyone's) is shown as stored: every metadata key with its type,
  * the tensor table (name, type, ggml shape, bytes, bits per weight), totals per type, and
  * ingot's provenance keys. A source (HF folder, llama2.c checkpoint) is shown the way
  * convert will see it: hyperparameters, vocabulary and tensors under their GGUF names.
+ * With --tensor, one tensor's values instead (inspect_tensor.c).
  */
 #include "cli.h"
+#include "inspect_tensor.h"
 
 #include "../common/ig_error.h"
 #include "../formats/ggml_type.h"
@@ -21,13 +23,34 @@
 
 static const char inspect_usage[] =
     "usage: ingot inspect FILE|FOLDER [--json] [--json-out FILE]\n"
+    "       ingot inspect FILE|FOLDER --tensor NAME [--dump-f32 OUT] [--json] [--json-out FILE]\n"
     "\n"
     "Shows a GGUF file's metadata, tensors (ggml shape order: ne[0] first), bits per weight\n"
     "and ingot provenance, or what convert would read from an HF folder or llama2.c file.\n"
     "  --json           print one JSON object on stdout instead of the text\n"
     "  --json-out FILE  write the JSON object to FILE (the text still goes to stdout)\n"
     "\n"
-    "Exit codes: 0 shown; 2 not a readable GGUF file, HF folder or llama2.c checkpoint; 3 I/O.\n";
+    "One tensor, with --tensor NAME: its type, shape and statistics of its values, dequantized\n"
+    "to f32 by the type's reference dequantizer: min, max, mean, std (population; over the\n"
+    "finite values, in double, in element order, so the same whatever the thread count),\n"
+    "counts of NaN, +Inf, -Inf and zeros, and zero blocks: blocks whose values are all 0, a\n"
+    "block being the type's quantization block along a row (Q4_K: 256 values) or, for float\n"
+    "and integer types, a whole row. Any GGUF works (no architecture keys needed), by its\n"
+    "llama.cpp name. In an HF folder or .safetensors file the name is the checkpoint's own\n"
+    "(model.layers.0.self_attn.q_proj.weight); the folder may hold any subset of the shards,\n"
+    "with or without config.json or the index. I8, U8 and I32 tensors (third-party quantized\n"
+    "checkpoints) show their stored integers converted to f32. A GGUF name (blk.0.attn_q.weight)\n"
+    "is also accepted for a whole HF folder or a llama2.c file: then the values are the tensor\n"
+    "as convert writes it (Q/K rows permuted for rope), and the output says so.\n"
+    "  --tensor NAME    the tensor; an unknown name lists the closest ones\n"
+    "  --dump-f32 OUT   also write its values to OUT as raw little-endian f32, row-major in the\n"
+    "                   logical layout: GGUF ne[0] fastest; safetensors the checkpoint's own\n"
+    "                   shape, last dimension fastest ([out_features, in_features] for a\n"
+    "                   linear), not permuted. Written to a temporary file and renamed: no\n"
+    "                   partial OUT on failure; OUT must not be an input file.\n"
+    "\n"
+    "Exit codes: 0 shown; 2 not a readable GGUF file, HF folder or llama2.c checkpoint, no such\n"
+    "tensor, or a type this build cannot dequantize; 3 I/O.\n";
 
 /* ---- values as text and JSON ---------------------------------------------------------------- */
 
@@ -351,7 +374,12 @@ static const char *kind_name(enum model_src_kind k)
 static void print_source(const struct model_src *src)
 {
     const struct model_hparams *hp = &src->hp;
+    char fmt[512];
     printf("source: %s (%s)\n", src->path, kind_name(src->kind));
+    if (src->kind == MODEL_SRC_HF)
+        printf("format: %s\n", inspect_hf_format(src->path, NULL, fmt, sizeof fmt));
+    if (model_src_quant_desc(src))   /* a GPTQ/AWQ/bitsandbytes folder (formats/hf_quant.h) */
+        printf("quantization: %s\n", model_src_quant_desc(src));
     for (int i = 0; i < src->n_files; i++)
         printf("  file %s (%llu bytes)\n", src->files[i].path, (unsigned long long)src->files[i].size_bytes);
     printf("\narchitecture %s: %lld blocks, embedding %lld, feed-forward %lld, heads %lld (kv %lld, dim %lld), "
@@ -368,7 +396,7 @@ static void print_source(const struct model_src *src)
         shape_text(t->ne, t->n_dims, shape, sizeof shape);
         printf("  ");
         print_name(t->name, strlen(t->name), 34);
-        printf(" %-5s %-16s %12llu  from ", ggml_type_name(t->type), shape, (unsigned long long)t->size_bytes);
+        printf(" %-5s %-16s %12llu  from ", src_tensor_type_name(t), shape, (unsigned long long)t->size_bytes);
         cli_fputs_escaped(stdout, t->src_name, strlen(t->src_name), false);
         printf("%s\n", t->permute_n_head ? " (rows permuted for rope)" : "");
     }
@@ -384,7 +412,7 @@ static json_t *source_json(const struct model_src *src)
         for (int d = 0; d < t->n_dims; d++)
             json_array_append_new(shape, json_integer(t->ne[d]));
         json_array_append_new(tensors, json_pack("{s:s, s:s, s:s, s:o, s:I, s:b}", "name", t->name, "source_name",
-                                                 t->src_name, "type", ggml_type_name(t->type), "shape", shape, "bytes",
+                                                 t->src_name, "type", src_tensor_type_name(t), "shape", shape, "bytes",
                                                  (json_int_t)t->size_bytes, "permuted", t->permute_n_head > 0));
     }
     json_t *hpj = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b}", "arch", hp->arch, "n_layer",
@@ -393,30 +421,27 @@ static json_t *source_json(const struct model_src *src)
                             (json_int_t)hp->head_dim, "n_vocab", (json_int_t)hp->n_vocab, "n_ctx_train",
                             (json_int_t)hp->n_ctx_train, "rms_eps", (double)hp->rms_eps, "rope_theta",
                             (double)hp->rope_theta, "tie_embeddings", hp->tie_embeddings);
-    return json_pack("{s:s, s:s, s:o, s:{s:s, s:I}, s:o}", "file", src->path, "format", kind_name(src->kind),
-                     "hparams", hpj, "tokenizer", "model", src->vocab.model, "n_tokens",
-                     (json_int_t)src->vocab.n_tokens, "tensors", tensors);
+    json_t *j = json_pack("{s:s, s:s, s:o, s:{s:s, s:I}, s:o}", "file", src->path, "format", kind_name(src->kind),
+                          "hparams", hpj, "tokenizer", "model", src->vocab.model, "n_tokens",
+                          (json_int_t)src->vocab.n_tokens, "tensors", tensors);
+    char fmt[512];
+    if (j && src->kind == MODEL_SRC_HF)
+        json_object_set_new(j, "storage", json_string(inspect_hf_format(src->path, NULL, fmt, sizeof fmt)));
+    if (j && model_src_quant_desc(src))
+        json_object_set_new(j, "quantization", json_string(model_src_quant_desc(src)));
+    return j;
 }
 
 /* ---- the command ------------------------------------------------------------------------------- */
 
-static bool is_gguf_file(const char *path)
-{
-    char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    bool yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, GGUF_MAGIC, 4) == 0;
-    fclose(f);
-    return yes;
-}
-
 int cmd_inspect(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {"json-out", required_argument, 0, 'J'},
+                                             {"tensor", required_argument, 0, 't'},
+                                             {"dump-f32", required_argument, 0, 'd'},
                                              {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     bool as_json = false;
-    const char *json_out = NULL;
+    const char *json_out = NULL, *tensor = NULL, *dump = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -424,6 +449,10 @@ int cmd_inspect(int argc, char **argv)
             as_json = true;
         else if (c == 'J')
             json_out = optarg;
+        else if (c == 't')
+            tensor = optarg;
+        else if (c == 'd')
+            dump = optarg;
         else if (c == 'h')
             return fputs(inspect_usage, stdout), EXIT_OK;
         else
@@ -432,8 +461,18 @@ int cmd_inspect(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("inspect", "expected one FILE or FOLDER");
     const char *path = argv[optind];
+    if (dump && !tensor)
+        return cli_usage_error("inspect", "--dump-f32 needs --tensor NAME");
+    if (tensor && !tensor[0])
+        return cli_usage_error("inspect", "--tensor: the name is empty");
+    if (dump && json_out && strcmp(dump, json_out) == 0)
+        return cli_usage_error("inspect", "--dump-f32 and --json-out name the same file '%s'", dump);
+    if (tensor) {
+        struct inspect_tensor_opts o = {path, tensor, dump, as_json, json_out};
+        return inspect_tensor_run(&o);
+    }
     int rc;
-    if (is_gguf_file(path)) {
+    if (inspect_is_gguf(path)) {
         struct gguf_file *g = NULL;
         if ((rc = gguf_open(&g, path)))
             return cli_fail("inspect", rc);

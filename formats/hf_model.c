@@ -7,10 +7,13 @@
  * are marked for the rotary-layout permutation (qwen2 uses NEOX rope: no permutation).
  * Tied embeddings may be stored under either name; both token_embd.weight and
  * output.weight are exposed (convert decides whether to write the second).
+ * A folder quantized by GPTQ, AWQ or bitsandbytes (hf_quant.h) has each quantized linear's
+ * parts gathered into one tensor of the logical shape, read through hfq_read_rows_f32.
  */
 #include "../common/ig_error.h"
 #include "ggml_type.h"
 #include "hf_config.h"
+#include "hf_quant.h"
 #include "model_src_impl.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -45,6 +48,10 @@ static const struct {
 struct hf_impl {
     struct st_model *st;
     float *rope_freqs;   /* [head_dim / 2] for rope_scaling llama3, else NULL */
+    struct hfq_config qc;             /* method HFQ_NONE: an ordinary float folder */
+    struct hfq_tensor *quant;         /* [n_quant]: never reallocated, tensors point in */
+    int64_t n_quant;
+    char quant_desc[HFQ_DESC_MAX + 640];
 };
 
 static void hf_impl_close(void *p)
@@ -54,6 +61,7 @@ static void hf_impl_close(void *p)
         return;
     st_close(impl->st);
     free(impl->rope_freqs);
+    free(impl->quant);
     free(impl);
 }
 
@@ -291,6 +299,99 @@ static int add_rope_freqs(struct model_src *src, struct hf_impl *impl)
     return model_src_add_tensor(src, &t);
 }
 
+/* ---- quantized linears ------------------------------------------------------------------ */
+
+/* in_features and out_features of the linear that becomes gguf_name, from the hyperparameters;
+ * false for a tensor that is no linear. */
+static bool linear_dims(const struct model_hparams *hp, const char *gguf_name, int64_t *n_in, int64_t *n_out)
+{
+    const int64_t q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
+    static const char *const names[] = {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight",
+                                        ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"};
+    const int64_t ins[] = {hp->n_embd, hp->n_embd, hp->n_embd, q, hp->n_embd, hp->n_embd, hp->n_ff};
+    const int64_t outs[] = {q, kv, kv, hp->n_embd, hp->n_ff, hp->n_ff, hp->n_embd};
+    if (strcmp(gguf_name, "output.weight") == 0) {
+        *n_in = hp->n_embd;
+        *n_out = hp->n_vocab;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *p = strstr(gguf_name, names[i]);
+        if (p && strncmp(gguf_name, "blk.", 4) == 0 && strcmp(p, names[i]) == 0) {
+            *n_in = ins[i];
+            *n_out = outs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One quantized linear (its main part st) as a tensor read through hfq_read_rows_f32. */
+static int add_quantized(struct model_src *src, struct hf_impl *impl, const struct st_tensor *st, const char *prefix)
+{
+    char hf_name[512], name[MODEL_NAME_MAX];
+    int64_t layer, n_in, n_out;
+    snprintf(hf_name, sizeof hf_name, "%s.weight", prefix);
+    int m = map_name(hf_name, name, sizeof name, src->hp.n_layer, &layer);
+    if (m <= 0 || !linear_dims(&src->hp, name, &n_in, &n_out))
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' is a quantized linear, but '%s' is not a linear of a %s model (or its layer is >= num_hidden_layers %lld)",
+                            st->file, st->name, prefix, src->hp.arch, (long long)src->hp.n_layer);
+    struct hfq_tensor *q = &impl->quant[impl->n_quant];
+    struct src_tensor t;
+    memset(&t, 0, sizeof t);
+    int rc = hfq_tensor_build(q, &impl->qc, impl->st, prefix, n_in, n_out, &t.size_bytes);
+    if (rc)
+        return rc;
+    impl->n_quant++;
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.src_name, sizeof t.src_name, "%s", st->name);
+    t.n_dims = 2;
+    t.ne[0] = n_in;
+    t.ne[1] = n_out;
+    t.ne[2] = t.ne[3] = 1;
+    t.type = SRC_TYPE_CALLBACK;
+    t.file = st->file;
+    t.read_rows_f32 = hfq_read_rows_f32;
+    t.aux = q;
+    t.type_name = q->type_name;
+    if (strcmp(src->hp.arch, "llama") == 0) {
+        if (strstr(name, ".attn_q."))
+            t.permute_n_head = src->hp.n_head;
+        else if (strstr(name, ".attn_k."))
+            t.permute_n_head = src->hp.n_head_kv;
+    }
+    return model_src_add_tensor(src, &t);
+}
+
+/* Gather quantized linears (when the folder has a quantization config) and add every other
+ * tensor by name. */
+static int add_all(struct model_src *src, struct hf_impl *impl, bool has_embed, bool has_head)
+{
+    char prefix[256];
+    bool is_main;
+    const struct hfq_config *qc = &impl->qc;
+    int64_t n_main = 0, n = st_n_tensors(impl->st);
+    for (int64_t i = 0; qc->method != HFQ_NONE && i < n; i++)
+        n_main += hfq_classify(impl->st, qc, st_tensor_at(impl->st, i)->name, prefix, sizeof prefix, &is_main) && is_main;
+    if (n_main > 0 && !(impl->quant = ig_calloc((size_t)n_main, sizeof *impl->quant)))
+        return IG_ENOMEM;
+    int rc = 0;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        const struct st_tensor *t = st_tensor_at(impl->st, i);
+        if (qc->method != HFQ_NONE && hfq_classify(impl->st, qc, t->name, prefix, sizeof prefix, &is_main))
+            rc = is_main ? add_quantized(src, impl, t, prefix) : 0;
+        else if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
+            rc = ig_error_set(IG_EINVAL, "%s: tensor '%s': dtype %s is not part of a %s linear (expected F32, F16 or BF16)",
+                              t->file, t->name, t->dtype ? t->dtype : "?", qc->desc[0] ? qc->desc : "quantized");
+        else
+            rc = add_mapped(src, t, has_embed, has_head);
+    }
+    if (!rc && qc->method != HFQ_NONE)
+        snprintf(impl->quant_desc, sizeof impl->quant_desc, "%s; %lld quantized linears; settings from %s", qc->desc,
+                 (long long)impl->n_quant, qc->path);
+    return rc;
+}
+
 static int read_weights(struct model_src *src, const char *folder)
 {
     struct hf_impl *impl = ig_calloc(1, sizeof *impl);
@@ -298,17 +399,19 @@ static int read_weights(struct model_src *src, const char *folder)
         return IG_ENOMEM;
     src->impl = impl;
     src->impl_close = hf_impl_close;
-    int rc = st_open(&impl->st, folder);
+    int rc = hfq_config_read(&impl->qc, folder);
+    if (!rc)
+        rc = st_open_flags(&impl->st, folder, impl->qc.method != HFQ_NONE ? ST_OPEN_INTEGER_DTYPES : 0);
     if (rc)
         return rc;
     bool has_embed = st_find(impl->st, "model.embed_tokens.weight") != NULL;
-    bool has_head = st_find(impl->st, "lm_head.weight") != NULL;
+    bool has_head = st_find(impl->st, "lm_head.weight") != NULL || st_find(impl->st, "lm_head.qweight") != NULL;
     if (!has_embed || !has_head)
         src->hp.tie_embeddings = true;
     if (strcmp(src->hp.rope_scaling_type, "llama3") == 0)
         rc = add_rope_freqs(src, impl);
-    for (int64_t i = 0; i < st_n_tensors(impl->st) && !rc; i++)
-        rc = add_mapped(src, st_tensor_at(impl->st, i), has_embed, has_head);
+    if (!rc)
+        rc = add_all(src, impl, has_embed, has_head);
     for (int i = 0; i < st_n_files(impl->st) && !rc; i++)
         rc = model_src_add_file(src, st_file_path(impl->st, i), st_file_size(impl->st, i));
     return rc;
@@ -331,4 +434,12 @@ int hf_model_open(struct model_src *src, const char *folder)
     if (!rc)
         rc = pad_vocab(src, src->files[tok_file].path);
     return rc;
+}
+
+const char *model_src_quant_desc(const struct model_src *src)
+{
+    if (!src || src->kind != MODEL_SRC_HF || !src->impl)
+        return NULL;
+    const struct hf_impl *impl = src->impl;
+    return impl->qc.method != HFQ_NONE ? impl->quant_desc : NULL;
 }

@@ -63,7 +63,21 @@ struct src_tensor {
     uint64_t size_bytes;
     int64_t permute_n_head;     /* 0, or the head count of llama's Q/K row permutation */
     const char *file;           /* borrowed: path of the file holding the data */
+    /* A tensor stored in a form no ggml type describes (a GPTQ, AWQ or bitsandbytes linear
+     * of an HF folder, formats/hf_quant.h): type is SRC_TYPE_CALLBACK, data NULL, size_bytes
+     * the bytes of every stored part, and read_rows_f32 produces rows [row0, row0 + n_rows)
+     * of the logical [ne[1]][ne[0]] matrix in GGUF order (the Q/K permutation applied), as
+     * src_tensor_read_rows_f32 would; it returns 0 or IG_EINVAL. NULL for every other tensor. */
+    int (*read_rows_f32)(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
+    const void *aux;            /* borrowed: read_rows_f32's state, owned by the source */
+    const char *type_name;      /* borrowed: "GPTQ-4bit-g128", ...; NULL: ggml_type_name(type) */
 };
+
+/* src_tensor.type of a tensor only read_rows_f32 can read (no ggml id is negative). */
+#define SRC_TYPE_CALLBACK (-1)
+
+/* What t holds, for people: type_name when set, else the ggml type's name. */
+const char *src_tensor_type_name(const struct src_tensor *t);
 
 /* One file the source was read from (provenance). */
 struct src_file {
@@ -86,6 +100,12 @@ struct model_src {
     void *impl;                 /* owned: the reader's own state (mappings) */
     void (*impl_close)(void *impl);
 };
+
+/* The third-party quantization of an HF folder in words ("GPTQ 4-bit, group size 128, sym,
+ * act-order (desc_act), v1 zeros (checkpoint_format gptq); 7 quantized linears; settings
+ * from DIR/config.json"), or NULL when the source has none (formats/hf_model.c). The string
+ * lives as long as src. */
+const char *model_src_quant_desc(const struct model_src *src);
 
 /* Open path as a model source. tokenizer_path overrides where a llama2.c checkpoint's
  * tokenizer is found (NULL: beside it). Returns 0, or IG_EINVAL with a message naming the

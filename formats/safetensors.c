@@ -49,6 +49,7 @@ struct st_model {
     int64_t n_tensors;
     const struct st_tensor **by_name;  /* [n_tensors], sorted by name, for st_find */
     json_t *metadata;                  /* first file's __metadata__ (a reference), or NULL */
+    unsigned flags;                    /* ST_OPEN_* */
 };
 
 /* The dtypes ingot reads, and the other dtypes safetensors defines (named "not supported"
@@ -61,6 +62,19 @@ static const struct {
     {"F32", GGML_TYPE_F32, 4},
     {"F16", GGML_TYPE_F16, 2},
     {"BF16", GGML_TYPE_BF16, 2},
+};
+
+/* Integer dtypes, read only under ST_OPEN_INTEGER_DTYPES (third-party quantized checkpoints:
+ * GPTQ/AWQ I32 words, bitsandbytes U8 codes and I8 weights). U8 has no ggml id: it is
+ * GGML_TYPE_I8 with st_tensor.dtype "U8". */
+static const struct {
+    const char *name;
+    int type;
+    size_t elem_bytes;
+} st_dtypes_integer[] = {
+    {"I32", GGML_TYPE_I32, 4},
+    {"I8", GGML_TYPE_I8, 1},
+    {"U8", GGML_TYPE_I8, 1},
 };
 
 static const char *const st_dtypes_unsupported[] = {
@@ -163,9 +177,10 @@ static const char *dims_format(char *out, size_t cap, const int64_t *dims, int n
 
 /* ---- one tensor entry ------------------------------------------------------------- */
 
-static int dtype_parse(const char *path, const char *name, const json_t *v, int *type,
-                       size_t *elem_bytes)
+static int dtype_parse(const char *path, const char *name, const json_t *v, struct st_tensor *t,
+                       size_t *elem_bytes, unsigned flags)
 {
+    int *type = &t->type;
     char shown[64];
     if (!json_is_string(v))
         return tensor_fail(path, name, "dtype is %s, expected a string (" ST_ALLOWED ")",
@@ -175,6 +190,15 @@ static int dtype_parse(const char *path, const char *name, const json_t *v, int 
         if (strcmp(s, st_dtypes[i].name) == 0) {
             *type = st_dtypes[i].type;
             *elem_bytes = st_dtypes[i].elem_bytes;
+            t->dtype = st_dtypes[i].name;
+            return 0;
+        }
+    }
+    for (size_t i = 0; (flags & ST_OPEN_INTEGER_DTYPES) && i < sizeof st_dtypes_integer / sizeof st_dtypes_integer[0]; i++) {
+        if (strcmp(s, st_dtypes_integer[i].name) == 0) {
+            *type = st_dtypes_integer[i].type;
+            *elem_bytes = st_dtypes_integer[i].elem_bytes;
+            t->dtype = st_dtypes_integer[i].name;
             return 0;
         }
     }
@@ -260,7 +284,7 @@ static int offsets_parse(const struct st_file *f, const char *name, const json_t
 /* Fill t from one header entry: name, then dtype, shape, data_offsets, then the size that
  * ties them together. The name is copied last, so a failure leaves nothing to free. */
 static int tensor_parse(const struct st_file *f, const char *name, const json_t *entry,
-                        struct st_tensor *t)
+                        struct st_tensor *t, unsigned flags)
 {
     const char *path = f->map.path;
     char shown[72], dims[256];
@@ -276,7 +300,7 @@ static int tensor_parse(const struct st_file *f, const char *name, const json_t 
     if (!json_is_object(entry))
         return tensor_fail(path, name, "entry is %s, expected an object with dtype, shape and "
                            "data_offsets", json_kind(entry));
-    int rc = dtype_parse(path, name, json_object_get(entry, "dtype"), &t->type, &elem_bytes);
+    int rc = dtype_parse(path, name, json_object_get(entry, "dtype"), t, &elem_bytes, flags);
     if (rc)
         return rc;
     rc = shape_parse(path, name, json_object_get(entry, "shape"), t, &n_elems);
@@ -378,7 +402,7 @@ static int entries_parse(struct st_model *st, struct st_file *f, json_t *root)
         if (strcmp(key, "__metadata__") == 0)
             rc = metadata_check(f->map.path, value);
         else
-            rc = tensor_parse(f, key, value, &st->tensors[st->n_tensors]);
+            rc = tensor_parse(f, key, value, &st->tensors[st->n_tensors], st->flags);
         if (rc)
             return rc;
         if (strcmp(key, "__metadata__") != 0) {
@@ -804,6 +828,11 @@ static int by_name_build(struct st_model *st)
 
 int st_open(struct st_model **out, const char *path)
 {
+    return st_open_flags(out, path, 0);
+}
+
+int st_open_flags(struct st_model **out, const char *path, unsigned flags)
+{
     char *file = NULL;
     bool is_index = false;
     int rc;
@@ -813,6 +842,7 @@ int st_open(struct st_model **out, const char *path)
     struct st_model *st = ig_calloc(1, sizeof *st);
     if (!st)
         return IG_ENOMEM;
+    st->flags = flags;
     rc = path_resolve(path, &file, &is_index);
     if (rc)
         goto out_close;

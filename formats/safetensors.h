@@ -23,7 +23,9 @@ extern "C" {
 
 struct st_tensor {
     char *name;                 /* owned */
-    int type;                   /* ggml type id: GGML_TYPE_F32, _F16 or _BF16 */
+    int type;                   /* ggml type id: GGML_TYPE_F32, _F16 or _BF16 (and, under
+                                 * ST_OPEN_INTEGER_DTYPES, _I32 or _I8 for I8 and U8) */
+    const char *dtype;          /* static: the safetensors dtype name, "F16", "U8", ... */
     int n_dims;                 /* 0..ST_MAX_DIMS */
     int64_t shape[ST_MAX_DIMS]; /* PyTorch order: shape[n_dims-1] is contiguous */
     const uint8_t *data;        /* borrowed: into the file's mapping */
@@ -37,6 +39,11 @@ struct st_model;
  * a folder holding either (the index wins). Returns 0, or IG_EINVAL (message names the
  * file and field), IG_EIO, IG_ENOMEM; *out is NULL on failure. */
 int st_open(struct st_model **out, const char *path);
+
+/* st_open with flags: ST_OPEN_INTEGER_DTYPES also reads I32, I8 and U8 tensors (for the
+ * quantized checkpoints of formats/hf_quant.h); without it they are "not supported". */
+#define ST_OPEN_INTEGER_DTYPES 1u
+int st_open_flags(struct st_model **out, const char *path, unsigned flags);
 
 /* Release mappings and tensors; accepts NULL. */
 void st_close(struct st_model *st);

@@ -9,6 +9,9 @@
 
 int tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst)
 {
+    /* a third-party quantized linear (formats/hf_quant.h) produces its own rows */
+    if (t->read_rows_f32)
+        return t->read_rows_f32(t, row0, n_rows, dst);
     const int64_t n_cols = t->ne[0];
     if (t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16) {
         if (t->n_dims == 1 || n_rows < 64)

@@ -1,0 +1,53 @@
+/* hf_quant_build.h — tiny quantized HF folders for the hf_quant tests.
+ *
+ * A list of safetensors entries written as model.safetensors beside a config.json and the
+ * SentencePiece tokenizer of tests/data/tiny-llama (275 tokens), so model_src_open and the
+ * ingot binary read it like any HF folder. The bit packer here is the test's own: it sets
+ * one bit at a time from the definition "value k occupies bits [b*k, b*k + b) of the
+ * little-endian word stream", independent of formats/hf_quant.c's word arithmetic.
+ */
+#ifndef HF_QUANT_BUILD_H
+#define HF_QUANT_BUILD_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define QB_MAX 64
+
+struct qb_entry {
+    char name[160];
+    char dtype[8];
+    int n_dims;
+    int64_t shape[2];
+    uint8_t *data;   /* owned */
+    size_t size;
+};
+
+struct qb_list {
+    struct qb_entry e[QB_MAX];
+    int n;
+};
+
+/* Append a copy of data (size bytes) under name. */
+void qb_add(struct qb_list *l, const char *name, const char *dtype, int n_dims, int64_t d0, int64_t d1, const void *data,
+            size_t size);
+
+/* The F32 tensors every llama folder needs besides its linears: embed_tokens [vocab, hidden],
+ * norms (ones), lm_head [vocab, hidden]; values seeded uniform in [-0.5, 0.5). */
+void qb_add_base(struct qb_list *l, int64_t hidden, int64_t vocab, uint32_t seed);
+
+/* A fresh folder with config.json (llama, 1 block, vocab 275; quant_json, if not NULL, is
+ * inserted as "quantization_config"), the tiny-llama tokenizer and l as model.safetensors.
+ * Frees l's data. Returns the folder (static ring). */
+const char *qb_folder(struct qb_list *l, int64_t hidden, int64_t ff, int64_t heads, int64_t kv, const char *quant_json);
+
+/* Write l as a safetensors file (entries in list order); asserts on failure. */
+void qb_write_st(const char *path, const struct qb_list *l);
+
+/* Test-side packer: value v as element k of the b-bit stream in words w[0], w[stride], ... */
+void qb_pack(uint32_t *w, int64_t stride, int64_t k, int bits, uint32_t v);
+
+/* Seeded uniform floats in [0, 1). */
+float qb_rand(uint32_t *state);
+
+#endif /* HF_QUANT_BUILD_H */
