@@ -64,7 +64,7 @@ static int export_entries(struct imatrix *im, const struct accum *a)
     return rc;
 }
 
-int imatrix_compute(struct imatrix *im, const struct model *m, const int32_t *tokens, int64_t n_tokens,
+int imatrix_compute(struct imatrix *im, struct model *m, const int32_t *tokens, int64_t n_tokens,
                     const struct imatrix_calc_opts *o)
 {
     const struct model_hparams *hp = model_hparams(m);
@@ -80,22 +80,31 @@ int imatrix_compute(struct imatrix *im, const struct model *m, const int32_t *to
         a.sum2[k] = ig_calloc((size_t)(hp->n_layer * a.dim[k]), sizeof(double));
         rc = a.sum2[k] ? 0 : IG_ENOMEM;
     }
+    const int64_t wb = o->window_batch < 1 ? 1 : o->window_batch > n_chunks ? n_chunks : o->window_batch;
+    const int64_t n = o->n_ctx, d = hp->n_embd;
     struct model_ctx *c = NULL;
-    int32_t *window = ig_malloc((size_t)o->n_ctx * sizeof *window);
-    float *x = ig_malloc((size_t)(o->n_ctx * hp->n_embd) * sizeof *x);
+    int32_t *window = ig_malloc((size_t)n * sizeof *window);
+    float *x = ig_malloc((size_t)(wb * n * d) * sizeof *x);   /* [wb][n][d] */
     if (!rc)
-        rc = window && x ? model_ctx_create(&c, m, o->n_ctx) : IG_ENOMEM;
+        rc = window && x ? model_ctx_create(&c, m, wb * n) : IG_ENOMEM;
     if (!rc)
         model_ctx_set_capture(c, capture, &a);
-    for (int64_t k = 0; k < n_chunks && !rc; k++) {
-        memcpy(window, tokens + k * o->n_ctx, (size_t)o->n_ctx * sizeof *window);
-        if (o->bos >= 0)
-            window[0] = o->bos;
-        rc = model_embed(m, window, o->n_ctx, x);
-        for (int64_t l = 0; l < hp->n_layer && !rc; l++)
-            rc = model_block_forward(m, c, l, x, o->n_ctx);
-        if (o->on_chunk)
-            o->on_chunk(o->on_chunk_ctx, k + 1, n_chunks);
+    for (int64_t k0 = 0; k0 < n_chunks && !rc; k0 += wb) {
+        const int64_t nb = n_chunks - k0 < wb ? n_chunks - k0 : wb;
+        for (int64_t w = 0; w < nb && !rc; w++) {
+            memcpy(window, tokens + (k0 + w) * n, (size_t)n * sizeof *window);
+            if (o->bos >= 0)
+                window[0] = o->bos;
+            rc = model_embed(m, window, n, x + w * n * d);
+        }
+        /* per block: every window of the batch, capture in window order */
+        for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
+            rc = model_layer_load(m, l);
+            rc = rc ? rc : model_block_forward_batch(m, c, l, x, nb, n);
+            model_layer_release(m, l);
+        }
+        for (int64_t w = 0; w < nb && o->on_chunk; w++)
+            o->on_chunk(o->on_chunk_ctx, k0 + w + 1, n_chunks);
     }
     if (!rc) {
         im->chunk_count = n_chunks;

@@ -3,7 +3,10 @@
  * computed the way llama-imatrix does: the text tokenized with BOS, cut into windows of
  * n_ctx tokens whose first token is replaced by BOS, every row of every window counted.
  * q/k/v share one input, as do gate/up; each weight still gets its own entry, as in
- * llama.cpp's files.
+ * llama.cpp's files. The windows go through the model window_batch at a time, block by block
+ * (model_layer_load / model_layer_release around each block), so a model from
+ * model_create_packed holds one block's packed bytes; the statistics are added window by
+ * window in order whatever the batch, so the bytes do not depend on it.
  */
 #ifndef IMATRIX_CALC_H
 #define IMATRIX_CALC_H
@@ -17,13 +20,14 @@ struct imatrix_calc_opts {
     int64_t n_ctx;
     int64_t max_chunks;      /* <= 0: all whole windows */
     int32_t bos;             /* < 0: no replacement */
+    int64_t window_batch;    /* windows per pass through the blocks; <= 0: 1 */
     void (*on_chunk)(void *ctx, int64_t done, int64_t total);
     void *on_chunk_ctx;
 };
 
 /* Run the model over tokens and fill im (initially empty). Returns 0, IG_EINVAL (text
- * shorter than one window) or IG_ENOMEM. */
-int imatrix_compute(struct imatrix *im, const struct model *m, const int32_t *tokens, int64_t n_tokens,
+ * shorter than one window), a weight's error (packed: a NaN) or IG_ENOMEM. */
+int imatrix_compute(struct imatrix *im, struct model *m, const int32_t *tokens, int64_t n_tokens,
                     const struct imatrix_calc_opts *o);
 
 #endif /* IMATRIX_CALC_H */

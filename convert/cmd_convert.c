@@ -43,8 +43,9 @@ static const char convert_usage[] =
     "\n"
     "  -o, --output FILE     the GGUF file to write (replaced atomically)\n"
     "  -t, --type T          F32, F16 (default), BF16, or a llama.cpp mix: Q8_0, Q4_0, Q4_1,\n"
-    "                        Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M,\n"
-    "                        Q5_K_S, Q5_K_M, Q6_K (per-tensor types as llama-quantize picks them)\n"
+    "                        Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S,\n"
+    "                        Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (per-tensor types as llama-quantize\n"
+    "                        picks them)\n"
     "      --tensor-type RE=T  tensors whose name matches the extended regex RE get type T\n"
     "                        (repeatable; the first match wins; skips the mix's rules)\n"
     "      --output-type T   type of output.weight\n"
@@ -58,6 +59,9 @@ static const char convert_usage[] =
     "      --samples N       calibration windows (default 128)\n"
     "      --seq-len L       tokens per window (default min(512, the model's context))\n"
     "      --seed S          seed of the window choice (default 0)\n"
+    "      --calib-imatrix F  rtn with --calib: the importance matrix of these windows, computed\n"
+    "                        before by 'ingot imatrix --samples N --ctx L --seed S' (ingot batch\n"
+    "                        computes it once per source); the file is byte-identical\n"
     "      --damp F          GPTQ damping, a fraction of the mean Hessian diagonal (default 0.01)\n"
     "      --act-order       GPTQ: columns by descending Hessian diagonal (static groups)\n"
     "      --allow-fallback  write the file even when no tensor can take the requested type\n"
@@ -87,6 +91,7 @@ struct convert_opts {
     bool quiet, verbose, json_stdout, allow_fallback, allow_requantize;
     const char *method;          /* "rtn", "gptq", "awq", "awq+gptq" */
     const char *calib_path, *json_path;   /* json_path: --json-out FILE */
+    const char *calib_imatrix;   /* --calib-imatrix FILE: rtn --calib's importance, computed before */
     int64_t samples, seq_len, threads;
     uint64_t seed;
     float damp;
@@ -141,6 +146,7 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"json", no_argument, 0, 'j'},            {"threads", required_argument, 0, 'N'},
         {"allow-fallback", no_argument, 0, 'F'},  {"allow-requantize", no_argument, 0, 'R'},
         {"verbose", no_argument, 0, 'v'},
+        {"calib-imatrix", required_argument, 0, 'K'},
         {0, 0, 0, 0},
     };
     int c, rc;
@@ -161,6 +167,7 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
             o->method = optarg;
             break;
         case 'C': o->calib_path = optarg; break;
+        case 'K': o->calib_imatrix = optarg; break;
         case 'J': o->json_path = optarg; break;
         case 'j': o->json_stdout = true; break;
         case 'F': o->allow_fallback = true; break;
@@ -209,6 +216,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         return cli_usage_error("convert", "--method %s needs a quantized --type", o->method);
     if (o->calib_path && o->imatrix_path)
         return cli_usage_error("convert", "--calib and --imatrix both give importance; pass one");
+    if (o->calib_imatrix && (!o->calib_path || strcmp(o->method, "rtn") != 0))
+        return cli_usage_error("convert", "--calib-imatrix goes with --method rtn --calib TEXT");
     o->human = o->json_stdout ? stderr : stdout;
     return 0;
 }
@@ -569,6 +578,24 @@ static int calib_windows(struct convert_opts *o, const struct model_src *src, in
     return rc == IG_EINVAL ? ig_error_wrap(rc, "--calib %s", o->calib_path) : rc;
 }
 
+/* --calib-imatrix FILE: the importance matrix `ingot imatrix --samples` computed over the
+ * windows calib_windows drew (ingot batch shares one among a source's rtn jobs). It must
+ * record those windows' count, length and text; the seed is the caller's to match. */
+static int calib_imatrix_read(struct convert_opts *o)
+{
+    int rc = imatrix_read(&o->imatrix, o->calib_imatrix);
+    if (rc)
+        return rc;
+    if (o->imatrix.chunk_count != o->samples || o->imatrix.chunk_size != o->seq_len ||
+        strcmp(o->imatrix.dataset, o->calib_path) != 0)
+        return ig_error_set(IG_EINVAL,
+                            "--calib-imatrix %s: computed over %lld windows of %lld tokens of '%s'; this conversion "
+                            "calibrates on %lld windows of %lld tokens of '%s'",
+                            o->calib_imatrix, (long long)o->imatrix.chunk_count, (long long)o->imatrix.chunk_size,
+                            o->imatrix.dataset, (long long)o->samples, (long long)o->seq_len, o->calib_path);
+    return 0;
+}
+
 /* --method gptq/awq/awq+gptq: run the driver; --method rtn --calib: compute the imatrix. */
 static int calibrate(struct convert_opts *o, const struct model_src *src, const struct plan *plan)
 {
@@ -577,18 +604,26 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
     int rc = cli_check_rope_scaling(src, "convert");
     if (!rc)
         rc = calib_windows(o, src, &samples);
-    const bool imatrix = strcmp(o->method, "rtn") == 0;   /* the imatrix needs the whole forward */
-    if (!rc)
-        rc = imatrix ? model_create(&m, src, tensor_fetch_f32, NULL) : model_create_streamed(&m, src, tensor_fetch_f32, NULL);
+    const bool imatrix = strcmp(o->method, "rtn") == 0;
     struct progress prog;
     if (!rc && imatrix) {
-        struct imatrix_calc_opts io = {o->seq_len, o->samples, -1, NULL, NULL};
+        /* statistics only: the weights stay packed and every window goes through the blocks
+         * together (the driver below holds all their hidden states too) */
+        struct imatrix_calc_opts io = {o->seq_len, o->samples, -1, o->samples, NULL, NULL};
         /* the windows already start with BOS: compute over them back to back */
         snprintf(o->imatrix.dataset, sizeof o->imatrix.dataset, "%s", o->calib_path);
-        rc = imatrix_compute(&o->imatrix, m, samples, o->samples * o->seq_len, &io);
+        if (o->calib_imatrix)
+            rc = calib_imatrix_read(o);
+        else if (!(rc = model_create_packed(&m, src, tensor_rows_f32_checked, NULL)))
+            rc = imatrix_compute(&o->imatrix, m, samples, o->samples * o->seq_len, &io);
+        model_destroy(m);
+        m = NULL;
         if (!rc)
             o->imatrix_path = o->calib_path;
     }
+    /* the driver quantizes: one block's weights as fp32 at a time */
+    if (!rc)
+        rc = model_create_streamed(&m, src, tensor_fetch_f32, NULL);
     if (!rc) {
         /* rtn: the driver quantizes the blocks with that imatrix, as write_tensor would,
          * and measures each tensor's error on the same windows for the report */

@@ -23,10 +23,12 @@
 
 static const char synth_usage[] =
     "usage: ingot synth -o FOLDER [--seed N] [--dim N] [--layers N] [--heads N] [--kv-heads N]\n"
-    "                   [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N]\n"
+    "                   [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N] [--vocab N]\n"
     "\n"
     "Writes a llama-architecture HF folder with seeded random weights and a seeded corpus.txt,\n"
-    "for demos and benchmarks. Defaults: dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n";
+    "for demos and benchmarks. Defaults: dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n"
+    "  --vocab N      pad the tokenizer's vocabulary to N tokens (<extra_K> tokens the text never\n"
+    "                 produces), for a real model's embedding and output shapes (e.g. 32000)\n";
 
 /* Words of the synthetic language: each becomes one "▁word" token. */
 static const char *const words[] = {
@@ -41,6 +43,7 @@ struct synth_opts {
     uint64_t seed;
     int64_t dim, layers, heads, kv_heads, ff, ctx, corpus_lines;
     bool f32;
+    int64_t vocab;   /* 0: the tokenizer's own size; else padded to it */
 };
 
 /* ---- seeded numbers ------------------------------------------------------------------------ */
@@ -73,7 +76,7 @@ static void add_token(json_t *vocab, const char *text, int64_t *next_id)
         json_object_set_new(vocab, text, json_integer((*next_id)++));
 }
 
-static json_t *make_tokenizer(int64_t *n_vocab)
+static json_t *make_tokenizer(int64_t *n_vocab, int64_t pad_to)
 {
     json_t *vocab = json_object(), *merges = json_array(), *added = json_array();
     int64_t id = 0;
@@ -109,6 +112,12 @@ static json_t *make_tokenizer(int64_t *n_vocab)
             }
             snprintf(prefix, sizeof prefix, "%s", merged);
         }
+    }
+    /* padding: tokens no merge builds and no byte needs, so the text's ids stay the same */
+    while (id < pad_to) {
+        char t[32];
+        snprintf(t, sizeof t, "<extra_%lld>", (long long)id);
+        add_token(vocab, t, &id);
     }
     *n_vocab = id;
     json_t *normalizer = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:{s:s}, s:s}]}", "type", "Sequence", "normalizers",
@@ -262,9 +271,10 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
         {"ff", required_argument, 0, 'f'},     {"ctx", required_argument, 0, 'c'},
         {"dtype", required_argument, 0, 't'},  {"corpus-lines", required_argument, 0, 'n'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},         {"vocab", required_argument, 0, 'V'},
+        {0, 0, 0, 0},
     };
-    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false};
+    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false, 0};
     int c;
     int64_t v;
     opterr = 0;
@@ -279,6 +289,7 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         case 'K': if (!cli_parse_int("synth", opt, optarg, 1, 1024, &o->kv_heads)) return EXIT_BAD_INPUT; break;
         case 'f': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ff)) return EXIT_BAD_INPUT; break;
         case 'c': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ctx)) return EXIT_BAD_INPUT; break;
+        case 'V': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 22, &o->vocab)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_int("synth", opt, optarg, 0, 1 << 24, &o->corpus_lines)) return EXIT_BAD_INPUT; break;
         case 't':
             if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
@@ -306,7 +317,7 @@ int cmd_synth(int argc, char **argv)
     if (mkdir(o.out, 0755) != 0 && errno != EEXIST)
         return cli_fail("synth", ig_error_set(IG_EIO, "%s: cannot create folder: %s", o.out, strerror(errno)));
     int64_t n_vocab = 0;
-    json_t *tok = make_tokenizer(&n_vocab);
+    json_t *tok = make_tokenizer(&n_vocab, o.vocab);
     json_t *config = json_pack("{s:[s], s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:i, s:i, s:s}",
                                "architectures", "LlamaForCausalLM", "model_type", "llama", "hidden_size",
                                (json_int_t)o.dim, "intermediate_size", (json_int_t)o.ff, "num_hidden_layers",

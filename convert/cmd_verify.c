@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define MAX_CONTAINERS 32
@@ -28,7 +29,7 @@ static const char verify_usage[] =
     "usage: ingot verify FILE... --source SRC [--eval TEXT] [--tasks TASK]... [--ctx N] [--chunks N] [--json]\n"
     "                    [--json-out FILE] [--task-limit N] [--bootstrap N] [--seed S] [--min-flips N]\n"
     "                    [--tiers H,M] [--items OUT.jsonl] [--md OUT.md]\n"
-    "                    [--threads N] [--allow-vocab-mismatch]\n"
+    "                    [--threads N] [--mem-budget SIZE] [--no-stream] [--allow-vocab-mismatch]\n"
     "\n"
     "Scores each GGUF FILE against the source model on held-out text, as llama-perplexity does:\n"
     "windows of --ctx tokens (default min(512, the model's context)), BOS first, the second half\n"
@@ -43,6 +44,13 @@ static const char verify_usage[] =
     "  --json         print the figures as JSON on stdout (the table goes to stderr)\n"
     "  --json-out F   write the figures as JSON to F\n"
     "  --threads N    CPU threads (default: all cores)\n"
+    "  --mem-budget SIZE  memory for the windows in flight and one block (e.g. 2G, 512M; default\n"
+    "                 half of MemAvailable): chooses how many windows go through the blocks together\n"
+    "  --no-stream    the resident path: every weight of every model dequantized to fp32 and held\n"
+    "                 (about 10 bytes per parameter); the same figures, bit for bit. By default the\n"
+    "                 weights stay packed and the windows advance block by block, one block's\n"
+    "                 packed bytes in memory at a time (--tasks too: batches of items advance block\n"
+    "                 by block)\n"
     "  --allow-vocab-mismatch  score a container whose tokenizer differs from the source's\n"
     "                 (tokens, types, bos/eos/unk/pad ids, merges) with a warning; by default\n"
     "                 that is an error naming the first difference\n"
@@ -77,7 +85,8 @@ struct verify_cli {
     int n_files;
     const char *source, *eval, *json_out;
     int64_t n_ctx, max_chunks, threads;
-    bool quiet, verbose, json_stdout, allow_vocab_mismatch;
+    uint64_t mem_budget;   /* bytes; 0: verify_mem_budget_default() */
+    bool quiet, verbose, json_stdout, allow_vocab_mismatch, no_stream;
     FILE *human;   /* the table: stdout, or stderr under --json */
     struct verify_tasks_opts tasks;   /* --tasks and its flags */
 };
@@ -133,6 +142,7 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         {"min-flips", required_argument, 0, 'F'}, {"tiers", required_argument, 0, 'R'},
         {"items", required_argument, 0, 'I'},  {"md", required_argument, 0, 'M'},
         {"allow-vocab-mismatch", no_argument, 0, 'V'},
+        {"mem-budget", required_argument, 0, 'G'}, {"no-stream", no_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -153,6 +163,11 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         case 'v': o->verbose = true; break;
         case 'J': o->json_stdout = true; break;
         case 'V': o->allow_vocab_mismatch = true; break;
+        case 'N': o->no_stream = true; break;
+        case 'G':
+            if (verify_mem_budget_parse(optarg, &o->mem_budget))
+                return cli_usage_error("verify", "%s", ig_error_message());
+            break;
         case 'T': if (add_tasks(o, optarg)) return EXIT_BAD_INPUT; break;
         case 'L': if (!cli_parse_int("verify", opt, optarg, 1, INT32_MAX, &o->tasks.task_limit)) return EXIT_BAD_INPUT; break;
         case 'B': if (!cli_parse_int("verify", opt, optarg, 0, 1000000, &o->tasks.n_bootstrap)) return EXIT_BAD_INPUT; break;
@@ -178,14 +193,16 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
 
 /* ---- loading ------------------------------------------------------------------------------------ */
 
-static int load_model(struct loaded_model *lm, const char *path)
+/* Packed (the default) or every weight fp32 (--no-stream). */
+static int load_model(struct loaded_model *lm, const char *path, bool packed)
 {
     memset(lm, 0, sizeof *lm);
     int rc = cli_model_src_open(&lm->src, path, NULL);
     if (!rc)
         rc = cli_check_rope_scaling(lm->src, "verify");
     if (!rc)
-        rc = model_create(&lm->model, lm->src, tensor_fetch_f32, NULL);
+        rc = packed ? model_create_packed(&lm->model, lm->src, tensor_rows_f32_checked, NULL)
+                    : model_create(&lm->model, lm->src, tensor_fetch_f32, NULL);
     if (rc)
         return rc;
     struct stat st;
@@ -258,7 +275,17 @@ static void print_table(const struct verify_cli *o, const struct ppl_stats *ss, 
 struct verify_notes {
     int64_t n_ctx_train;    /* 0: the model does not say */
     bool ctx_above_training;
+    bool streamed;
+    struct verify_mem_plan plan;   /* streamed: the budget and the window batch it gave */
+    uint64_t peak_rss_bytes;       /* getrusage's ru_maxrss after scoring */
 };
+
+/* The process's peak resident set so far (Linux reports kilobytes). */
+static uint64_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024 : 0;
+}
 
 static json_t *perplexity_json(const struct verify_cli *o, const struct ppl_stats *ss, const struct loaded_model *cm,
                                const struct kld_summary *sum, int64_t n_ctx, int64_t n_chunks,
@@ -290,6 +317,17 @@ static json_t *perplexity_json(const struct verify_cli *o, const struct ppl_stat
                           "eval", "path", o->eval, "ctx", (json_int_t)n_ctx, "chunks", (json_int_t)n_chunks,
                           "n_ctx_train", vn->n_ctx_train > 0 ? json_integer(vn->n_ctx_train) : json_null(),
                           "ctx_above_training", vn->ctx_above_training, "containers", containers);
+    json_t *mem = json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "streamed", vn->streamed, "peak_rss_bytes",
+                            (json_int_t)vn->peak_rss_bytes, "window_batch",
+                            vn->streamed ? json_integer(vn->plan.window_batch) : json_null(), "mem_budget_bytes",
+                            vn->streamed ? json_integer((json_int_t)vn->plan.budget_bytes) : json_null(),
+                            "fixed_bytes", vn->streamed ? json_integer((json_int_t)vn->plan.fixed_bytes) : json_null(),
+                            "per_window_bytes",
+                            vn->streamed ? json_integer((json_int_t)vn->plan.per_window_bytes) : json_null());
+    json_object_set_new(j, "memory", mem);
+    /* the two figures a reader looks for first, also at the top level */
+    json_object_set_new(j, "peak_rss_bytes", json_integer((json_int_t)vn->peak_rss_bytes));
+    json_object_set_new(j, "window_batch", vn->streamed ? json_integer(vn->plan.window_batch) : json_null());
     return j;
 }
 
@@ -320,7 +358,7 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
     struct progress prog;
     struct verify_opts vo = {0};
     vo.n_ctx = o->n_ctx ? o->n_ctx : (hp->n_ctx_train > 0 && hp->n_ctx_train < 512 ? hp->n_ctx_train : 512);
-    struct verify_notes vn = {hp->n_ctx_train, hp->n_ctx_train > 0 && vo.n_ctx > hp->n_ctx_train};
+    struct verify_notes vn = {hp->n_ctx_train, hp->n_ctx_train > 0 && vo.n_ctx > hp->n_ctx_train, false, {0}, 0};
     if (vn.ctx_above_training)
         fprintf(stderr,
                 "ingot verify: warning: --ctx %lld is above %s's training context of %lld tokens "
@@ -341,9 +379,16 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
         rc = kld_stats_init(&targets[i].stats, capacity);
     struct ppl_stats ss;
     struct kld_summary sum[MAX_CONTAINERS];
+    vn.streamed = model_is_packed(src->model);
+    if (vn.streamed)
+        verify_mem_plan_make(&vn.plan, src->model, targets, o->n_files, vo.n_ctx, n_chunks,
+                             o->mem_budget ? o->mem_budget : verify_mem_budget_default());
     progress_begin(&prog, n_chunks, o->quiet);
     if (!rc)
-        rc = verify_perplexity(src->model, &ss, targets, o->n_files, ids, n_ids, &vo);
+        rc = vn.streamed ? verify_perplexity_streamed(src->model, &ss, targets, o->n_files, ids, n_ids, &vo,
+                                                      vn.plan.window_batch)
+                         : verify_perplexity(src->model, &ss, targets, o->n_files, ids, n_ids, &vo);
+    vn.peak_rss_bytes = peak_rss_bytes();
     if (!rc) {
         double ppl_src, err_src;
         ppl_stats_result(&ss, &ppl_src, &err_src);
@@ -357,6 +402,16 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
     }
     if (!rc)
         print_table(o, &ss, cm, sum, vo.n_ctx, n_chunks);
+    if (!rc) {
+        char b1[32], b2[32];
+        if (vn.streamed)
+            fprintf(o->human, "\nmemory: peak RSS %s; streamed, %lld of %lld windows per batch (budget %s)\n",
+                    cli_bytes(vn.peak_rss_bytes, b1, sizeof b1), (long long)vn.plan.window_batch,
+                    (long long)n_chunks, cli_bytes(vn.plan.budget_bytes, b2, sizeof b2));
+        else
+            fprintf(o->human, "\nmemory: peak RSS %s; resident (--no-stream)\n",
+                    cli_bytes(vn.peak_rss_bytes, b1, sizeof b1));
+    }
     double s_score = progress_end(&prog);
     if (o->verbose)
         fprintf(stderr, "ingot verify: scored %lld windows of %lld tokens in %.2fs\n", (long long)n_chunks,
@@ -393,8 +448,11 @@ static int run_tasks(const struct verify_cli *o, struct loaded_model *src, struc
     to.quiet = o->quiet;
     to.human = o->human;
     int rc = verify_tasks_run(&to, &src->src->vocab, &source, cs, o->n_files, cj, &tasks);
-    if (!rc)
+    if (!rc) {
         json_object_set_new(doc, "tasks", tasks);
+        /* the whole run's peak, tasks included (memory.peak_rss_bytes is perplexity's) */
+        json_object_set_new(doc, "peak_rss_bytes", json_integer((json_int_t)peak_rss_bytes()));
+    }
     return rc;
 }
 
@@ -427,9 +485,12 @@ int cmd_verify(int argc, char **argv)
     memset(cm, 0, sizeof cm);
     memset(targets, 0, sizeof targets);
     double t0 = cli_now();
-    rc = load_model(&src, o.source);
+    /* perplexity and the task scorer both stream blocks over packed weights (verify/stream.c,
+     * verify/task_stream.c) */
+    const bool packed = !o.no_stream;
+    rc = load_model(&src, o.source, packed);
     for (int i = 0; i < o.n_files && !rc; i++) {
-        rc = load_model(&cm[i], o.files[i]);
+        rc = load_model(&cm[i], o.files[i], packed);
         targets[i].model = cm[i].model;
         if (!rc)
             rc = check_vocab(&o, &src, &cm[i], o.files[i]);

@@ -40,7 +40,7 @@ void verify_tasks_opts_default(struct verify_tasks_opts *o);
 /* A model under test (borrowed). */
 struct verify_tasks_model {
     const char *path;
-    const struct model *model;
+    struct model *model;      /* resident or packed: task_score_model loads and releases its blocks */
 };
 
 /* Load every task, score the source once and each container, print the table, write

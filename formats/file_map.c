@@ -4,6 +4,7 @@
 #include "../common/ig_error.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,71 @@
 #include <unistd.h>
 
 /* ---- mappings ---------------------------------------------------------------------- */
+
+/* Every live mapping, so file_map_drop_pages only ever touches pages of a file mapping. */
+struct map_range {
+    const uint8_t *data;
+    size_t size_bytes;
+};
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct map_range *maps;   /* [n_maps] */
+static size_t n_maps, cap_maps;
+
+static int maps_add(const uint8_t *data, size_t size_bytes)
+{
+    int rc = 0;
+    pthread_mutex_lock(&maps_lock);
+    if (n_maps == cap_maps) {
+        size_t cap = cap_maps ? 2 * cap_maps : 16;
+        struct map_range *m = realloc(maps, cap * sizeof *m);
+        if (m) {
+            maps = m;
+            cap_maps = cap;
+        }
+    }
+    if (n_maps < cap_maps)
+        maps[n_maps++] = (struct map_range){data, size_bytes};
+    else
+        rc = IG_ENOMEM;
+    pthread_mutex_unlock(&maps_lock);
+    return rc;
+}
+
+static void maps_remove(const uint8_t *data)
+{
+    pthread_mutex_lock(&maps_lock);
+    for (size_t i = 0; i < n_maps; i++)
+        if (maps[i].data == data) {
+            maps[i] = maps[--n_maps];
+            break;
+        }
+    pthread_mutex_unlock(&maps_lock);
+}
+
+void file_map_drop_pages(const void *p, size_t n_bytes)
+{
+    static int keep = -1;
+    if (keep < 0) {
+        const char *e = getenv("INGOT_KEEP_PAGES");
+        keep = e && *e && strcmp(e, "0") != 0;
+    }
+    if (keep || !p || n_bytes == 0)
+        return;
+    const uintptr_t a = (uintptr_t)p, b = a + n_bytes;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    pthread_mutex_lock(&maps_lock);
+    for (size_t i = 0; i < n_maps; i++) {
+        const uintptr_t m0 = (uintptr_t)maps[i].data, m1 = m0 + maps[i].size_bytes;
+        if (a < m0 || b > m1)
+            continue;
+        /* mmap returns page-aligned addresses and maps whole pages, so the rounded range stays
+         * inside the mapping */
+        const uintptr_t lo = a & ~(page - 1), hi = (b + page - 1) & ~(page - 1);
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);   /* advice: a failure costs memory, not data */
+        break;
+    }
+    pthread_mutex_unlock(&maps_lock);
+}
 
 int file_map_open(struct file_map *map, const char *path)
 {
@@ -45,6 +111,12 @@ int file_map_open(struct file_map *map, const char *path)
             goto out_close;
         }
         map->data = p;
+        if (maps_add(map->data, map->size_bytes)) {
+            rc = ig_error_set(IG_ENOMEM, "%s: out of memory", path);
+            munmap(p, map->size_bytes);
+            free(map->path);
+            memset(map, 0, sizeof *map);
+        }
     }
 out_close:
     close(fd);
@@ -55,8 +127,10 @@ void file_map_close(struct file_map *map)
 {
     if (!map)
         return;
-    if (map->data)
+    if (map->data) {
+        maps_remove(map->data);
         munmap((void *)map->data, map->size_bytes);
+    }
     free(map->path);
     memset(map, 0, sizeof *map);
 }

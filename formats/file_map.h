@@ -26,6 +26,14 @@ int file_map_open(struct file_map *map, const char *path);
 /* Unmap and free. Accepts a zeroed or already-closed map. */
 void file_map_close(struct file_map *map);
 
+/* Give the pages of [p, p + n_bytes) back to the system (madvise MADV_DONTNEED on the whole
+ * pages that hold it) when that range lies inside a mapping made by file_map_open; does nothing
+ * otherwise (a heap buffer would lose its contents). A read-only file mapping loses nothing: a
+ * page touched again is read again from the page cache. So a reader that walks a 14 GB file one
+ * block at a time is not charged the whole file as resident memory. Environment variable
+ * INGOT_KEEP_PAGES=1 turns it off (to measure what it saves). Thread-safe. */
+void file_map_drop_pages(const void *p, size_t n_bytes);
+
 /* Read a whole (small) file into a NUL-terminated heap buffer of at most max_bytes.
  * Returns the buffer (caller frees) and sets *size_bytes, or NULL with the error set. */
 char *file_read_all(const char *path, size_t max_bytes, size_t *size_bytes);

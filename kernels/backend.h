@@ -31,6 +31,11 @@ enum backend_acc {
     BACKEND_SUB = 1,      /* C = C − A·Bᵀ (the product rounded, then one subtraction) */
 };
 
+/* Fill dst [n_rows][k] with rows row0 .. row0 + n_rows - 1 of a weight matrix as fp32 (a packed
+ * weight dequantizes them; the caller of matmul_rows owns what ctx points to). Returns 0 or an
+ * IG_E... code with its message recorded on the calling thread. */
+typedef int (*backend_rows_fn)(void *ctx, int64_t row0, int64_t n_rows, float *dst);
+
 struct backend {
     const char *name;     /* "cpu" */
 
@@ -41,6 +46,14 @@ struct backend {
 
     /* Y[n][m] = X[n][k] · W[m][k]ᵀ (+ bias[m] when not NULL, added after the sum). */
     int (*matmul)(const float *X, int64_t n, int64_t k, const float *W, int64_t m, const float *bias, float *Y);
+
+    /* The same product for a weight W [m][k] that is never whole in memory: rows(rows_ctx, ...)
+     * fills one tile of W's rows at a time into a small buffer, which is multiplied and dropped.
+     * Y equals matmul's with the whole W bit for bit (each Y element is the same fma chain over k,
+     * whatever the tile). A failing rows call stops it: the failure of the lowest row is returned,
+     * with its message, whatever the thread count. Returns 0, rows' code, or IG_ENOMEM. */
+    int (*matmul_rows)(const float *X, int64_t n, int64_t k, backend_rows_fn rows, void *rows_ctx, int64_t m,
+                       const float *bias, float *Y);
 
     /* out[t] = x[t] / sqrt(mean(x[t]²) + eps) * w, for each of n rows of dim (ggml_rms_norm
      * then ggml_mul: the mean is accumulated in double). out may equal x. */

@@ -2,19 +2,34 @@
 #include "llama.h"
 
 #include "../common/ig_error.h"
+#include "../formats/file_map.h"
 #include "../kernels/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A weight matrix [rows][cols]: resident fp32, or packed (the file's bytes, multiplied through
+ * the backend's matmul_rows a tile of dequantized rows at a time). Both NULL: not loaded. */
+struct model_weight {
+    float *f32;                  /* owned, or NULL when packed */
+    const struct src_tensor *t;  /* packed: borrowed, into the source mapping; else NULL */
+};
+
 struct model_layer {
     float *attn_norm;            /* [n_embd] */
-    float *wq, *wk, *wv, *wo;    /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
+    struct model_weight wq, wk, wv, wo;  /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
     float *bq, *bk, *bv;         /* biases or NULL */
     float *ffn_norm;             /* [n_embd] */
-    float *w_gate, *w_up;        /* [n_ff][n_embd] */
-    float *w_down;               /* [n_embd][n_ff] */
+    struct model_weight w_gate, w_up;    /* [n_ff][n_embd] */
+    struct model_weight w_down;  /* [n_embd][n_ff] */
+    bool loaded;
+};
+
+enum model_mode {
+    MODE_RESIDENT = 0,           /* model_create: every weight fp32, all the time */
+    MODE_STREAMED = 1,           /* model_create_streamed: a block's fp32 weights while it is loaded */
+    MODE_PACKED = 2,             /* model_create_packed: weights stay the file's bytes */
 };
 
 struct model {
@@ -22,14 +37,17 @@ struct model {
     enum rope_mode rope_mode;
     float rope_freq_scale;       /* 1 / rope.scaling.factor for "linear", else 1 (llama.cpp's freq_scale) */
     float *rope_freqs;           /* [n_rot/2] rope_freqs.weight (Llama 3.1's divisors) or NULL */
-    float *tok_embd;             /* [n_vocab][n_embd] */
-    float *output;               /* [n_vocab][n_embd]; may alias tok_embd */
+    struct model_weight tok_embd;    /* [n_vocab][n_embd] */
+    struct model_weight output;      /* [n_vocab][n_embd]; may alias tok_embd (then not freed twice) */
     float *output_norm;          /* [n_embd] */
     struct model_layer *layers;  /* [n_layer]; a block's pointers are NULL while it is not loaded */
-    bool streamed;               /* model_create_streamed: blocks load and release on demand */
+    enum model_mode mode;
+    bool streamed;               /* blocks load and release on demand (MODE_STREAMED, MODE_PACKED) */
     const struct model_src *src; /* where blocks are fetched from */
-    model_fetch_fn fetch;
+    model_fetch_fn fetch;        /* fp32 modes */
     void *fetch_ctx;
+    model_rows_fn rows;          /* MODE_PACKED: a tile of rows as fp32 */
+    void *rows_ctx;
 };
 
 struct model_ctx {
@@ -60,18 +78,53 @@ static int load(struct model *m, const struct model_src *src, model_fetch_fn fet
     if (!buf)
         return IG_ENOMEM;
     *out = buf;   /* owned by the model from here: model_destroy or layer_free frees it */
-    return fetch(ctx, t, buf);
+    int rc = m->mode == MODE_PACKED ? m->rows(m->rows_ctx, t, 0, src_tensor_n_rows(t), buf) : fetch(ctx, t, buf);
+    file_map_drop_pages(t->data, t->size_bytes);   /* the fp32 copy is what is used from here */
+    return rc;
+}
+
+/* A weight matrix: fp32 through load, or (MODE_PACKED) a view of the file's bytes, checked for
+ * its size here and for its values tile by tile as it is multiplied. */
+static int load_weight(struct model *m, const struct model_src *src, model_fetch_fn fetch, void *ctx,
+                       const char *name, int64_t want_elems, bool required, struct model_weight *w)
+{
+    w->t = NULL;
+    if (m->mode != MODE_PACKED)
+        return load(m, src, fetch, ctx, name, want_elems, required, &w->f32);
+    w->f32 = NULL;
+    const struct src_tensor *t = model_src_find(src, name);
+    if (!t)
+        return required ? ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, name) : 0;
+    int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    if (n != want_elems)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' has %lld elements, the hyperparameters need %lld", src->path,
+                            name, (long long)n, (long long)want_elems);
+    w->t = t;
+    return 0;
+}
+
+/* Release what a weight holds: its fp32 copy, or the file pages a packed one touched. */
+static void weight_free(struct model_weight *w)
+{
+    free(w->f32);
+    if (w->t)
+        file_map_drop_pages(w->t->data, w->t->size_bytes);
+    w->f32 = NULL;
+    w->t = NULL;
 }
 
 /* Free every buffer of a block and leave its pointers NULL. */
 static void layer_free(struct model_layer *L)
 {
-    float **p[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk, &L->bv,
-                   &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+    float **p[] = {&L->attn_norm, &L->bq, &L->bk, &L->bv, &L->ffn_norm};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         free(*p[i]);
         *p[i] = NULL;
     }
+    struct model_weight *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        weight_free(w[i]);
+    L->loaded = false;
 }
 
 static int load_layer(struct model *m, const struct model_src *src, model_fetch_fn fetch, void *ctx, int64_t l)
@@ -80,31 +133,41 @@ static int load_layer(struct model *m, const struct model_src *src, model_fetch_
     struct model_layer *L = &m->layers[l];
     int64_t q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
     bool bias = hp->attn_qkv_bias;
+    /* vectors (norms, biases) are always fp32; matrices (w != NULL) packed in MODE_PACKED */
     struct {
         const char *suffix;
         int64_t elems;
         bool required;
         float **dst;
+        struct model_weight *w;
     } items[] = {
-        {"attn_norm.weight", hp->n_embd, true, &L->attn_norm},   {"attn_q.weight", q * hp->n_embd, true, &L->wq},
-        {"attn_k.weight", kv * hp->n_embd, true, &L->wk},        {"attn_v.weight", kv * hp->n_embd, true, &L->wv},
-        {"attn_output.weight", hp->n_embd * q, true, &L->wo},   {"attn_q.bias", q, bias, &L->bq},
-        {"attn_k.bias", kv, bias, &L->bk},                       {"attn_v.bias", kv, bias, &L->bv},
-        {"ffn_norm.weight", hp->n_embd, true, &L->ffn_norm},     {"ffn_gate.weight", hp->n_ff * hp->n_embd, true, &L->w_gate},
-        {"ffn_up.weight", hp->n_ff * hp->n_embd, true, &L->w_up}, {"ffn_down.weight", hp->n_embd * hp->n_ff, true, &L->w_down},
+        {"attn_norm.weight", hp->n_embd, true, &L->attn_norm, NULL},
+        {"attn_q.weight", q * hp->n_embd, true, NULL, &L->wq},
+        {"attn_k.weight", kv * hp->n_embd, true, NULL, &L->wk},
+        {"attn_v.weight", kv * hp->n_embd, true, NULL, &L->wv},
+        {"attn_output.weight", hp->n_embd * q, true, NULL, &L->wo},
+        {"attn_q.bias", q, bias, &L->bq, NULL},
+        {"attn_k.bias", kv, bias, &L->bk, NULL},
+        {"attn_v.bias", kv, bias, &L->bv, NULL},
+        {"ffn_norm.weight", hp->n_embd, true, &L->ffn_norm, NULL},
+        {"ffn_gate.weight", hp->n_ff * hp->n_embd, true, NULL, &L->w_gate},
+        {"ffn_up.weight", hp->n_ff * hp->n_embd, true, NULL, &L->w_up},
+        {"ffn_down.weight", hp->n_embd * hp->n_ff, true, NULL, &L->w_down},
     };
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         char name[MODEL_NAME_MAX];
         snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, items[i].suffix);
-        int rc = load(m, src, fetch, ctx, name, items[i].elems, items[i].required, items[i].dst);
+        int rc = items[i].w ? load_weight(m, src, fetch, ctx, name, items[i].elems, items[i].required, items[i].w)
+                            : load(m, src, fetch, ctx, name, items[i].elems, items[i].required, items[i].dst);
         if (rc)
             return rc;
     }
+    L->loaded = true;
     return 0;
 }
 
 static int create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx,
-                  bool streamed)
+                  model_rows_fn rows, void *rows_ctx, enum model_mode mode)
 {
     *out = NULL;
     const struct model_hparams *hp = &src->hp;
@@ -122,22 +185,26 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
     m->rope_freq_scale = strcmp(hp->rope_scaling_type, "linear") == 0 && hp->rope_scaling_factor > 0
                              ? 1.0f / hp->rope_scaling_factor
                              : 1.0f;
-    m->streamed = streamed;
+    m->mode = mode;
+    m->streamed = mode != MODE_RESIDENT;
     m->src = src;
     m->fetch = fetch;
     m->fetch_ctx = fetch_ctx;
+    m->rows = rows;
+    m->rows_ctx = rows_ctx;
+    const bool streamed = m->streamed, packed = mode == MODE_PACKED;
     m->layers = ig_calloc((size_t)hp->n_layer, sizeof *m->layers);
     int rc = m->layers ? 0 : IG_ENOMEM;
     int64_t vocab_elems = hp->n_vocab * hp->n_embd;
     if (!rc)
-        rc = load(m, src, fetch, fetch_ctx, "token_embd.weight", vocab_elems, true, &m->tok_embd);
+        rc = load_weight(m, src, fetch, fetch_ctx, "token_embd.weight", vocab_elems, true, &m->tok_embd);
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "output_norm.weight", hp->n_embd, true, &m->output_norm);
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs);
-    if (!rc && !streamed)
-        rc = load(m, src, fetch, fetch_ctx, "output.weight", vocab_elems, false, &m->output);
-    if (!rc && !streamed && !m->output)
+    if (!rc && (!streamed || packed))
+        rc = load_weight(m, src, fetch, fetch_ctx, "output.weight", vocab_elems, false, &m->output);
+    if (!rc && (!streamed || packed) && !m->output.f32 && !m->output.t)
         m->output = m->tok_embd;   /* tied embeddings */
     for (int64_t l = 0; l < hp->n_layer && !rc && !streamed; l++)
         rc = model_layer_load(m, l);
@@ -156,12 +223,39 @@ bool model_rope_scaled(const struct model *m)
 
 int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
 {
-    return create(out, src, fetch, fetch_ctx, false);
+    return create(out, src, fetch, fetch_ctx, NULL, NULL, MODE_RESIDENT);
 }
 
 int model_create_streamed(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
 {
-    return create(out, src, fetch, fetch_ctx, true);
+    return create(out, src, fetch, fetch_ctx, NULL, NULL, MODE_STREAMED);
+}
+
+int model_create_packed(struct model **out, const struct model_src *src, model_rows_fn rows, void *rows_ctx)
+{
+    return create(out, src, NULL, NULL, rows, rows_ctx, MODE_PACKED);
+}
+
+bool model_is_packed(const struct model *m)
+{
+    return m->mode == MODE_PACKED;
+}
+
+uint64_t model_block_size_bytes(const struct model *m, int64_t l)
+{
+    char prefix[32];
+    int n = snprintf(prefix, sizeof prefix, "blk.%lld.", (long long)l);
+    uint64_t sum = 0;
+    for (int64_t i = 0; i < m->src->n_tensors; i++) {
+        const struct src_tensor *t = &m->src->tensors[i];
+        if (l < 0 ? strcmp(t->name, "output.weight") == 0 : strncmp(t->name, prefix, (size_t)n) == 0)
+            sum += t->size_bytes;
+    }
+    if (l < 0 && sum == 0) {   /* tied: the output projection is the embedding */
+        const struct src_tensor *t = model_src_find(m->src, "token_embd.weight");
+        sum = t ? t->size_bytes : 0;
+    }
+    return sum;
 }
 
 int model_layer_load(struct model *m, int64_t l)
@@ -169,7 +263,7 @@ int model_layer_load(struct model *m, int64_t l)
     if (l < 0 || l >= m->hp.n_layer)
         return ig_error_set(IG_EINVAL, "model_layer_load: block %lld (the model has %lld)", (long long)l,
                             (long long)m->hp.n_layer);
-    if (m->layers[l].wq)
+    if (m->layers[l].loaded)
         return 0;
     int rc = load_layer(m, m->src, m->fetch, m->fetch_ctx, l);
     if (rc)
@@ -189,9 +283,9 @@ void model_destroy(struct model *m)
         return;
     for (int64_t l = 0; m->layers && l < m->hp.n_layer; l++)
         layer_free(&m->layers[l]);
-    if (m->output != m->tok_embd)
-        free(m->output);
-    free(m->tok_embd);
+    if (m->output.f32 != m->tok_embd.f32 || m->output.t != m->tok_embd.t)
+        weight_free(&m->output);
+    weight_free(&m->tok_embd);
     free(m->output_norm);
     free(m->rope_freqs);
     free(m->layers);
@@ -217,11 +311,12 @@ float *model_tensor_data(struct model *m, const char *name, int64_t *n_elems)
             float *data;
             int64_t n;
         } t[] = {
-            {"attn_norm.weight", L->attn_norm, hp->n_embd},     {"attn_q.weight", L->wq, q * hp->n_embd},
-            {"attn_k.weight", L->wk, kv * hp->n_embd},          {"attn_v.weight", L->wv, kv * hp->n_embd},
-            {"attn_output.weight", L->wo, hp->n_embd * q},      {"ffn_norm.weight", L->ffn_norm, hp->n_embd},
-            {"ffn_gate.weight", L->w_gate, hp->n_ff * hp->n_embd}, {"ffn_up.weight", L->w_up, hp->n_ff * hp->n_embd},
-            {"ffn_down.weight", L->w_down, hp->n_embd * hp->n_ff}, {"attn_q.bias", L->bq, q},
+            {"attn_norm.weight", L->attn_norm, hp->n_embd},     {"attn_q.weight", L->wq.f32, q * hp->n_embd},
+            {"attn_k.weight", L->wk.f32, kv * hp->n_embd},      {"attn_v.weight", L->wv.f32, kv * hp->n_embd},
+            {"attn_output.weight", L->wo.f32, hp->n_embd * q},  {"ffn_norm.weight", L->ffn_norm, hp->n_embd},
+            {"ffn_gate.weight", L->w_gate.f32, hp->n_ff * hp->n_embd},
+            {"ffn_up.weight", L->w_up.f32, hp->n_ff * hp->n_embd},
+            {"ffn_down.weight", L->w_down.f32, hp->n_embd * hp->n_ff}, {"attn_q.bias", L->bq, q},
             {"attn_k.bias", L->bk, kv},                         {"attn_v.bias", L->bv, kv},
         };
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -288,68 +383,198 @@ void model_ctx_destroy(struct model_ctx *c)
 
 /* ---- the forward pass ----------------------------------------------------------------------- */
 
+/* What matmul_rows asks for: a tile of a packed weight's rows, through the model's reader. */
+struct packed_rows {
+    const struct model *m;
+    const struct src_tensor *t;
+};
+
+static int packed_rows_fill(void *ctx, int64_t row0, int64_t n_rows, float *dst)
+{
+    const struct packed_rows *p = ctx;
+    return p->m->rows(p->m->rows_ctx, p->t, row0, n_rows, dst);
+}
+
+/* Y [n][m_out] = X [n][k] · Wᵀ (+ bias): the whole fp32 matrix, or a packed one a tile at a time
+ * (the same bits: backend.h). */
+static int linear(const struct model *m, const struct model_weight *w, const float *X, int64_t n, int64_t k,
+                  int64_t m_out, const float *bias, float *Y)
+{
+    const struct backend *be = backend_active();
+    if (w->f32)
+        return be->matmul(X, n, k, w->f32, m_out, bias, Y);
+    if (!w->t)
+        return ig_error_set(IG_EINVAL, "model: a weight of %lld x %lld is not loaded", (long long)m_out, (long long)k);
+    struct packed_rows p = {m, w->t};
+    return be->matmul_rows(X, n, k, packed_rows_fill, &p, m_out, bias, Y);
+}
+
 int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *x)
 {
     const int64_t d = m->hp.n_embd;
-    for (int64_t t = 0; t < n; t++) {
+    for (int64_t t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= m->hp.n_vocab)
             return ig_error_set(IG_EINVAL, "token id %d at position %lld is outside the vocabulary (0..%lld)",
                                 tokens[t], (long long)t, (long long)m->hp.n_vocab - 1);
-        memcpy(x + t * d, m->tok_embd + (int64_t)tokens[t] * d, sizeof(float) * (size_t)d);
+    if (m->tok_embd.f32) {
+        for (int64_t t = 0; t < n; t++)
+            memcpy(x + t * d, m->tok_embd.f32 + (int64_t)tokens[t] * d, sizeof(float) * (size_t)d);
+        return 0;
     }
-    return 0;
+    /* packed: one row per token, read from the file's bytes */
+    int rc = 0;
+    for (int64_t t = 0; t < n && !rc; t++)
+        rc = m->rows(m->rows_ctx, m->tok_embd.t, tokens[t], 1, x + t * d);
+    file_map_drop_pages(m->tok_embd.t->data, m->tok_embd.t->size_bytes);
+    return rc;
 }
 
-/* Each step stops the block at the first failure (rc is checked before every call). */
-int model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n)
+/* Row of x where sequence s of seq starts: seq[0] repeated (stride 0) or seq[0 .. n_seq). */
+static int64_t seq_row0(const struct model_seq *seq, int64_t stride, int64_t s)
+{
+    if (stride == 0)
+        return s * seq[0].n;
+    int64_t r = 0;
+    for (int64_t i = 0; i < s; i++)
+        r += seq[i].n;
+    return r;
+}
+
+/* RoPE and attention of one sequence's rows, its keys and values in c->k / c->v at row r0: with a
+ * cache they are appended at pos0 and the rows attend to positions 0 .. pos0 + n - 1 of it,
+ * without one to each other (pos0 = 0; attention is attention_rows with pos0 = 0, backend.h). */
+static int seq_attend(const struct model *m, struct model_ctx *c, const struct model_seq *sq, int64_t r0)
 {
     const struct backend *be = backend_active();
     const struct model_hparams *hp = &m->hp;
+    const int64_t hd = hp->head_dim, q = hp->n_head * hd, kv = hp->n_head_kv * hd, n = sq->n;
+    float *qs = c->q + r0 * q, *ks = c->k + r0 * kv, *vs = c->v + r0 * kv;
+    int e = be->rope(qs, n, hp->n_head, hd, hp->n_rot, sq->pos0, hp->rope_theta, m->rope_freq_scale, m->rope_freqs,
+                     m->rope_mode);
+    e = e ? e : be->rope(ks, n, hp->n_head_kv, hd, hp->n_rot, sq->pos0, hp->rope_theta, m->rope_freq_scale,
+                         m->rope_freqs, m->rope_mode);
+    if (e)
+        return e;
+    const float *K = ks, *V = vs;
+    if (sq->k_cache) {
+        memcpy(sq->k_cache + sq->pos0 * kv, ks, sizeof(float) * (size_t)(n * kv));
+        memcpy(sq->v_cache + sq->pos0 * kv, vs, sizeof(float) * (size_t)(n * kv));
+        K = sq->k_cache;
+        V = sq->v_cache;
+    }
+    return be->attention_rows(qs, K, V, sq->pos0, n, hp->n_head, hp->n_head_kv, hd, c->attn + r0 * q);
+}
+
+/* The one block sequence behind every public block call. Each step stops the block at the first
+ * failure (rc is checked before every call). The sequences go through the linear layers together
+ * (a row's result does not depend on the other rows, so a packed weight is dequantized once for
+ * all of them), and through RoPE, attention and the capture function one at a time. */
+static int block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_seq,
+                         const struct model_seq *seq, int64_t stride)
+{
+    const struct backend *be = backend_active();
+    const struct model_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd, hd = hp->head_dim, ff = hp->n_ff;
+    const int64_t q = hp->n_head * hd, kv = hp->n_head_kv * hd, rows = seq_row0(seq, stride, n_seq);
+    if (layer < 0 || layer >= hp->n_layer || !m->layers[layer].loaded)
+        return ig_error_set(IG_EINVAL, "model: block %lld is not loaded", (long long)layer);
     const struct model_layer *L = &m->layers[layer];
-    const int64_t d = hp->n_embd, hd = hp->head_dim;
-    const int64_t q = hp->n_head * hd, kv = hp->n_head_kv * hd;
+    if (rows > c->n_max)
+        return ig_error_set(IG_EINVAL, "model: %lld sequences of %lld rows in all, scratch for %lld", (long long)n_seq,
+                            (long long)rows, (long long)c->n_max);
+    for (int64_t s = 0; s < n_seq; s++) {
+        const struct model_seq *sq = &seq[s * stride];
+        if (sq->n < 0 || sq->pos0 < 0 || (!sq->k_cache && sq->pos0 != 0) || (!sq->k_cache != !sq->v_cache))
+            return ig_error_set(IG_EINVAL, "model: sequence %lld: %lld rows at position %lld, %s", (long long)s,
+                                (long long)sq->n, (long long)sq->pos0,
+                                sq->k_cache ? "with a key cache" : "without a key/value cache");
+    }
     int rc = 0;
     /* attention */
-    be->rms_norm(x, n, d, L->attn_norm, hp->rms_eps, c->norm);
-    if (c->capture)
-        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm, n, d);
-    rc = rc ? rc : be->matmul(c->norm, n, d, L->wq, q, L->bq, c->q);
-    rc = rc ? rc : be->matmul(c->norm, n, d, L->wk, kv, L->bk, c->k);
-    rc = rc ? rc : be->matmul(c->norm, n, d, L->wv, kv, L->bv, c->v);
-    rc = rc ? rc : be->rope(c->q, n, hp->n_head, hd, hp->n_rot, 0, hp->rope_theta, m->rope_freq_scale, m->rope_freqs,
-                            m->rope_mode);
-    rc = rc ? rc : be->rope(c->k, n, hp->n_head_kv, hd, hp->n_rot, 0, hp->rope_theta, m->rope_freq_scale,
-                            m->rope_freqs, m->rope_mode);
-    rc = rc ? rc : be->attention(c->q, c->k, c->v, n, hp->n_head, hp->n_head_kv, hd, c->attn);
-    if (!rc && c->capture)
-        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN_OUT, c->attn, n, q);
-    rc = rc ? rc : be->matmul(c->attn, n, q, L->wo, d, NULL, c->proj);
+    be->rms_norm(x, rows, d, L->attn_norm, hp->rms_eps, c->norm);
+    for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm + seq_row0(seq, stride, s) * d,
+                        seq[s * stride].n, d);
+    rc = rc ? rc : linear(m, &L->wq, c->norm, rows, d, q, L->bq, c->q);
+    rc = rc ? rc : linear(m, &L->wk, c->norm, rows, d, kv, L->bk, c->k);
+    rc = rc ? rc : linear(m, &L->wv, c->norm, rows, d, kv, L->bv, c->v);
+    if (!rc) {
+        /* sequences side by side, one per thread (each operation's bits do not depend on its
+         * thread count); a worker's message would die with its thread */
+        struct ig_par_error pe;
+        ig_par_error_init(&pe);
+#pragma omp parallel for schedule(dynamic, 1) if (n_seq > 1)
+        for (int64_t s = 0; s < n_seq; s++) {
+            int e = seq_attend(m, c, &seq[s * stride], seq_row0(seq, stride, s));
+            if (e)
+                ig_par_error_record(&pe, s, e);
+        }
+        rc = ig_par_error_raise(&pe);
+    }
+    for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN_OUT, c->attn + seq_row0(seq, stride, s) * q,
+                        seq[s * stride].n, q);
+    rc = rc ? rc : linear(m, &L->wo, c->attn, rows, q, d, NULL, c->proj);
     if (rc)
         return rc;
-    be->add(x, c->proj, n * d);
+    be->add(x, c->proj, rows * d);
     /* feed-forward */
-    be->rms_norm(x, n, d, L->ffn_norm, hp->rms_eps, c->norm);
-    if (c->capture)
-        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm, n, d);
-    rc = rc ? rc : be->matmul(c->norm, n, d, L->w_gate, hp->n_ff, NULL, c->gate);
-    rc = rc ? rc : be->matmul(c->norm, n, d, L->w_up, hp->n_ff, NULL, c->up);
+    be->rms_norm(x, rows, d, L->ffn_norm, hp->rms_eps, c->norm);
+    for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm + seq_row0(seq, stride, s) * d,
+                        seq[s * stride].n, d);
+    rc = rc ? rc : linear(m, &L->w_gate, c->norm, rows, d, ff, NULL, c->gate);
+    rc = rc ? rc : linear(m, &L->w_up, c->norm, rows, d, ff, NULL, c->up);
     if (rc)
         return rc;
-    be->swiglu(c->gate, c->up, n * hp->n_ff);
-    if (c->capture)
-        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate, n, hp->n_ff);
-    rc = rc ? rc : be->matmul(c->gate, n, hp->n_ff, L->w_down, d, NULL, c->proj);
+    be->swiglu(c->gate, c->up, rows * ff);
+    for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
+        rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate + seq_row0(seq, stride, s) * ff,
+                        seq[s * stride].n, ff);
+    rc = rc ? rc : linear(m, &L->w_down, c->gate, rows, ff, d, NULL, c->proj);
     if (rc)
         return rc;
-    be->add(x, c->proj, n * d);
+    be->add(x, c->proj, rows * d);
     return 0;
+}
+
+int model_block_forward_batch(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_seq,
+                              int64_t n)
+{
+    const struct model_seq seq = {n, 0, NULL, NULL};
+    return block_forward(m, c, layer, x, n_seq, &seq, 0);
+}
+
+int model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n)
+{
+    return model_block_forward_batch(m, c, layer, x, 1, n);
+}
+
+int model_block_forward_rows(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_new,
+                             int64_t pos0, float *k_cache, float *v_cache)
+{
+    const struct model_seq seq = {n_new, pos0, k_cache, v_cache};
+    return block_forward(m, c, layer, x, 1, &seq, 1);
+}
+
+int model_block_forward_seqs(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_seq,
+                             const struct model_seq *seq)
+{
+    return block_forward(m, c, layer, x, n_seq, seq, 1);
 }
 
 int model_output(const struct model *m, struct model_ctx *c, const float *x, int64_t n, float *logits)
 {
     const struct backend *be = backend_active();
+    if (!m->output.f32 && !m->output.t)
+        return ig_error_set(IG_EINVAL, "model_output: the model was created streamed (no output projection)");
+    if (n > c->n_max)
+        return ig_error_set(IG_EINVAL, "model_output: %lld rows, scratch for %lld", (long long)n, (long long)c->n_max);
     be->rms_norm(x, n, m->hp.n_embd, m->output_norm, m->hp.rms_eps, c->norm);
-    return be->matmul(c->norm, n, m->hp.n_embd, m->output, m->hp.n_vocab, NULL, logits);
+    int rc = linear(m, &m->output, c->norm, n, m->hp.n_embd, m->hp.n_vocab, NULL, logits);
+    if (m->output.t)
+        file_map_drop_pages(m->output.t->data, m->output.t->size_bytes);
+    return rc;
 }
 
 int model_forward(const struct model *m, struct model_ctx *c, const int32_t *tokens, int64_t n, int64_t first,

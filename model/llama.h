@@ -12,7 +12,11 @@
  * caller's business, through a fetch callback, so model/ never depends on quantizers/.
  * model_create makes every weight resident; model_create_streamed only the embeddings and
  * the final norm, and the blocks come and go with model_layer_load / model_layer_release,
- * so calib/ holds one block's weights at a time.
+ * so calib/ holds one block's weights at a time. model_create_packed keeps every weight
+ * matrix as the file's bytes (a view into the source mapping): a product dequantizes a tile
+ * of rows at a time through the backend's matmul_rows (the same bits as the fp32 matrix), the
+ * embedding reads one row per token, and releasing a block gives its file pages back, so
+ * verify/ and imatrix hold one block's packed bytes and a few tiles.
  */
 #ifndef MODEL_LLAMA_H
 #define MODEL_LLAMA_H
@@ -28,6 +32,10 @@ extern "C" {
 /* Fill dst (ne[0] * rows floats) with tensor t as fp32. Returns 0 or an IG_E code. */
 typedef int (*model_fetch_fn)(void *ctx, const struct src_tensor *t, float *dst);
 
+/* Fill dst ([n_rows][ne[0]] floats) with rows row0 .. row0 + n_rows - 1 of t as fp32, refusing
+ * non-finite values. Returns 0 or an IG_E code. Called from several threads at once. */
+typedef int (*model_rows_fn)(void *ctx, const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
+
 struct model;
 struct model_ctx;
 
@@ -41,11 +49,26 @@ void model_destroy(struct model *m);
  * are not available on it (model_forward returns IG_EINVAL). */
 int model_create_streamed(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx);
 
+/* The same streamed model with packed weights: token_embd, output (or the tied embedding) and
+ * each block's matrices stay src's bytes, read through rows a tile at a time (tensor_f32.h's
+ * tensor_rows_f32_checked); norms and biases are fp32 while their block is loaded.
+ * model_output works; model_forward does not (IG_EINVAL); model_tensor_data gives norms and
+ * biases only. src must outlive the model. */
+int model_create_packed(struct model **out, const struct model_src *src, model_rows_fn rows, void *rows_ctx);
+
+/* Whether m came from model_create_packed. */
+bool model_is_packed(const struct model *m);
+
+/* Bytes of block l's tensors in the source file (l < 0: the output projection, or the tied
+ * embedding), for sizing a memory budget. */
+uint64_t model_block_size_bytes(const struct model *m, int64_t l);
+
 /* Fetch block l's weights if they are not resident (model_create's are). Returns 0 or
  * the fetch's error. model_block_forward and model_tensor_data need the block loaded. */
 int model_layer_load(struct model *m, int64_t l);
 
-/* Free block l's weights on a streamed model; does nothing on a resident one. */
+/* Free block l's weights on a streamed model (and give back the file pages a packed block
+ * touched); does nothing on a resident one. */
 void model_layer_release(struct model *m, int64_t l);
 
 const struct model_hparams *model_hparams(const struct model *m);
@@ -86,6 +109,39 @@ int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *
 /* Run block `layer` in place on x[n][n_embd] (positions 0..n-1), on backend_active().
  * Returns 0, or the backend's or the capture function's error (IG_ENOMEM). */
 int model_block_forward(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n);
+
+/* The same for n_seq sequences of n tokens each, x [n_seq][n][n_embd] (each at positions
+ * 0..n-1), c made for at least n_seq·n rows: every sequence's result is model_block_forward's
+ * on it alone, bit for bit; the capture function sees each sequence's inputs separately, in
+ * order. Returns as model_block_forward, or IG_EINVAL (block not loaded, scratch too small). */
+int model_block_forward_batch(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_seq,
+                              int64_t n);
+
+/* Block `layer` on the rows of one sequence at positions pos0 .. pos0 + n_new - 1, x [n_new][n_embd]
+ * in place, attending to the cached keys (after RoPE) and values of positions 0 .. pos0 - 1 in
+ * k_cache / v_cache ([pos0 + n_new][n_head_kv·head_dim], caller-owned) and to themselves; their own
+ * keys and values are written at rows pos0 .. of the caches. The backend operations are
+ * model_block_forward's, in its order (model_block_forward is this with pos0 = 0 and the keys in
+ * scratch), on resident and packed weights alike, so each row equals that row of
+ * model_block_forward on the whole sequence, bit for bit. c needs n_max >= n_new. Returns as
+ * model_block_forward, or IG_EINVAL (block not loaded, scratch too small). */
+int model_block_forward_rows(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_new,
+                             int64_t pos0, float *k_cache, float *v_cache);
+
+/* One sequence's rows in model_block_forward_seqs. */
+struct model_seq {
+    int64_t n;                   /* rows: positions pos0 .. pos0 + n - 1 */
+    int64_t pos0;
+    float *k_cache, *v_cache;    /* borrowed, [pos0 + n][n_head_kv·head_dim]; or both NULL (pos0 = 0,
+                                  * the rows attend only to each other) */
+};
+
+/* The general form: n_seq sequences back to back in x (sequence s's rows after those of
+ * 0 .. s-1), each as model_block_forward_rows on it alone, bit for bit; the linear layers see all
+ * rows at once (a packed weight is dequantized once per call). c needs n_max >= the total rows.
+ * Returns as model_block_forward_rows, or IG_EINVAL naming a sequence that has pos0 > 0 and no cache. */
+int model_block_forward_seqs(const struct model *m, struct model_ctx *c, int64_t layer, float *x, int64_t n_seq,
+                             const struct model_seq *seq);
 
 /* logits[n][n_vocab] for the n rows of x (final norm, then the output projection).
  * x is not modified. Returns 0 or the backend's error (IG_ENOMEM). */

@@ -44,18 +44,35 @@ int tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_row
     return 0;
 }
 
+/* The first NaN or Inf of rows [row0, row0 + n_rows) in dst, named; 0 when all are finite. */
+static int check_finite(const struct src_tensor *t, int64_t row0, int64_t n_rows, const float *dst)
+{
+    const int64_t n_cols = t->ne[0];
+    for (int64_t i = 0; i < n_rows * n_cols; i++)
+        if (!isfinite(dst[i]))
+            return ig_error_set(IG_EINVAL, "%s: tensor '%s': row %lld: element %lld is %s (a weight must be finite)",
+                                t->file, t->name, (long long)(row0 + i / n_cols), (long long)(i % n_cols),
+                                isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+Inf" : "-Inf");
+    return 0;
+}
+
 int tensor_fetch_f32(void *ctx, const struct src_tensor *t, float *dst)
 {
     (void)ctx;
-    const int64_t n_rows = src_tensor_n_rows(t), n_cols = t->ne[0];
+    const int64_t n_rows = src_tensor_n_rows(t);
     int rc = tensor_read_rows_f32(t, 0, n_rows, dst);
     /* one NaN or Inf in a weight makes every later activation, and every figure computed
      * from them, NaN: refuse it where the row is still known (a quantized block with a NaN
      * or Inf scale shows here too, after dequantizing) */
-    for (int64_t i = 0; i < n_rows * n_cols && !rc; i++)
-        if (!isfinite(dst[i]))
-            rc = ig_error_set(IG_EINVAL, "%s: tensor '%s': row %lld: element %lld is %s (a weight must be finite)",
-                              t->file, t->name, (long long)(i / n_cols), (long long)(i % n_cols),
-                              isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+Inf" : "-Inf");
-    return rc;
+    return rc ? rc : check_finite(t, 0, n_rows, dst);
+}
+
+int tensor_rows_f32_checked(void *ctx, const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst)
+{
+    (void)ctx;
+    if (row0 < 0 || n_rows < 0 || row0 + n_rows > src_tensor_n_rows(t))
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s': rows %lld..%lld asked of %lld", t->file, t->name,
+                            (long long)row0, (long long)(row0 + n_rows), (long long)src_tensor_n_rows(t));
+    int rc = tensor_read_rows_f32(t, row0, n_rows, dst);
+    return rc ? rc : check_finite(t, row0, n_rows, dst);
 }

@@ -27,6 +27,12 @@ int tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_row
  * the file, tensor, row and element of the first NaN or Inf. ctx is unused. */
 int tensor_fetch_f32(void *ctx, const struct src_tensor *t, float *dst);
 
+/* A model_rows_fn (model/llama.h) for packed weights: rows [row0, row0 + n_rows) through
+ * tensor_read_rows_f32, every value checked. Returns 0, or IG_EINVAL naming the file, tensor,
+ * row (of the whole tensor) and element of the first NaN or Inf, as tensor_fetch_f32 does.
+ * ctx is unused. */
+int tensor_rows_f32_checked(void *ctx, const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include "verify.h"
 
 #include "../common/ig_error.h"
+#include "perplexity_impl.h"
 
 #include <math.h>
 #include <omp.h>
@@ -42,7 +43,7 @@ int64_t verify_n_chunks(int64_t n_tokens, const struct verify_opts *o)
     return o->max_chunks > 0 && o->max_chunks < n ? o->max_chunks : n;
 }
 
-static int check_inputs(const struct model *source, struct verify_target *targets, int n_targets, int64_t n_tokens,
+int verify_check_inputs(const struct model *source, struct verify_target *targets, int n_targets, int64_t n_tokens,
                         const struct verify_opts *o)
 {
     if (o->n_ctx < 4)
@@ -66,9 +67,7 @@ static int check_inputs(const struct model *source, struct verify_target *target
 
 /* ---- one window ---------------------------------------------------------------------------- */
 
-/* A NaN or Inf logit would turn every figure into NaN: name the first one (t < 0: the
- * source, else container t + 1, as check_inputs counts them). */
-static int check_logits(const float *logits, int64_t n_rows, int64_t n_vocab, int t, int64_t window, int64_t first)
+int verify_check_logits(const float *logits, int64_t n_rows, int64_t n_vocab, int t, int64_t window, int64_t first)
 {
     for (int64_t i = 0; i < n_rows * n_vocab; i++)
         if (!isfinite(logits[i])) {
@@ -93,7 +92,7 @@ static int score_window(const struct model *source, struct verify_target *target
         w->window[0] = o->bos;   /* llama-perplexity replaces, it does not insert */
     int rc = model_forward(source, w->ctx, w->window, n_ctx, first, w->src_logits);
     if (!rc)
-        rc = check_logits(w->src_logits, n_scored, n_vocab, -1, window, first);
+        rc = verify_check_logits(w->src_logits, n_scored, n_vocab, -1, window, first);
     for (int64_t i = 0; i < n_scored && !rc; i++) {
         float max;
         double lse;
@@ -104,7 +103,7 @@ static int score_window(const struct model *source, struct verify_target *target
     for (int t = 0; t < n_targets && !rc; t++) {
         rc = model_forward(targets[t].model, w->ctx, w->window, n_ctx, first, w->q_logits);
         if (!rc)
-            rc = check_logits(w->q_logits, n_scored, n_vocab, t, window, first);
+            rc = verify_check_logits(w->q_logits, n_scored, n_vocab, t, window, first);
         for (int64_t i = 0; i < n_scored && !rc; i++)
             kld_token_compute(w->src_logits + i * n_vocab, w->q_logits + i * n_vocab, n_vocab, chunk[first + 1 + i],
                               &r->cmp[t * n_scored + i]);
@@ -156,7 +155,7 @@ static int alloc_workers(const struct model *source, int n_targets, const struct
 int verify_perplexity(const struct model *source, struct ppl_stats *source_stats, struct verify_target *targets,
                       int n_targets, const int32_t *tokens, int64_t n_tokens, const struct verify_opts *o)
 {
-    int rc = check_inputs(source, targets, n_targets, n_tokens, o);
+    int rc = verify_check_inputs(source, targets, n_targets, n_tokens, o);
     if (rc)
         return rc;
     const int64_t n_scored = verify_scored_per_chunk(o->n_ctx), n_chunks = verify_n_chunks(n_tokens, o);

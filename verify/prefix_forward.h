@@ -5,11 +5,11 @@
  * prefix_eval runs tokens[0 .. n_prefix) through every block and keeps each block's keys
  * (after RoPE) and values; prefix_eval_branch then runs only a continuation's tokens, at
  * positions n_prefix .., each block attending to the kept prefix and to the continuation
- * itself. The blocks are model/llama.c's (model_block_forward, same backend operations in the
- * same order; attention with the CPU reference's arithmetic), so each row's logits equal
- * model_forward's on the whole sequence on the CPU backend, up to GEMM rounding on another
- * (tests/verify/test_prefix_forward.c bounds the difference). Architectures or settings this file does not reproduce make prefix_ctx_create
- * return IG_EINVAL, and the caller falls back to model_forward.
+ * itself. Each block is model/llama.c's model_block_forward_rows (model_block_forward's call
+ * sequence on the new rows, over cached keys and values; resident or packed weights), so each
+ * row's logits equal model_forward's on the whole sequence bit for bit on the CPU backend
+ * (tests/verify/test_prefix_forward.c). On a packed or streamed model every block must be loaded
+ * (model_layer_load) while a prefix_ctx evaluates.
  */
 #ifndef VERIFY_PREFIX_FORWARD_H
 #define VERIFY_PREFIX_FORWARD_H
@@ -25,8 +25,7 @@ extern "C" {
 struct prefix_ctx;   /* opaque: per-block key/value cache and scratch for one thread */
 
 /* Scratch for sequences of up to n_max tokens on model m (borrowed; must outlive it).
- * Returns 0, IG_EINVAL (a model this file cannot reproduce: not "llama"/"qwen2", rope
- * scaling, a weight it cannot find) or IG_ENOMEM. */
+ * Returns 0 or IG_ENOMEM. */
 int prefix_ctx_create(struct prefix_ctx **out, const struct model *m, int64_t n_max);
 void prefix_ctx_destroy(struct prefix_ctx *p);
 

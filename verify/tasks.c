@@ -5,6 +5,7 @@
 #include "tasks.h"
 
 #include "prefix_forward.h"
+#include "task_stream_impl.h"
 #include "verify.h"
 
 #include "../common/ig_error.h"
@@ -112,19 +113,16 @@ void task_prepared_destroy(struct task_prepared *p)
 
 /* ---- scoring ------------------------------------------------------------------------------------ */
 
-/* One thread's buffers: the shared-prefix evaluator, or (for a model prefix_forward does not
- * reproduce) model_forward's scratch. */
+/* One thread's buffers: the shared-prefix evaluator and its logits. */
 struct scorer {
     struct prefix_ctx *pctx;
-    struct model_ctx *ctx;
     float *last;     /* [n_vocab] logits of the shared prefix's last row */
     float *logits;   /* [max_len][n_vocab] */
 };
 
-/* Accumulate option o's scores from its logits rows: row(pos) predicts ids[pos + 1], for pos in
- * first .. n−2; rows[0] is position `first`. */
-static void score_rows(const struct task_tokens *o, int64_t cp, int64_t n_vocab, const float *last, const float *rows,
-                       int64_t first, int64_t rows_from, struct task_option_score *s)
+/* Accumulate option o's scores from its logits rows (task_stream_impl.h). */
+void task_score_rows(const struct task_tokens *o, int64_t cp, int64_t n_vocab, const float *last, const float *rows,
+                     int64_t first, int64_t rows_from, struct task_option_score *s)
 {
     double sum = 0.0, cp_sum = 0.0;
     int greedy = 1;
@@ -151,29 +149,28 @@ static void score_rows(const struct task_tokens *o, int64_t cp, int64_t n_vocab,
     s->greedy = greedy;
 }
 
-/* Score item i's options. With the shared-prefix evaluator: the first P = min(cp, n_ctx of every
- * option) tokens once (they are the same in every option), then each option's rest. */
+int64_t task_item_prefix(const struct task_prepared *p, int64_t i)
+{
+    int64_t P = p->cp[i];
+    for (int64_t k = p->offset[i]; k < p->offset[i + 1]; k++)
+        P = p->opts[k].n_ctx < P ? p->opts[k].n_ctx : P;
+    return P;
+}
+
+/* Score item i's options: the first P = min(cp, n_ctx of every option) tokens once (they are the
+ * same in every option), then each option's rest over their cached keys and values. */
 static int score_item(const struct model *m, struct scorer *w, const struct task_prepared *p, int64_t i,
                       struct task_option_score *out)
 {
     const int64_t n_vocab = model_hparams(m)->n_vocab, cp = p->cp[i];
     const struct task_tokens *o = p->opts + p->offset[i];
-    const int64_t k = p->offset[i + 1] - p->offset[i];
-    int64_t P = cp;
-    for (int64_t j = 0; j < k; j++)
-        P = o[j].n_ctx < P ? o[j].n_ctx : P;
-    int rc = w->pctx ? prefix_eval(w->pctx, o[0].ids, P, w->last) : 0;
+    const int64_t k = p->offset[i + 1] - p->offset[i], P = task_item_prefix(p, i);
+    int rc = prefix_eval(w->pctx, o[0].ids, P, w->last);
     for (int64_t j = 0; j < k && !rc; j++) {
         const int64_t first = (o[j].n_ctx < cp ? o[j].n_ctx : cp) - 1;
-        if (w->pctx) {
-            rc = prefix_eval_branch(w->pctx, o[j].ids, P, o[j].n, w->logits);
-            if (!rc)
-                score_rows(&o[j], cp, n_vocab, w->last, w->logits, first, P, &out[j]);
-        } else {
-            rc = model_forward(m, w->ctx, o[j].ids, o[j].n, first, w->logits);
-            if (!rc)
-                score_rows(&o[j], cp, n_vocab, NULL, w->logits, first, first, &out[j]);
-        }
+        rc = prefix_eval_branch(w->pctx, o[j].ids, P, o[j].n, w->logits);
+        if (!rc)
+            task_score_rows(&o[j], cp, n_vocab, w->last, w->logits, first, P, &out[j]);
     }
     return rc;
 }
@@ -185,23 +182,37 @@ static int scorer_init(struct scorer *w, const struct model *m, int64_t max_len)
     w->last = ig_malloc((size_t)n_vocab * sizeof *w->last);
     if (!w->logits || !w->last)
         return IG_ENOMEM;
-    int rc = prefix_ctx_create(&w->pctx, m, max_len + 1);
-    if (rc == IG_EINVAL) {   /* not reproduced there: whole sequences through model_forward */
-        ig_error_clear();
-        rc = model_ctx_create(&w->ctx, m, max_len);
-    }
-    return rc;
+    return prefix_ctx_create(&w->pctx, m, max_len + 1);
 }
 
 static void scorer_free(struct scorer *w)
 {
     prefix_ctx_destroy(w->pctx);
-    model_ctx_destroy(w->ctx);
     free(w->logits);
     free(w->last);
 }
 
-int task_score_model(const struct model *m, const struct task_prepared *p, struct task_scores *out,
+/* Every block loaded for the whole per-item scoring (a streamed model's; a resident model's are
+ * already), so the threads share the model read-only. Returns 0 or model_layer_load's error, with what it loaded released. */
+static int load_blocks(struct model *m)
+{
+    const int64_t n_layer = model_hparams(m)->n_layer;
+    int rc = 0;
+    for (int64_t l = 0; l < n_layer && !rc; l++)
+        rc = model_layer_load(m, l);
+    for (int64_t l = 0; l < n_layer && rc; l++)
+        model_layer_release(m, l);
+    return rc;
+}
+
+/* Give back what load_blocks loaded (nothing on a resident model). */
+static void release_blocks(struct model *m)
+{
+    for (int64_t l = 0; l < model_hparams(m)->n_layer; l++)
+        model_layer_release(m, l);
+}
+
+int task_score_model(struct model *m, const struct task_prepared *p, struct task_scores *out,
                      task_progress_fn progress, void *progress_ctx)
 {
     const int64_t n_items = p->set->n_items;
@@ -209,6 +220,17 @@ int task_score_model(const struct model *m, const struct task_prepared *p, struc
     out->opt = ig_calloc((size_t)(out->n_opts > 0 ? out->n_opts : 1), sizeof *out->opt);
     if (!out->opt)
         return IG_ENOMEM;
+    if (model_is_packed(m)) {   /* block by block: each block's pages once per batch of items */
+        int rc = task_score_streamed(m, p, out, progress, progress_ctx);
+        if (rc)
+            task_scores_free(out);
+        return rc;
+    }
+    int rc = load_blocks(m);
+    if (rc) {
+        task_scores_free(out);
+        return rc;
+    }
     int n_threads = omp_get_max_threads();
     struct ig_par_error err;
     ig_par_error_init(&err);
@@ -222,9 +244,9 @@ int task_score_model(const struct model *m, const struct task_prepared *p, struc
             int64_t i1 = i0 + TASK_ITEMS_PER_BATCH < n_items ? i0 + TASK_ITEMS_PER_BATCH : n_items;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t i = i0; i < i1; i++) {
-                int rc = rc_init;
-                if (!rc && !ig_par_error_skip(&err, i) && (rc = score_item(m, &w, p, i, out->opt + p->offset[i])))
-                    ig_par_error_record(&err, i, rc);
+                int e = rc_init;
+                if (!e && !ig_par_error_skip(&err, i) && (e = score_item(m, &w, p, i, out->opt + p->offset[i])))
+                    ig_par_error_record(&err, i, e);
             }
 #pragma omp master
             if (progress)
@@ -232,7 +254,8 @@ int task_score_model(const struct model *m, const struct task_prepared *p, struc
         }
         scorer_free(&w);
     }
-    int rc = ig_par_error_raise(&err);
+    release_blocks(m);
+    rc = ig_par_error_raise(&err);
     if (rc)
         task_scores_free(out);
     return rc;

@@ -69,10 +69,12 @@ void task_prepared_destroy(struct task_prepared *p);
 /* Progress callback: items done of total (called on the calling thread, in order). */
 typedef void (*task_progress_fn)(void *ctx, int64_t done, int64_t total);
 
-/* Score every option with model m (uses omp_get_max_threads() threads). out->opt is
- * allocated here; free with task_scores_free. Returns 0, or IG_EINVAL (a token outside the
- * model's vocabulary) or IG_ENOMEM, with the message of the lowest failing item. */
-int task_score_model(const struct model *m, const struct task_prepared *p, struct task_scores *out,
+/* Score every option with model m (uses omp_get_max_threads() threads). Resident: items side by
+ * side, one per thread. Packed: batches of items advance block by block, each block's file pages
+ * given back after it (task_stream.c). The figures are the same bit for bit either way. out->opt is allocated here; free with
+ * task_scores_free. Returns 0, or IG_EINVAL (a token outside the model's vocabulary, a block
+ * that does not load) or IG_ENOMEM, with the message of the lowest failing item. */
+int task_score_model(struct model *m, const struct task_prepared *p, struct task_scores *out,
                      task_progress_fn progress, void *progress_ctx);
 void task_scores_free(struct task_scores *s);
 

@@ -115,6 +115,40 @@ int verify_perplexity(const struct model *source, struct ppl_stats *source_stats
 /* Tokens scored per window: n_ctx - 1 - n_ctx/2. */
 int64_t verify_scored_per_chunk(int64_t n_ctx);
 
+/* ---- the block-streamed path (stream.c) ----
+ * The same figures as verify_perplexity, bit for bit, with the models' weights packed
+ * (model_create_packed): the windows of a batch advance through the model one block at a
+ * time; block l of the source is loaded, run on every window of the batch, released, then
+ * block l of each container, so the source's and each container's hidden states are carried
+ * side by side and each block's file pages are read once per batch. Memory: the batch's
+ * activations plus one block's packed bytes and a few tiles. */
+
+/* How much memory the streamed path needs: fixed_bytes whatever the batch (the largest block
+ * or output projection of any model, the tiles), per_window_bytes for each window of a batch
+ * (hidden states of every model, scratch, two models' logits of the scored rows). */
+struct verify_mem_plan {
+    uint64_t fixed_bytes, per_window_bytes, budget_bytes;
+    int64_t window_batch;        /* windows per batch: as many as the budget holds, 1 .. n_chunks */
+};
+
+/* Fill p for a budget of budget_bytes and n_chunks windows. */
+void verify_mem_plan_make(struct verify_mem_plan *p, const struct model *source, const struct verify_target *targets,
+                          int n_targets, int64_t n_ctx, int64_t n_chunks, uint64_t budget_bytes);
+
+/* "2G", "512M", "1.5G", "300000K", "4096" (bytes; K, M, G, T are powers of 1024, an optional
+ * trailing B or iB) into *out. Returns 0, or IG_EINVAL naming the text. */
+int verify_mem_budget_parse(const char *text, uint64_t *out);
+
+/* The default budget: half of MemAvailable in /proc/meminfo, at most 64 GiB (4 GiB when it
+ * cannot be read). */
+uint64_t verify_mem_budget_default(void);
+
+/* verify_perplexity on packed models (source and every targets[i].model from
+ * model_create_packed), window_batch windows at a time. Returns as verify_perplexity. */
+int verify_perplexity_streamed(struct model *source, struct ppl_stats *source_stats, struct verify_target *targets,
+                               int n_targets, const int32_t *tokens, int64_t n_tokens, const struct verify_opts *o,
+                               int64_t window_batch);
+
 #ifdef __cplusplus
 }
 #endif

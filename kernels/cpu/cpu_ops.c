@@ -13,6 +13,7 @@
 #include "../backend.h"
 
 #include "../../common/ig_error.h"
+#include "det_attention.h"
 #include "det_gemm.h"
 #include "det_math.h"
 
@@ -47,6 +48,48 @@ static int cpu_matmul(const float *X, int64_t n, int64_t k, const float *W, int6
         for (int64_t j = 0; j < m; j++)
             Y[t * m + j] += bias[j];
     return 0;
+}
+
+/* W rows per tile of matmul_rows: a multiple of det_gemm's output-column tile (DET_S_NC), and
+ * small (64 rows of an 11008-wide ffn_down are 2.8 MB) so a tile stays near the caches. */
+#define MATMUL_ROWS_TILE 64
+
+/* Tiles in parallel, each thread with its own buffer: a thread fills a tile, then multiplies it
+ * with det_sgemm_nt, which runs on that one thread inside the team (omp_in_parallel). Y's columns
+ * j0 .. j0 + nt - 1 are X · tileᵀ, the same fma chains as the whole matmul's. */
+static int cpu_matmul_rows(const float *X, int64_t n, int64_t k, backend_rows_fn rows, void *rows_ctx, int64_t m,
+                           const float *bias, float *Y)
+{
+    const int64_t n_tiles = (m + MATMUL_ROWS_TILE - 1) / MATMUL_ROWS_TILE;
+    int n_threads = omp_get_max_threads();
+    if (n_threads > n_tiles)
+        n_threads = n_tiles > 0 ? (int)n_tiles : 1;
+    /* [n_threads][MATMUL_ROWS_TILE][k], allocated before the team starts */
+    float *tiles = ig_malloc((size_t)n_threads * MATMUL_ROWS_TILE * (size_t)(k > 0 ? k : 1) * sizeof *tiles);
+    if (!tiles)
+        return ig_error_set(IG_ENOMEM, "cpu_matmul_rows: no room for %d tiles of %d x %lld", n_threads,
+                            MATMUL_ROWS_TILE, (long long)k);
+    struct ig_par_error pe;   /* a worker's message would die with its thread */
+    ig_par_error_init(&pe);
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+    for (int64_t ti = 0; ti < n_tiles; ti++) {
+        if (ig_par_error_skip(&pe, ti))
+            continue;
+        float *tile = tiles + (size_t)omp_get_thread_num() * MATMUL_ROWS_TILE * (size_t)k;
+        const int64_t j0 = ti * MATMUL_ROWS_TILE, nt = m - j0 < MATMUL_ROWS_TILE ? m - j0 : MATMUL_ROWS_TILE;
+        int rc = rows(rows_ctx, j0, nt, tile);
+        if (!rc)
+            rc = det_sgemm_nt(n, nt, k, X, k, tile, k, Y + j0, m, DET_STORE, false);
+        if (rc) {
+            ig_par_error_record(&pe, ti, rc);
+            continue;
+        }
+        for (int64_t t = 0; bias && t < n; t++)
+            for (int64_t j = j0; j < j0 + nt; j++)
+                Y[t * m + j] += bias[j];
+    }
+    free(tiles);
+    return ig_par_error_raise(&pe);
 }
 
 static void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out)
@@ -105,51 +148,8 @@ static int cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64
 static int cpu_attention_rows(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
                               int64_t n_head, int64_t n_head_kv, int64_t head_dim, float *out)
 {
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    const int64_t group = n_head / n_head_kv, n_keys = pos0 + n_new;
-    const int nt = n_new * n_keys * n_head * head_dim >= ATTN_PARALLEL_MIN ? omp_get_max_threads() : 1;
-    /* [nt][n_keys] one row of scores per thread, allocated before the team starts */
-    float *scores = ig_malloc((size_t)nt * (size_t)(n_keys > 0 ? n_keys : 1) * sizeof *scores);
-    if (!scores)
-        return ig_error_set(IG_ENOMEM, "cpu_attention: no room for %d rows of %lld scores", nt, (long long)n_keys);
-#pragma omp parallel num_threads(nt)
-    {
-        float *p = scores + (size_t)omp_get_thread_num() * (size_t)n_keys;
-#pragma omp for collapse(2) schedule(dynamic, 4)
-        for (int64_t r = 0; r < n_new; r++) {
-            for (int64_t h = 0; h < n_head; h++) {
-                const int64_t t = pos0 + r;   /* this row's position: it sees keys 0 .. t */
-                const float *qt = q + (r * n_head + h) * head_dim;
-                const int64_t g = h / group;
-                float max = -INFINITY;
-                for (int64_t s = 0; s <= t; s++) {
-                    const float *ks = k + (s * n_head_kv + g) * head_dim;
-                    float dot = 0.0f;
-                    for (int64_t i = 0; i < head_dim; i++)
-                        dot += qt[i] * ks[i];
-                    p[s] = dot * scale;
-                    if (p[s] > max)
-                        max = p[s];
-                }
-                double sum = 0.0;
-                for (int64_t s = 0; s <= t; s++) {
-                    p[s] = det_expf(p[s] - max);
-                    sum += p[s];
-                }
-                const float inv = (float)(1.0 / sum);
-                float *ot = out + (r * n_head + h) * head_dim;
-                memset(ot, 0, sizeof(float) * (size_t)head_dim);
-                for (int64_t s = 0; s <= t; s++) {
-                    const float *vs = v + (s * n_head_kv + g) * head_dim;
-                    const float w = p[s] * inv;
-                    for (int64_t i = 0; i < head_dim; i++)
-                        ot[i] += w * vs[i];
-                }
-            }
-        }
-    }
-    free(scores);
-    return 0;
+    /* fma chains in a fixed order, AVX2 or portable with the same bits (det_attention.h) */
+    return det_attention_rows(q, k, v, pos0, n_new, n_head, n_head_kv, head_dim, out);
 }
 
 static int cpu_attention(const float *q, const float *k, const float *v, int64_t n, int64_t n_head,
@@ -160,10 +160,18 @@ static int cpu_attention(const float *q, const float *k, const float *v, int64_t
 
 static void cpu_swiglu(float *gate, const float *up, int64_t n)
 {
+    /* e^−g for 256 elements at a time through det_expf_array (AVX2 lanes, same bits) */
 #pragma omp parallel for schedule(static) if (n >= LOOP_PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        const float g = gate[i];
-        gate[i] = g / (1.0f + det_expf(-g)) * up[i];
+    for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        float e[256];
+        const int64_t m = n - i0 < 256 ? n - i0 : 256;
+        for (int64_t i = 0; i < m; i++)
+            e[i] = -gate[i0 + i];
+        det_expf_array(e, e, m);
+        for (int64_t i = 0; i < m; i++) {
+            const float g = gate[i0 + i];
+            gate[i0 + i] = g / (1.0f + e[i]) * up[i0 + i];
+        }
     }
 }
 
@@ -192,6 +200,7 @@ static const struct backend cpu_backend = {
     .name = "cpu",
     .set_threads = cpu_set_threads,
     .matmul = cpu_matmul,
+    .matmul_rows = cpu_matmul_rows,
     .rms_norm = cpu_rms_norm,
     .rope = cpu_rope,
     .attention = cpu_attention,

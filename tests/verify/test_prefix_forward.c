@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LOGIT_TOL 1e-5
 
@@ -58,4 +59,48 @@ Test(prefix_forward, branches_match_model_forward)
     prefix_ctx_destroy(p);
     model_destroy(m);
     model_src_close(src);
+}
+
+/* The task scorer's path on packed weights (verify --tasks without --no-stream): a prefix and its
+ * branches over tl3m-Q4_K_M's packed bytes give model_forward's logits on the resident model of
+ * the same file (every weight dequantized whole) bit for bit — the same call sequence
+ * (model_block_forward_rows) and matmul_rows' tiles give matmul's bits (kernels/backend.h). */
+Test(prefix_forward, packed_branches_equal_resident_model_forward, .timeout = 300)
+{
+    const char *path = test_shared_path("peers/tl3m/tl3m-Q4_K_M.gguf");
+    if (!path)
+        cr_skip_test("../shared/data is missing");
+    struct model_src *src, *src_r;
+    struct model *m, *ref;
+    cr_assert_eq(model_src_open(&src, path, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_src_open(&src_r, path, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create_packed(&m, src, tensor_rows_f32_checked, NULL), 0, "%s", ig_error_message());
+    cr_assert_eq(model_create(&ref, src_r, tensor_fetch_f32, NULL), 0, "%s", ig_error_message());
+    for (int64_t l = 0; l < model_hparams(m)->n_layer; l++)
+        cr_assert_eq(model_layer_load(m, l), 0, "%s", ig_error_message());
+    const int64_t n_vocab = model_hparams(m)->n_vocab, n = 40, n_prefix = 17;
+    int32_t ids[40];
+    for (int64_t t = 0; t < n; t++)
+        ids[t] = (int32_t)(t == 0 ? 1 : 3 + (t * 53 + 7) % (n_vocab - 3));
+    struct prefix_ctx *p;
+    struct model_ctx *c;
+    cr_assert_eq(prefix_ctx_create(&p, m, 64), 0, "%s", ig_error_message());
+    cr_assert_eq(model_ctx_create(&c, ref, 64), 0);
+    float *last = malloc((size_t)n_vocab * sizeof *last), *br = malloc((size_t)(n * n_vocab) * sizeof *br);
+    float *want = malloc((size_t)(n * n_vocab) * sizeof *want);
+    cr_assert_eq(prefix_eval(p, ids, n_prefix, last), 0, "%s", ig_error_message());
+    cr_assert_eq(prefix_eval_branch(p, ids, n_prefix, n, br), 0, "%s", ig_error_message());
+    cr_assert_eq(model_forward(ref, c, ids, n, n_prefix - 1, want), 0, "%s", ig_error_message());
+    cr_expect_eq(memcmp(last, want, sizeof(float) * (size_t)n_vocab), 0, "the prefix's last row differs");
+    cr_expect_eq(memcmp(br, want + n_vocab, sizeof(float) * (size_t)((n - n_prefix) * n_vocab)), 0,
+                 "the branch's rows differ");
+    free(last);
+    free(br);
+    free(want);
+    model_ctx_destroy(c);
+    prefix_ctx_destroy(p);
+    model_destroy(m);
+    model_destroy(ref);
+    model_src_close(src);
+    model_src_close(src_r);
 }
