@@ -382,7 +382,7 @@ static int read_spec(const struct rd *r, struct batch_manifest *m, const yaml_no
 {
     static const char *const keys[] = {"name",    "method",   "methods",   "types",      "type",    "tensor-type",
                                        "output-type", "embed-type", "pure", "imatrix", "damp",  "act-order",
-                                       "group-size", "samples", "seq-len", "seed", "gates", NULL};
+                                       "group-size", "samples", "seq-len", "seed", "gates", "calibrate", NULL};
     int rc = check_keys(r, v, "jobs[]", keys);
     yaml_node_t *x;
     if (rc)
@@ -424,6 +424,12 @@ static int read_spec(const struct rd *r, struct batch_manifest *m, const yaml_no
         return rc;
     if ((x = get(r, v, "imatrix")) && (rc = get_path(r, m, x, "jobs[].imatrix", s->imatrix)))
         return rc;
+    if ((x = get(r, v, "calibrate")) && (rc = get_bool(r, x, "jobs[].calibrate", &s->calibrate)))
+        return rc;
+    if (s->calibrate && s->imatrix[0])
+        return fail_at(r, x, "jobs[].calibrate", "and jobs[].imatrix both give importance; pass one");
+    if (s->calibrate && !m->calib_text[0])
+        return fail_at(r, x, "jobs[].calibrate", "needs a calibration section (calibration.text)");
     if ((x = get(r, v, "damp")) && (rc = get_real(r, x, "jobs[].damp", 0, 10, &s->damp)))
         return rc;
     if ((x = get(r, v, "act-order")) && (rc = get_bool(r, x, "jobs[].act-order", &s->act_order)))

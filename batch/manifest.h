@@ -13,8 +13,8 @@
  *   calibration: {text, samples, seq-len, seed}  needed by gptq/awq/awq+gptq jobs
  *   evaluation:  {text, ctx, chunks, tasks, task-limit}   text required
  *   jobs: [{name, method (one or a list), types (one or a list), tensor-type [RE=T],
- *           output-type, embed-type, pure, imatrix, damp, act-order, group-size,
- *           samples, seq-len, seed, gates [..]}]
+ *           output-type, embed-type, pure, imatrix, calibrate, damp, act-order,
+ *           group-size, samples, seq-len, seed, gates [..]}]
  *   output:      {dir, name}                     name: "{source}-{type}-{method}.gguf"
  *   gates:       ["FIGURE OP NUMBER [unless not real]", ...]
  *   envelope:    [same form]
@@ -64,6 +64,7 @@ struct batch_job_spec {
     char output_type[32], embed_type[32];     /* "" unless given */
     char imatrix[BATCH_PATH_MAX];             /* "" unless given */
     bool pure, act_order;
+    bool calibrate;                           /* rtn: importance from the calibration section */
     double damp;                              /* < 0 unless given */
     int64_t group_size;                       /* 0 unless given: I4/I8 -> I4_G<n> */
     int64_t samples, seq_len, seed;           /* < 0: the calibration section's */

@@ -155,7 +155,7 @@ static void expand_name(char *out, const char *pattern, const char *source, cons
 static void job_resolve(struct batch_job *j, const struct batch_manifest *m, const struct batch_job_spec *s,
                         uint64_t source_bytes)
 {
-    bool calibrated = strcmp(j->method, "rtn") != 0;
+    bool calibrated = strcmp(j->method, "rtn") != 0 || s->calibrate;
     char num[64];
     add_arg(j, "--type", j->type);
     add_arg(j, "--method", j->method);
@@ -179,16 +179,18 @@ static void job_resolve(struct batch_job *j, const struct batch_manifest *m, con
         add_arg(j, "--seq-len", num);
         snprintf(num, sizeof num, "%lld", (long long)(s->seed >= 0 ? s->seed : m->calib_seed));
         add_arg(j, "--seed", num);
-        if (s->damp >= 0) {
+        if (s->damp >= 0 && strcmp(j->method, "rtn") != 0) {
             snprintf(num, sizeof num, "%.15g", s->damp);
             add_arg(j, "--damp", num);
         }
-        if (s->act_order)
+        if (s->act_order && strcmp(j->method, "rtn") != 0)
             add_arg(j, "--act-order", NULL);
     }
     /* cost: a pass over the source for rounding; calibration runs the model over every
      * window once per group of linears (about 4 per block), ~30x rounding at 128 x 256 */
-    double factor = strcmp(j->method, "rtn") == 0 ? 1.0
+    /* rtn with calibration: the per-layer report's 5 block passes per window (the shared
+     * imatrix's one pass is not the job's) */
+    double factor = strcmp(j->method, "rtn") == 0 ? (calibrated ? 5.0 : 1.0)
                   : strcmp(j->method, "awq+gptq") == 0 ? 50.0
                   : strcmp(j->method, "gptq") == 0 ? 30.0 : 20.0;
     if (calibrated)
@@ -203,12 +205,16 @@ static uint64_t job_fingerprint(const struct batch_job *j, const struct batch_pl
     if (!st)
         return 0;
     char head[256];
-    bool calibrated = strcmp(j->method, "rtn") != 0;
+    bool calibrated = strcmp(j->method, "rtn") != 0 || j->shared >= 0;
     snprintf(head, sizeof head, "ingot-batch-fingerprint 1\nversion %s\nsource %016llx\ncalib %016llx\nimatrix %016llx\n",
              version, (unsigned long long)p->source_hash[j->source],
              (unsigned long long)(calibrated ? p->calib_hash : 0), (unsigned long long)imatrix_hash);
     XXH3_64bits_reset(st);
     XXH3_64bits_update(st, head, strlen(head));
+    if (j->shared >= 0) {   /* only then: the fingerprints of jobs without a shared step stay as they were */
+        snprintf(head, sizeof head, "shared %s\n", p->shared[j->shared].fingerprint_hex);
+        XXH3_64bits_update(st, head, strlen(head));
+    }
     /* a file's path is left out (its bytes' hash is above), so the same job planned from
      * another working folder or machine keeps its fingerprint */
     for (int i = 0; i < j->n_args; i++) {
@@ -218,6 +224,36 @@ static uint64_t job_fingerprint(const struct batch_job *j, const struct batch_pl
     uint64_t h = XXH3_64bits_digest(st);
     XXH3_freeState(st);
     return h;
+}
+
+/* ---- shared steps --------------------------------------------------------------------------- */
+
+/* The shared importance-matrix step of job j (an rtn job with calibrate: true): found among
+ * those planned, or added. Its fingerprint covers everything `ingot imatrix --samples` reads. */
+static int shared_for(struct batch_plan *p, const struct batch_manifest *m, const struct batch_job_spec *s,
+                      const struct batch_job *j, const char *version)
+{
+    int64_t samples = s->samples >= 0 ? s->samples : m->calib_samples;
+    int64_t seq_len = s->seq_len >= 0 ? s->seq_len : m->calib_seq_len;
+    int64_t seed = s->seed >= 0 ? s->seed : m->calib_seed;
+    for (int i = 0; i < p->n_shared; i++) {
+        struct batch_shared *x = &p->shared[i];
+        if (x->source == j->source && x->samples == samples && x->seq_len == seq_len && x->seed == seed) {
+            x->n_jobs++;
+            return i;
+        }
+    }
+    struct batch_shared *x = &p->shared[p->n_shared];
+    char text[512];
+    snprintf(text, sizeof text,
+             "ingot-batch-shared 1\nstep imatrix\nversion %s\nsource %016llx\ncalib %016llx\nsamples %lld\n"
+             "seq-len %lld\nseed %lld\n",
+             version, (unsigned long long)p->source_hash[j->source], (unsigned long long)p->calib_hash,
+             (long long)samples, (long long)seq_len, (long long)seed);
+    *x = (struct batch_shared){j->source, samples, seq_len, seed, XXH3_64bits(text, strlen(text)), "", "", 1};
+    batch_hex64(x->fingerprint, x->fingerprint_hex);
+    snprintf(x->file, sizeof x->file, "imatrix-%.200s-%s.gguf", m->sources[j->source].name, x->fingerprint_hex);
+    return p->n_shared++;
 }
 
 /* ---- shards --------------------------------------------------------------------------------- */
@@ -302,7 +338,9 @@ int batch_plan_create(struct batch_plan *p, const struct batch_manifest *m, cons
     for (int s = 0; s < m->n_specs; s++)
         n += m->specs[s].n_methods * m->specs[s].n_types;
     n *= m->n_sources;
-    if (!(p->jobs = calloc((size_t)n, sizeof *p->jobs)))
+    p->jobs = calloc((size_t)n, sizeof *p->jobs);
+    p->shared = calloc((size_t)(n ? n : 1), sizeof *p->shared);   /* at most one per job */
+    if (!p->jobs || !p->shared)
         return ig_error_set(IG_ENOMEM, "batch: out of memory planning %d jobs", n);
     for (int src = 0; src < m->n_sources; src++)
         for (int s = 0; s < m->n_specs; s++) {
@@ -331,6 +369,7 @@ int batch_plan_create(struct batch_plan *p, const struct batch_manifest *m, cons
                                                 "{method}, {job} or a jobs[].name to the pattern)",
                                                 m->path, k + 1, j->index + 1, j->file);
                     job_resolve(j, m, spec, p->source_bytes[src]);
+                    j->shared = strcmp(j->method, "rtn") == 0 && spec->calibrate ? shared_for(p, m, spec, j, version) : -1;
                     j->fingerprint = job_fingerprint(j, p, version, imatrix_hash);
                     batch_hex64(j->fingerprint, j->fingerprint_hex);
                     p->n_jobs++;
@@ -344,6 +383,9 @@ void batch_plan_destroy(struct batch_plan *p)
     if (!p)
         return;
     free(p->jobs);
+    free(p->shared);
     p->jobs = NULL;
+    p->shared = NULL;
+    p->n_shared = 0;
     p->n_jobs = 0;
 }

@@ -10,6 +10,16 @@
  * alone. Shards are cost-balanced: jobs sorted by estimated cost (descending, ties by plan
  * order) go one by one to the least-loaded shard (lowest index on ties), which every shard
  * computes the same way.
+ *
+ * Shared steps: work whose result does not depend on a job's type is planned once and handed
+ * to every job that needs it. Today that is the importance matrix of rtn jobs with
+ * `calibrate: true`: `ingot convert --method rtn --calib` computes it from the unquantized
+ * model's activations over the seeded windows, so one `ingot imatrix --samples` per (source,
+ * calibration text, samples, seq-len, seed) serves every type, and each job gets it with
+ * `--calib-imatrix`. Its fingerprint (ingot's version, the source's and the text's xxh3-64,
+ * the window settings) is in each dependent job's fingerprint. GPTQ and AWQ share nothing of
+ * the kind: calib/driver.c captures each group's input on the model quantized so far (to the
+ * job's type), so their statistics depend on the type.
  */
 #ifndef BATCH_PLAN_H
 #define BATCH_PLAN_H
@@ -33,6 +43,17 @@ struct batch_job {
     char fingerprint_hex[17];
     double cost;                     /* relative estimate (source bytes x method x windows) */
     int shard;                       /* 0..n_shards-1 */
+    int shared;                      /* into plan shared[]: the step whose result it takes, or -1 */
+};
+
+/* A step run once for the jobs that share its result (see above). */
+struct batch_shared {
+    int source;                      /* into manifest sources[] */
+    int64_t samples, seq_len, seed;  /* the calibration windows */
+    uint64_t fingerprint;
+    char fingerprint_hex[17];
+    char file[BATCH_PATH_MAX];       /* its result's name in the work folder: imatrix-<source>-<fp>.gguf */
+    int n_jobs;                      /* jobs of the whole plan (every shard) that take it */
 };
 
 struct batch_plan {
@@ -43,6 +64,8 @@ struct batch_plan {
     uint64_t calib_hash;             /* 0 when no calibration section */
     char calib_hash_hex[17];
     int n_shards;
+    int n_shared;
+    struct batch_shared *shared;     /* [n_shared], owned */
 };
 
 /* Expand m into *plan (heap-owned; batch_plan_destroy frees), hashing each source and the

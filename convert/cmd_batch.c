@@ -3,8 +3,11 @@
  *
  * Flow: read the manifest (batch/manifest.c) → plan the jobs, fingerprint them and pick this
  * shard's share (batch/plan.c) → for each job, reuse its output when the state file records
- * the same fingerprint and `ingot check` passes, else run `ingot convert` as a child process
- * (--jobs at a time; each child dies with the batch) → one `ingot verify` per model over all
+ * the same fingerprint and `ingot check` passes → the shared steps the remaining jobs need,
+ * once each (the importance matrix of a source's calibrated rtn jobs: one `ingot imatrix
+ * --samples` child, its file kept in the work folder under its own fingerprint) → each job
+ * as an `ingot convert` child process (--jobs at a time; each child dies with the batch; a
+ * job with a shared step gets its file as --calib-imatrix) → one `ingot verify` per model over all
  * of its containers that lack figures, so the source's logits are computed once per model →
  * gates, envelope and Pareto frontier (batch/gates.c) → report.json, report.md, report.html
  * (report/), or a fragment per shard that `ingot batch --merge` joins.
@@ -50,6 +53,8 @@ static const char batch_usage[] =
     "its source, applies the gates and writes report.json, report.md and report.html to output.dir.\n"
     "A rerun skips each job whose output passes 'ingot check' and whose fingerprint (source and\n"
     "calibration checksums, every parameter, ingot's version) the state file records.\n"
+    "Work that does not depend on a job's type is done once: the importance matrix of rtn jobs with\n"
+    "'calibrate: true' (one 'ingot imatrix' per source and window setting, kept in the work folder).\n"
     "  --jobs N        conversions at once (default 1); each gets cores/N threads\n"
     "  --shard I/N     run shard I of N (0-based; a deterministic, cost-balanced share); default\n"
     "                  from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX\n"
@@ -57,7 +62,8 @@ static const char batch_usage[] =
     "  --merge DIR...  join the shard reports found in each DIR, apply the gates to the union and\n"
     "                  write report.json/.md/.html to -o DIR (default: the first DIR)\n"
     "  --resume        skip up-to-date jobs (the default); --fresh converts every job again\n"
-    "  --dry-run       print the plan (shard, fingerprint, estimated cost, file, arguments) and stop\n"
+    "  --dry-run       print the plan (shared steps; per job: shard, fingerprint, estimated cost,\n"
+    "                  file, arguments) and stop\n"
     "  --json          JSON lines (one event per line) on stdout\n"
     "  --json-out F    write report.json's document to F as well\n"
     "  -q, --quiet     no progress output\n"
@@ -244,18 +250,24 @@ static void log_tail(const char *log, char *out, size_t size)
     fclose(f);
 }
 
-/* Append one line to output.dir/.ingot-batch/events.log (O_APPEND: whole lines). */
-static void log_event(const char *work, const char *what, const struct batch_job *j)
+/* Append "WHAT FILE FINGERPRINT" to output.dir/.ingot-batch/events.log (O_APPEND: whole
+ * lines): "convert"/"done"/"adopt" for jobs, "imatrix"/"imatrix-done" for shared steps. */
+static void log_line(const char *work, const char *what, const char *file, const char *fingerprint_hex)
 {
     char path[PATH_BUF], line[PATH_BUF];
     snprintf(path, sizeof path, "%.2000s/events.log", work);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0666);
     if (fd < 0)
         return;
-    int n = snprintf(line, sizeof line, "%s %s %s\n", what, j->file, j->fingerprint_hex);
+    int n = snprintf(line, sizeof line, "%s %.1900s %s\n", what, file, fingerprint_hex);
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
     close(fd);
+}
+
+static void log_event(const char *work, const char *what, const struct batch_job *j)
+{
+    log_line(work, what, j->file, j->fingerprint_hex);
 }
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
@@ -267,12 +279,24 @@ struct batch_ctx {
     struct batch_state *state;
     char work[BATCH_PATH_MAX + 32];
     struct ui ui;
+    bool *shared_ok;   /* [plan.n_shared]: the step's file is ready in the work folder */
     int n_converted, n_reused, n_failed_jobs, worst_exit;
 };
 
 static void job_path(const struct batch_ctx *c, const struct batch_job *j, const char *ext, char *out, size_t size)
 {
     snprintf(out, size, "%.1900s/%.1900s.%.32s", c->work, j->file, ext);
+}
+
+/* Shared step x's file in the work folder, with ext appended ("" for the file itself). Shards
+ * that share an output folder each compute their own (shard-I-of-N. in front), so one never
+ * removes the temp file of another. */
+static void shared_path(const struct batch_ctx *c, const struct batch_shared *x, const char *ext, char *out, size_t size)
+{
+    char shard[48] = "";
+    if (c->o->n_shards > 1)
+        snprintf(shard, sizeof shard, "shard-%d-of-%d.", c->o->shard, c->o->n_shards);
+    snprintf(out, size, "%.2000s/%s%.1900s%.32s", c->work, shard, x->file, ext);
 }
 
 static const char *str_or_empty(const char *s)
@@ -369,6 +393,12 @@ static pid_t job_start(struct batch_ctx *c, const struct batch_job *j, int threa
     argv[n++] = (char *)j->output;
     for (int i = 0; i < j->n_args; i++)
         argv[n++] = (char *)j->args[i];
+    char shared[PATH_BUF];
+    if (j->shared >= 0) {   /* its path is no part of the fingerprint; the step's fingerprint is */
+        shared_path(c, &c->plan.shared[j->shared], "", shared, sizeof shared);
+        argv[n++] = "--calib-imatrix";
+        argv[n++] = shared;
+    }
     argv[n++] = "--json-out";
     argv[n++] = json_path;
     argv[n++] = "--threads";
@@ -401,6 +431,20 @@ static void job_finished(struct batch_ctx *c, const struct batch_job *j, int cod
     fprintf(stderr, "ingot batch: job %s failed (exit %d): %s (log: %s)\n", j->file, code, tail, log);
 }
 
+/* A job whose shared step failed is not started: it fails, naming the step. */
+static void job_without_shared(struct batch_ctx *c, const struct batch_job *j)
+{
+    char msg[PATH_BUF];
+    snprintf(msg, sizeof msg, "its shared step %.1900s failed (see above)", c->plan.shared[j->shared].file);
+    c->ui.n_done++;
+    c->n_failed_jobs++;
+    state_mark(c, j, "failed", NULL);
+    ui_event(&c->ui, json_pack("{s:s, s:s, s:i, s:s}", "event", "failed", "job", j->file, "exit", c->worst_exit, "message",
+                               msg),
+             NULL);
+    fprintf(stderr, "ingot batch: job %s not converted: %s\n", j->file, msg);
+}
+
 /* Convert the jobs in todo[n], at most o->jobs at a time. */
 static void run_conversions(struct batch_ctx *c, const int *todo, int n)
 {
@@ -411,6 +455,10 @@ static void run_conversions(struct batch_ctx *c, const int *todo, int n)
     while (next < n || n_run > 0) {
         while (n_run < par && next < n) {
             const struct batch_job *j = &c->plan.jobs[todo[next++]];
+            if (j->shared >= 0 && !c->shared_ok[j->shared]) {
+                job_without_shared(c, j);
+                continue;
+            }
             pid_t pid = job_prepare(c, j) == 0 ? job_start(c, j, threads) : -1;
             if (pid < 0) {
                 fprintf(stderr, "ingot batch: %s\n", ig_error_message());
@@ -435,6 +483,117 @@ static void run_conversions(struct batch_ctx *c, const int *todo, int n)
         ui_draw(&c->ui, &c->plan, c->work, run, n_run);
         if (!reaped && n_run > 0)
             nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+}
+
+/* ---- shared steps ---------------------------------------------------------------------------- */
+
+/* The shared step's file is up to date when the state records it done with the same
+ * fingerprint and the file still has the bytes (xxh3-64) recorded then. */
+static bool shared_reusable(struct batch_ctx *c, const struct batch_shared *x, const char *key, const char *path)
+{
+    json_t *e = batch_state_get(c->state, key);
+    const char *fp = json_string_value(json_object_get(e, "fingerprint"));
+    const char *status = json_string_value(json_object_get(e, "status"));
+    const char *want = json_string_value(json_object_get(e, "xxh3"));
+    uint64_t h, bytes;
+    char have[17];
+    if (!fp || strcmp(fp, x->fingerprint_hex) != 0 || !status || strcmp(status, "done") != 0 || !want ||
+        !file_exists(path) || batch_hash_path(path, &h, &bytes) != 0)
+        return false;
+    batch_hex64(h, have);
+    return strcmp(have, want) == 0;
+}
+
+/* `ingot imatrix SRC --calib TEXT --samples N --ctx L --seed S -o FILE`: the importance
+ * matrix `convert --method rtn --calib` would compute, once for every job that takes it.
+ * Returns the child's exit code (128 + signal when killed). */
+static int shared_spawn(struct batch_ctx *c, const struct batch_shared *x, const char *path, const char *log)
+{
+    char samples[24], ctx[24], seed[24], json_path[PATH_BUF];
+    snprintf(samples, sizeof samples, "%lld", (long long)x->samples);
+    snprintf(ctx, sizeof ctx, "%lld", (long long)x->seq_len);
+    snprintf(seed, sizeof seed, "%lld", (long long)x->seed);
+    shared_path(c, x, ".json", json_path, sizeof json_path);
+    char *argv[] = {"imatrix", c->m->sources[x->source].path, "--calib", c->m->calib_text, "--samples", samples,
+                    "--ctx", ctx, "--seed", seed, "-o", (char *)path, "--json-out", json_path, NULL};
+    double t0 = cli_now();
+    pid_t pid = spawn(argv, log);
+    int code = pid < 0 ? 3 : -1;
+    while (code < 0 && (code = wait_child(pid, false)) < 0) {
+        ui_draw_stage(&c->ui, "imatrix", c->m->sources[x->source].name, t0);
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return code;
+}
+
+/* Run shared step k (needed by n_need of this run's jobs) unless its file is up to date;
+ * sets c->shared_ok[k]. A failure is reported here and fails the jobs that need it later. */
+static void shared_run(struct batch_ctx *c, int k, int n_need)
+{
+    const struct batch_shared *x = &c->plan.shared[k];
+    const char *model = c->m->sources[x->source].name;
+    char path[PATH_BUF], key[PATH_BUF], log[PATH_BUF], pattern[PATH_BUF + 8];
+    shared_path(c, x, "", path, sizeof path);
+    shared_path(c, x, ".log", log, sizeof log);
+    snprintf(key, sizeof key, "shared:%.1900s", strrchr(path, '/') + 1);
+    if (!c->o->fresh && shared_reusable(c, x, key, path)) {
+        c->shared_ok[k] = true;
+        ui_event(&c->ui, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "event", "shared_skip", "step", "imatrix", "model",
+                                   model, "fingerprint", x->fingerprint_hex, "jobs", n_need, "reason", "same fingerprint"),
+                 "the importance matrix of %s (%lld x %lld tokens, seed %lld) is up to date (%s); %d job(s) take it",
+                 model, (long long)x->samples, (long long)x->seq_len, (long long)x->seed, x->fingerprint_hex, n_need);
+        return;
+    }
+    glob_t g;   /* a temp file a killed child left, and the old file */
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", path);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    unlink(path);
+    batch_state_put(c->state, key, json_pack("{s:s, s:s}", "fingerprint", x->fingerprint_hex, "status", "running"));
+    log_line(c->work, "imatrix", x->file, x->fingerprint_hex);
+    ui_event(&c->ui, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "event", "shared", "step", "imatrix", "model",
+                               model, "fingerprint", x->fingerprint_hex, "jobs", n_need, "samples",
+                               (json_int_t)x->samples, "seq_len", (json_int_t)x->seq_len, "seed", (json_int_t)x->seed),
+             "computing the importance matrix of %s once (%lld x %lld tokens, seed %lld) for %d job(s)", model,
+             (long long)x->samples, (long long)x->seq_len, (long long)x->seed, n_need);
+    double t0 = cli_now();
+    int code = shared_spawn(c, x, path, log);
+    uint64_t h = 0, bytes;
+    char hex[17], tail[768];
+    if (code == 0 && batch_hash_path(path, &h, &bytes) == 0) {
+        batch_hex64(h, hex);
+        batch_state_put(c->state, key,
+                        json_pack("{s:s, s:s, s:s}", "fingerprint", x->fingerprint_hex, "status", "done", "xxh3", hex));
+        log_line(c->work, "imatrix-done", x->file, x->fingerprint_hex);
+        c->shared_ok[k] = true;
+        ui_event(&c->ui, json_pack("{s:s, s:s, s:s, s:f}", "event", "shared_done", "step", "imatrix", "model", model,
+                                   "seconds", cli_now() - t0),
+                 "computed the importance matrix of %s (%.1fs)", model, cli_now() - t0);
+        return;
+    }
+    log_tail(log, tail, sizeof tail);
+    int exit_code = code == 2 ? EXIT_BAD_INPUT : EXIT_IO;
+    if (exit_code > c->worst_exit)
+        c->worst_exit = exit_code;
+    ui_event(&c->ui, json_pack("{s:s, s:s, s:s, s:i, s:s}", "event", "shared_failed", "step", "imatrix", "model", model,
+                               "exit", code, "message", tail),
+             NULL);
+    fprintf(stderr, "ingot batch: the importance matrix of %s failed (exit %d): %s (log: %s)\n", model, code, tail, log);
+}
+
+/* The shared steps the jobs in todo[n] need, each once, in plan order. */
+static void run_shared(struct batch_ctx *c, const int *todo, int n)
+{
+    for (int k = 0; k < c->plan.n_shared; k++) {
+        int n_need = 0;
+        for (int i = 0; i < n; i++)
+            n_need += c->plan.jobs[todo[i]].shared == k;
+        if (n_need)
+            shared_run(c, k, n_need);
     }
 }
 
@@ -559,6 +718,20 @@ static json_t *gate_texts(const struct batch_gate *g, int n)
     return a;
 }
 
+/* What job j takes from work done once: the shared step, or why a calibrated job has none. */
+static json_t *job_shares(const struct batch_ctx *c, const struct batch_job *j)
+{
+    if (j->shared >= 0) {
+        const struct batch_shared *x = &c->plan.shared[j->shared];
+        return json_pack("{s:s, s:s, s:i}", "step", "imatrix", "fingerprint", x->fingerprint_hex, "jobs", x->n_jobs);
+    }
+    if (strcmp(j->method, "rtn") != 0)
+        return json_pack("{s:n, s:s}", "step", "why_not",
+                         "GPTQ and AWQ capture each group's input on the model quantized so far (to this job's "
+                         "type): their statistics depend on the type");
+    return json_null();
+}
+
 static json_t *job_object(struct batch_ctx *c, const struct batch_job *j)
 {
     json_t *e = batch_state_get(c->state, j->file), *conv = json_object_get(e, "convert");
@@ -569,10 +742,10 @@ static json_t *job_object(struct batch_ctx *c, const struct batch_job *j)
     int n_gates = batch_gates_resolve(c->m, j->spec, gates);
     /* no timings or run counts: the report is a function of the manifest and its inputs, the
      * same bytes whether the batch ran at once or was killed and resumed */
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:O?, s:O?, s:o, s:o}", "index", j->index,
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:O?, s:O?, s:o, s:o}", "index", j->index,
                      "job", j->file, "model", c->m->sources[j->source].name, "method", j->method, "type", j->type,
-                     "output", j->output, "fingerprint", j->fingerprint_hex, "args", args, "figures",
-                     json_object_get(e, "figures"), "layers", json_object_get(conv, "layers"), "gate_defs",
+                     "output", j->output, "fingerprint", j->fingerprint_hex, "args", args, "shares", job_shares(c, j),
+                     "figures", json_object_get(e, "figures"), "layers", json_object_get(conv, "layers"), "gate_defs",
                      gate_texts(gates, n_gates), "shard", json_integer(j->shard));
 }
 
@@ -893,6 +1066,23 @@ static int cmd_merge(const struct opts *o, char **dirs, int n_dirs)
 
 /* ---- the batch ------------------------------------------------------------------------------ */
 
+/* The plan event's list of shared steps: [{step, model, fingerprint, file, jobs: [FILE...]}]. */
+static json_t *shared_plan(const struct batch_ctx *c)
+{
+    json_t *list = json_array();
+    for (int k = 0; k < c->plan.n_shared; k++) {
+        const struct batch_shared *x = &c->plan.shared[k];
+        json_t *jobs = json_array();
+        for (int i = 0; i < c->plan.n_jobs; i++)
+            if (c->plan.jobs[i].shared == k)
+                json_array_append_new(jobs, json_string(c->plan.jobs[i].file));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o}", "step", "imatrix", "model",
+                                              c->m->sources[x->source].name, "fingerprint", x->fingerprint_hex, "file",
+                                              x->file, "jobs", jobs));
+    }
+    return list;
+}
+
 static int batch_run(struct batch_ctx *c, int *mine, int n_mine)
 {
     int todo[4096], n_todo = 0, rc;
@@ -907,6 +1097,7 @@ static int batch_run(struct batch_ctx *c, int *mine, int n_mine)
             todo[n_todo++] = mine[i];
         }
     }
+    run_shared(c, todo, n_todo);
     run_conversions(c, todo, n_todo);
     for (int s = 0; s < c->m->n_sources; s++)
         if ((rc = verify_source(c, s, mine, n_mine)))
@@ -954,12 +1145,20 @@ int cmd_batch(int argc, char **argv)
         (rc = batch_plan_create(&c->plan, c->m, INGOT_VERSION, o.n_shards)) || (rc = check_types(c->m, &c->plan)))
         goto out_fail;
     if (o.dry_run) {
+        for (int k = 0; k < c->plan.n_shared; k++) {
+            const struct batch_shared *x = &c->plan.shared[k];
+            printf("shared %s imatrix %s --calib %s --samples %lld --ctx %lld --seed %lld -o %s (%d job(s))\n",
+                   x->fingerprint_hex, c->m->sources[x->source].path, c->m->calib_text, (long long)x->samples,
+                   (long long)x->seq_len, (long long)x->seed, x->file, x->n_jobs);
+        }
         for (int i = 0; i < c->plan.n_jobs; i++) {
             const struct batch_job *j = &c->plan.jobs[i];
             printf("%d/%d %s %10.3g %s  convert %s -o %s", j->shard, o.n_shards, j->fingerprint_hex, j->cost,
                    j->shard == o.shard ? "*" : " ", c->m->sources[j->source].path, j->output);
             for (int k = 0; k < j->n_args; k++)
                 printf(" %s", j->args[k]);
+            if (j->shared >= 0)
+                printf(" --calib-imatrix %s", c->plan.shared[j->shared].file);
             printf("\n");
         }
         goto out_free;
@@ -985,8 +1184,12 @@ int cmd_batch(int argc, char **argv)
         if (c->plan.jobs[i].shard == o.shard)
             mine[n_mine++] = i;
     c->ui.n_total = n_mine;
-    ui_event(&c->ui, json_pack("{s:s, s:i, s:i, s:i, s:i}", "event", "plan", "jobs", c->plan.n_jobs, "mine", n_mine,
-                               "shard", o.shard, "shards", o.n_shards),
+    if (!(c->shared_ok = calloc((size_t)c->plan.n_shared + 1, sizeof *c->shared_ok))) {
+        rc = ig_error_set(IG_ENOMEM, "out of memory");
+        goto out_fail;
+    }
+    ui_event(&c->ui, json_pack("{s:s, s:i, s:i, s:i, s:i, s:o}", "event", "plan", "jobs", c->plan.n_jobs, "mine", n_mine,
+                               "shard", o.shard, "shards", o.n_shards, "shared", shared_plan(c)),
              "%s: %d job(s); %d in this shard (%d/%d)", c->m->path, c->plan.n_jobs, n_mine, o.shard, o.n_shards);
     if ((rc = batch_run(c, mine, n_mine)))
         goto out_fail;
@@ -1015,6 +1218,7 @@ out_free:
     json_decref(report);
     batch_state_close(c->state);
     batch_plan_destroy(&c->plan);
+    free(c->shared_ok);
     free(c->m);
     free(c);
     return exit_code;

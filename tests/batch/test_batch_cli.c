@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BATCH_TEST_MAX_ARGS 64
+
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 /* <tmp>/m.yaml over examples/tl3m with the given jobs and gates, writing to <tmp>/out_name.
@@ -374,4 +376,194 @@ Test(batch_cli, calibrated_job_carries_its_per_layer_errors_into_the_report, .ti
     cr_expect(strstr(text, "aria-label='per-layer error heatmap'") && strstr(text, "<title>blk.0.attn_q.weight: "),
               "the heatmap has a cell per tensor");
     free(text);
+}
+
+/* ---- shared steps --------------------------------------------------------------------------- */
+
+/* Put a calibration section of samples x seq_len windows (seed 0) in front of manifest m. */
+static void add_calibration(const char *m, int samples, int seq_len)
+{
+    size_t n;
+    char *text = (char *)test_read_file(m, &n), full[8192];
+    cr_assert_not_null(text);
+    snprintf(full, sizeof full, "calibration:\n  text: %s/examples/tl3m/calib.txt\n  samples: %d\n  seq-len: %d\n%s",
+             getenv("INGOT_ROOT"), samples, seq_len, text);
+    free(text);
+    cr_assert_eq(test_write_file(m, full, strlen(full)), 0);
+}
+
+static const char calibrated_rtn_jobs[] = "  - method: rtn\n    types: [Q4_K_M, Q4_0, Q2_K]\n    calibrate: true\n";
+
+/* How many lines of the batch's events.log start with prefix. */
+static int count_events(const char *out_dir, const char *prefix)
+{
+    char log[4400];
+    snprintf(log, sizeof log, "%s/.ingot-batch/events.log", out_dir);
+    size_t n;
+    char *text = (char *)test_read_file(log, &n);
+    int k = text ? count_lines(text, prefix) : 0;
+    free(text);
+    return k;
+}
+
+/* The importance matrix of rtn jobs with calibrate: true is computed once for all three
+ * types, and each file is byte for byte what a separate `ingot convert --method rtn --calib`
+ * (which computes its own) writes. */
+Test(batch_cli, calibrated_rtn_jobs_share_one_imatrix_and_equal_separate_converts, .timeout = 300)
+{
+    const char *dir = test_tmp_dir();
+    const char *m = write_manifest(dir, "out", calibrated_rtn_jobs, "  - kld_mean <= 1\n");
+    add_calibration(m, 8, 64);
+    struct test_run r;
+    const char *argv[] = {"batch", m, "--jobs", "2", "--json", NULL};
+    test_run_ingot(&r, argv);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"shared\","), 1, "one imatrix step: %s", r.out);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"shared_done\","), 1, "%s", r.out);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"start\""), 3, "%s", r.out);
+    char out[4300];
+    snprintf(out, sizeof out, "%s/out", dir);
+    cr_expect_eq(count_events(out, "imatrix "), 1, "events.log records one imatrix computation");
+
+    json_t *rep = load_json(out, "report.json"), *jobs = json_object_get(rep, "jobs");
+    cr_assert_eq(json_array_size(jobs), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *job = json_array_get(jobs, i), *args = json_object_get(job, "args");
+        json_t *shares = json_object_get(job, "shares");
+        cr_expect_str_eq(json_string_value(json_object_get(shares, "step")), "imatrix");
+        cr_expect_eq(json_integer_value(json_object_get(shares, "jobs")), 3);
+        cr_expect_gt(json_array_size(json_object_get(job, "layers")), 0, "the per-layer report is kept");
+        /* the same job on its own: convert with the job's own arguments, computing its imatrix */
+        const char *cv[BATCH_TEST_MAX_ARGS];
+        char sep[4400];
+        int n = 0;
+        snprintf(sep, sizeof sep, "%s/sep-%zu.gguf", dir, i);
+        cv[n++] = "convert";
+        cv[n++] = json_string_value(json_object_get(json_array_get(json_object_get(rep, "models"), 0), "path"));
+        cv[n++] = "-o";
+        cv[n++] = sep;
+        for (size_t k = 0; k < json_array_size(args) && n < BATCH_TEST_MAX_ARGS - 2; k++)
+            cv[n++] = json_string_value(json_array_get(args, k));
+        cv[n++] = "-q";
+        cv[n] = NULL;
+        struct test_run rc;
+        test_run_ingot(&rc, cv);
+        cr_assert_eq(rc.exit_code, 0, "%s", rc.err);
+        cr_expect(files_equal(sep, json_string_value(json_object_get(job, "output"))),
+                  "%s differs from a separate `ingot convert` of the same job",
+                  json_string_value(json_object_get(job, "job")));
+    }
+    json_decref(rep);
+
+    /* a deleted output is redone with the kept imatrix: its step is up to date, not recomputed */
+    char q4[4400], keep[4400];
+    snprintf(q4, sizeof q4, "%s/tl3m-Q4_0-rtn.gguf", out);
+    snprintf(keep, sizeof keep, "%s/sep-1.gguf", dir);
+    cr_assert_eq(unlink(q4), 0);
+    test_run_ingot(&r, argv);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"shared\","), 0, "%s", r.out);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"shared_skip\","), 1, "%s", r.out);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"start\""), 1, "%s", r.out);
+    cr_expect(files_equal(q4, keep), "the redone file equals a separate convert's");
+    /* nothing left to convert: the step is not even looked at */
+    test_run_ingot(&r, argv);
+    cr_expect_eq(count_lines(r.out, "{\"event\":\"shared"), 0, "%s", r.out);
+    cr_expect_eq(count_events(out, "imatrix "), 1);
+}
+
+/* Poll out/.ingot-batch/events.log until a line starts with prefix (at most 60 s). */
+static bool wait_event(const char *out_dir, const char *prefix)
+{
+    for (int i = 0; i < 12000; i++) {
+        if (count_events(out_dir, prefix) > 0)
+            return true;
+        usleep(5000);
+    }
+    return false;
+}
+
+/* kill -9 while the shared imatrix is computed, and again after it finished (while the jobs
+ * convert), then a rerun: files byte-identical to an uninterrupted run, and the imatrix not
+ * computed again once it had finished. */
+Test(batch_cli, kill_9_during_the_shared_imatrix_then_rerun_gives_identical_files, .timeout = 600)
+{
+    const char *dir = test_tmp_dir();
+    const char *ref = write_manifest(dir, "ref", calibrated_rtn_jobs, "  - kld_mean <= 1\n");
+    const char *m = write_manifest(dir, "run", calibrated_rtn_jobs, "  - kld_mean <= 1\n");
+    add_calibration(ref, 32, 128);
+    add_calibration(m, 32, 128);
+    struct test_run r;
+    const char *argv_ref[] = {"batch", ref, "-q", NULL};
+    test_run_ingot(&r, argv_ref);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+
+    char out[4300];
+    snprintf(out, sizeof out, "%s/run", dir);
+    const char *argv[] = {"batch", m, "-q", NULL};
+    int status;
+    pid_t pid = start_ingot(argv);   /* 1: during the imatrix step */
+    cr_assert(wait_event(out, "imatrix "), "the shared step never started");
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    cr_assert_eq(count_events(out, "imatrix-done "), 0, "the kill came after the step finished: retime the test");
+    unsigned seed = 20261206;
+    srand(seed);
+    pid = start_ingot(argv);   /* 2: after it, while the jobs convert */
+    cr_assert(wait_event(out, "imatrix-done "), "the shared step never finished");
+    cr_assert(wait_event(out, "convert "));
+    usleep((useconds_t)(rand() % 800) * 1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    test_run_ingot(&r, argv);
+    cr_assert_eq(r.exit_code, 0, "seed %u: %s", seed, r.err);
+
+    const char *types[] = {"Q4_K_M", "Q4_0", "Q2_K"};
+    for (int i = 0; i < 3; i++) {
+        char a[4400], b[4400];
+        snprintf(a, sizeof a, "%s/ref/tl3m-%s-rtn.gguf", dir, types[i]);
+        snprintf(b, sizeof b, "%s/run/tl3m-%s-rtn.gguf", dir, types[i]);
+        cr_expect(files_equal(a, b), "seed %u: %s differs from the uninterrupted run's", seed, b);
+    }
+    char log[4400];
+    snprintf(log, sizeof log, "%s/.ingot-batch/events.log", out);
+    size_t n;
+    char *text = (char *)test_read_file(log, &n);
+    cr_assert_not_null(text);
+    cr_expect_eq(count_lines(text, "imatrix "), 2, "started twice (killed once): %s", text);
+    cr_expect_eq(count_lines(text, "imatrix-done "), 1, "%s", text);
+    const char *done = strstr(text, "imatrix-done ");
+    cr_expect(done && !strstr(done, "\nimatrix "), "seed %u: computed again after it finished: %s", seed, text);
+    for (int i = 0; i < 3; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "done tl3m-%s-rtn.gguf ", types[i]);
+        cr_expect_leq(count_lines(text, name), 1, "seed %u: %s", seed, name);
+    }
+    free(text);
+}
+
+/* convert --calib-imatrix takes only an importance matrix of the windows it calibrates on. */
+Test(batch_cli, calib_imatrix_of_other_windows_is_refused, .timeout = 120)
+{
+    const char *dir = test_tmp_dir(), *root = getenv("INGOT_ROOT");
+    char src[4300], calib[4300], im[4300], out[4300];
+    snprintf(src, sizeof src, "%s/examples/tl3m", root);
+    snprintf(calib, sizeof calib, "%s/examples/tl3m/calib.txt", root);
+    snprintf(im, sizeof im, "%s/im.gguf", dir);
+    snprintf(out, sizeof out, "%s/o.gguf", dir);
+    struct test_run r;
+    const char *a1[] = {"imatrix", src, "--calib", calib, "--samples", "4", "--ctx", "32", "-o", im, "-q", NULL};
+    test_run_ingot(&r, a1);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *a2[] = {"convert", src, "-o", out, "--type", "Q4_0", "--method", "rtn", "--calib", calib, "--samples",
+                        "8", "--seq-len", "32", "--calib-imatrix", im, "-q", NULL};
+    test_run_ingot(&r, a2);
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "--calib-imatrix") && strstr(r.err, "computed over 4 windows of 32 tokens") &&
+              strstr(r.err, "calibrates on 8 windows of 32 tokens"), "%s", r.err);
+    cr_expect_neq(access(out, F_OK), 0, "nothing is written at OUT");
+    const char *a3[] = {"convert", src, "-o", out, "--type", "Q4_0", "--calib-imatrix", im, NULL};
+    test_run_ingot(&r, a3);
+    cr_expect_eq(r.exit_code, 2);
+    cr_expect(strstr(r.err, "--calib-imatrix goes with --method rtn --calib"), "%s", r.err);
 }

@@ -110,7 +110,7 @@ Test(batch_manifest, per_job_gate_replaces_the_global_one_on_its_figure)
  * addresses of string literals differ (PIE). */
 struct bad_case {
     char what[48];
-    char from[96], to[96];   /* replace the first `from` in the example with `to` */
+    char from[160], to[160];   /* replace the first `from` in the example with `to` */
     char want[3][64];        /* substrings of the message ("" when unused) */
 };
 
@@ -148,6 +148,16 @@ static const struct bad_case bad_cases[] = {
     {"a list where a string belongs", "  text: eval.txt\n", "  text: [a, b]\n",
      {":11:9: key 'evaluation.text'", "expected a string", ""}},
     {"output dir missing", "  dir: out\n", "", {"key 'output.dir'", "missing", ""}},
+    {"calibrate with an imatrix file", "    types: [Q8_0, Q4_K_M]\n",
+     "    types: [Q8_0, Q4_K_M]\n    imatrix: x.dat\n    calibrate: true\n",
+     {":18:16: key 'jobs[].calibrate'", "jobs[].imatrix both give importance", ""}},
+    {"calibrate not a boolean", "    types: [Q8_0, Q4_K_M]\n", "    types: [Q8_0, Q4_K_M]\n    calibrate: often\n",
+     {":17:16: key 'jobs[].calibrate'", "'often'", ""}},
+    {"calibrate without calibration",
+     "calibration:\n  text: calib.txt\n  samples: 16\n  seq-len: 64\n  seed: 7\nevaluation:\n  text: eval.txt\n"
+     "  ctx: 128\n  chunks: 4\njobs:\n  - method: rtn\n",
+     "evaluation:\n  text: eval.txt\n  ctx: 128\n  chunks: 4\njobs:\n  - method: rtn\n    calibrate: true\n",
+     {":11:16: key 'jobs[].calibrate'", "needs a calibration section", ""}},
     {"two documents", "  - size_bytes <= 1000000\n", "  - size_bytes <= 1000000\n---\njobs: []\n",
      {":36:1: key '(document)'", "second YAML document", ""}},
 };

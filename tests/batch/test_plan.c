@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 /* A manifest over a fake source folder (the plan hashes files; it never parses them). */
 static struct batch_manifest *manifest(const char *jobs, char *dir_out)
@@ -84,6 +85,60 @@ Test(batch_plan, source_and_calibration_bytes_are_in_the_fingerprint)
     cr_assert_eq(batch_plan_create(&b, m, "0.1.0", 1), 0);
     for (int i = 0; i < 4; i++)
         cr_expect_neq(a.jobs[i].fingerprint, b.jobs[i].fingerprint, "one flipped source byte changes job %d", i);
+    batch_plan_destroy(&a);
+    batch_plan_destroy(&b);
+    free(m);
+}
+
+/* rtn jobs with calibrate: true take one importance matrix per (source, windows); gptq and
+ * plain rtn jobs take none. The step's fingerprint is the xxh3-64 of the text plan.c
+ * documents, and it is in each dependent job's fingerprint. */
+Test(batch_plan, calibrated_rtn_jobs_share_one_imatrix_step_per_window_setting)
+{
+    char dir[4200], path[4300];
+    struct batch_manifest *m = manifest("  - {method: rtn, types: [Q8_0, Q4_0, Q2_K], calibrate: true}\n"
+                                        "  - {method: rtn, types: [Q5_0], calibrate: true, seed: 5}\n"
+                                        "  - {methods: [rtn, gptq], types: [Q6_K]}\n",
+                                        dir);
+    struct batch_plan a, b;
+    cr_assert_eq(batch_plan_create(&a, m, "0.1.0", 1), 0, "%s", ig_error_message());
+    cr_assert_eq(a.n_jobs, 6);
+    cr_assert_eq(a.n_shared, 2);
+    static const int want[6] = {0, 0, 0, 1, -1, -1};
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(a.jobs[i].shared, want[i], "job %d (%s)", i, a.jobs[i].file);
+    cr_expect_eq(a.shared[0].n_jobs, 3);
+    cr_expect_eq(a.shared[1].n_jobs, 1);
+    cr_expect(a.shared[0].samples == 8 && a.shared[0].seq_len == 32 && a.shared[0].seed == 0);
+    cr_expect_eq(a.shared[1].seed, 5);
+    char text[512];
+    snprintf(text, sizeof text,
+             "ingot-batch-shared 1\nstep imatrix\nversion 0.1.0\nsource %016llx\ncalib %016llx\nsamples 8\n"
+             "seq-len 32\nseed 0\n",
+             (unsigned long long)a.source_hash[0], (unsigned long long)a.calib_hash);
+    cr_expect_eq(a.shared[0].fingerprint, XXH3_64bits(text, strlen(text)), "the step's fingerprint is its text's");
+    char name[64];
+    snprintf(name, sizeof name, "imatrix-m-%s.gguf", a.shared[0].fingerprint_hex);
+    cr_expect_str_eq(a.shared[0].file, name);
+    bool has_calib = false;
+    for (int k = 0; k < a.jobs[1].n_args; k++)
+        has_calib |= strcmp(a.jobs[1].args[k], "--calib") == 0;
+    cr_expect(has_calib, "a calibrated rtn job converts with --calib");
+    /* another seed for the second entry: its step and job change, nothing else */
+    m->specs[1].seed = 6;
+    cr_assert_eq(batch_plan_create(&b, m, "0.1.0", 1), 0);
+    cr_expect_eq(a.shared[0].fingerprint, b.shared[0].fingerprint);
+    cr_expect_neq(a.shared[1].fingerprint, b.shared[1].fingerprint);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(a.jobs[i].fingerprint != b.jobs[i].fingerprint, i == 3, "job %d", i);
+    batch_plan_destroy(&b);
+    /* other calibration bytes: both steps and every calibrated job change, the plain rtn job does not */
+    snprintf(path, sizeof path, "%s/calib.txt", dir);
+    cr_assert_eq(test_write_file(path, "calibration texT", 16), 0);
+    cr_assert_eq(batch_plan_create(&b, m, "0.1.0", 1), 0);
+    cr_expect_neq(a.shared[0].fingerprint, b.shared[0].fingerprint);
+    for (int i = 0; i < 6; i++)
+        cr_expect_eq(a.jobs[i].fingerprint != b.jobs[i].fingerprint, i != 4, "job %d", i);
     batch_plan_destroy(&a);
     batch_plan_destroy(&b);
     free(m);

@@ -68,7 +68,8 @@ Test(batch_manifest, the_readme_example_and_the_shipped_manifests_parse)
     cr_assert_eq(test_write_file(path, start + 8, (size_t)(end - start - 8)), 0);
     struct batch_manifest *m = malloc(sizeof *m);
     cr_expect_eq(batch_manifest_read(m, path), 0, "README example: %s", ig_error_message());
-    cr_expect_eq(m->n_specs, 3);
+    cr_expect_eq(m->n_specs, 4);
+    cr_expect(m->specs[3].calibrate, "the README's rtn-imatrix entry reads calibrate: true");
     cr_expect_eq(m->n_gates, 5);
     const char *shipped[] = {"examples/demo.yaml", "examples/tl3m.yaml"};
     for (int i = 0; i < 2; i++) {
