@@ -310,6 +310,21 @@ static int groups_check(struct hfq_tensor *q, const struct hfq_config *qc, const
     return 0;
 }
 
+/* The packed words, zeros and scales of a GPTQ or AWQ linear, found and sized by the caller:
+ * the scales must be a float type. Returns 0 or IG_EINVAL naming the tensor. */
+static int set_int_parts(struct hfq_tensor *q, const char *prefix, const struct st_tensor *qw,
+                         const struct st_tensor *qz, const struct st_tensor *sc)
+{
+    if (!is_scale_type(sc->type))
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s.scales': dtype %s, expected F16, BF16 or F32", sc->file, prefix,
+                            sc->dtype ? sc->dtype : "?");
+    q->qweight = qw->data;
+    q->qzeros = qz->data;
+    q->scales = sc->data;
+    q->scales_type = sc->type;
+    return 0;
+}
+
 static int gptq_build(struct hfq_tensor *q, const struct hfq_config *qc, const struct st_model *st, const char *prefix,
                       uint64_t *size_bytes)
 {
@@ -337,13 +352,9 @@ static int gptq_build(struct hfq_tensor *q, const struct hfq_config *qc, const s
     const struct st_tensor *sc = part(st, prefix, ".scales", -1, "", q->n_groups, q->n_out, why);
     if (!sc)
         return IG_EINVAL;
-    if (!is_scale_type(sc->type))
-        return ig_error_set(IG_EINVAL, "%s: tensor '%s.scales': dtype %s, expected F16, BF16 or F32", sc->file, prefix,
-                            sc->dtype ? sc->dtype : "?");
-    q->qweight = qw->data;
-    q->qzeros = qz->data;
-    q->scales = sc->data;
-    q->scales_type = sc->type;
+    rc = set_int_parts(q, prefix, qw, qz, sc);
+    if (rc)
+        return rc;
     q->qzeros_row_words = q->n_out * b / 32;
     q->scales_row = q->n_out;
     q->zeros_v1 = qc->zeros_v1;
@@ -415,13 +426,9 @@ static int awq_build(struct hfq_tensor *q, const struct hfq_config *qc, const st
     }
     if (!sc)
         return IG_EINVAL;
-    if (!is_scale_type(sc->type))
-        return ig_error_set(IG_EINVAL, "%s: tensor '%s.scales': dtype %s, expected F16, BF16 or F32", sc->file, prefix,
-                            sc->dtype ? sc->dtype : "?");
-    q->qweight = qw->data;
-    q->qzeros = qz->data;
-    q->scales = sc->data;
-    q->scales_type = sc->type;
+    rc = set_int_parts(q, prefix, qw, qz, sc);
+    if (rc)
+        return rc;
     q->awq_gemv = qc->awq_gemv;
     *size_bytes = qw->size_bytes + qz->size_bytes + sc->size_bytes;
     snprintf(q->type_name, sizeof q->type_name, "AWQ-4bit-g%lld%s", (long long)q->group_size, qc->awq_gemv ? "-gemv" : "");

@@ -62,23 +62,35 @@ struct model_ctx {
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
+/* *t = tensor name of src with want_elems elements, or NULL when it is absent and not
+ * required. Returns 0, or IG_EINVAL (a required one missing, or another size). */
+static int find_tensor(const struct model_src *src, const char *name, int64_t want_elems, bool required,
+                       const struct src_tensor **t)
+{
+    *t = model_src_find(src, name);
+    if (!*t)
+        return required ? ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, name) : 0;
+    int64_t n = (*t)->ne[0] * (*t)->ne[1] * (*t)->ne[2] * (*t)->ne[3];
+    if (n != want_elems)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' has %lld elements, the hyperparameters need %lld", src->path,
+                            name, (long long)n, (long long)want_elems);
+    return 0;
+}
+
 /* Fetch tensor name as fp32 if present; required ones missing are an error. */
 static int load(struct model *m, const struct model_src *src, model_fetch_fn fetch, void *ctx, const char *name,
                 int64_t want_elems, bool required, float **out)
 {
-    const struct src_tensor *t = model_src_find(src, name);
+    const struct src_tensor *t;
     *out = NULL;
-    if (!t)
-        return required ? ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, name) : 0;
-    int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    if (n != want_elems)
-        return ig_error_set(IG_EINVAL, "%s: tensor '%s' has %lld elements, the hyperparameters need %lld", src->path,
-                            name, (long long)n, (long long)want_elems);
-    float *buf = ig_malloc((size_t)n * sizeof *buf);
+    int rc = find_tensor(src, name, want_elems, required, &t);
+    if (rc || !t)
+        return rc;
+    float *buf = ig_malloc((size_t)want_elems * sizeof *buf);
     if (!buf)
         return IG_ENOMEM;
     *out = buf;   /* owned by the model from here: model_destroy or layer_free frees it */
-    int rc = m->mode == MODE_PACKED ? m->rows(m->rows_ctx, t, 0, src_tensor_n_rows(t), buf) : fetch(ctx, t, buf);
+    rc = m->mode == MODE_PACKED ? m->rows(m->rows_ctx, t, 0, src_tensor_n_rows(t), buf) : fetch(ctx, t, buf);
     file_map_drop_pages(t->data, t->size_bytes);   /* the fp32 copy is what is used from here */
     return rc;
 }
@@ -92,15 +104,7 @@ static int load_weight(struct model *m, const struct model_src *src, model_fetch
     if (m->mode != MODE_PACKED)
         return load(m, src, fetch, ctx, name, want_elems, required, &w->f32);
     w->f32 = NULL;
-    const struct src_tensor *t = model_src_find(src, name);
-    if (!t)
-        return required ? ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, name) : 0;
-    int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    if (n != want_elems)
-        return ig_error_set(IG_EINVAL, "%s: tensor '%s' has %lld elements, the hyperparameters need %lld", src->path,
-                            name, (long long)n, (long long)want_elems);
-    w->t = t;
-    return 0;
+    return find_tensor(src, name, want_elems, required, &w->t);
 }
 
 /* Release what a weight holds: its fp32 copy, or the file pages a packed one touched. */

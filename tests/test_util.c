@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -203,4 +204,17 @@ void test_set_f32(const char *folder, const char *name, int64_t row, int64_t col
     json_decref(h);
     cr_assert_eq(test_write_file(path, b, size), 0);
     free(b);
+}
+
+double test_json_num(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    cr_assert(json_is_number(v), "key %s missing or not a number", key);
+    return json_number_value(v);
+}
+
+void test_expect_close(double got, double want, double rel, const char *what)
+{
+    cr_expect_leq(fabs(got - want), rel * fabs(want), "%s: %.6f, llama.cpp %.6f (allowed %.2f%%)", what, got, want,
+                  100 * rel);
 }

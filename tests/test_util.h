@@ -6,6 +6,7 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,5 +48,11 @@ const char *test_synth_f32_model(const char *ctx);
 /* Set elements [col0, col0 + n) of row `row` of the F32 tensor name in folder/model.safetensors
  * to value (the last dimension is the row length). Asserts on any failure. */
 void test_set_f32(const char *folder, const char *name, int64_t row, int64_t col0, int64_t n, float value);
+
+/* The number at obj[key]; the test fails (naming key) when it is missing or not a number. */
+double test_json_num(json_t *obj, const char *key);
+
+/* Expect |got − want| <= rel·|want|, the message naming what and llama.cpp's figure. */
+void test_expect_close(double got, double want, double rel, const char *what);
 
 #endif /* TEST_UTIL_H */

@@ -18,19 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static double num(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    cr_assert(json_is_number(v), "key %s missing", key);
-    return json_number_value(v);
-}
-
-static void expect_close(double got, double want, double rel, const char *what)
-{
-    cr_expect_leq(fabs(got - want), rel * fabs(want), "%s: %.6f, llama.cpp %.6f (allowed %.2f%%)", what, got, want,
-                  100 * rel);
-}
-
 Test(iq_verify, tl3m_iq1_s_tq1_0_and_mxfp4_files_match_llama_perplexity, .timeout = 1200)
 {
     static const struct {
@@ -66,14 +53,14 @@ Test(iq_verify, tl3m_iq1_s_tq1_0_and_mxfp4_files_match_llama_perplexity, .timeou
     cr_assert_not_null(j, "%s: %s", json_path, err.text);
     json_t *c = json_object_get(j, "containers");
     cr_assert_eq(json_array_size(c), 3);
-    expect_close(num(json_object_get(j, "source"), "ppl"), 11.9266, 0.001, "F16 source PPL");
+    test_expect_close(test_json_num(json_object_get(j, "source"), "ppl"), 11.9266, 0.001, "F16 source PPL");
     for (size_t i = 0; i < 3; i++) {
         json_t *a = json_array_get(c, i);
         char what[128];
         snprintf(what, sizeof what, "%s PPL", want[i].file);
-        expect_close(num(a, "ppl"), want[i].ppl, 0.01, what);
+        test_expect_close(test_json_num(a, "ppl"), want[i].ppl, 0.01, what);
         snprintf(what, sizeof what, "%s mean KLD", want[i].file);
-        expect_close(num(a, "kld_mean"), want[i].kld, 0.05, what);
+        test_expect_close(test_json_num(a, "kld_mean"), want[i].kld, 0.05, what);
     }
     json_decref(j);
 }

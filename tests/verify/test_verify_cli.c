@@ -45,19 +45,6 @@ static json_t *run_verify(const char *const *argv_tail)
     return j;
 }
 
-static double num(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    cr_assert(json_is_number(v), "key %s missing", key);
-    return json_number_value(v);
-}
-
-static void expect_close(double got, double want, double rel, const char *what)
-{
-    cr_expect_leq(fabs(got - want), rel * fabs(want), "%s: %.6f, llama.cpp %.6f (allowed %.2f%%)", what, got, want,
-                  100 * rel);
-}
-
 Test(verify_cli, stories260K_tinystories_matches_llama_perplexity, .timeout = 600)
 {
     SHARED(src, "gguf-stories260K/stories260K.gguf");
@@ -67,18 +54,18 @@ Test(verify_cli, stories260K_tinystories_matches_llama_perplexity, .timeout = 60
     const char *tail[] = {q4, f16, "--source", src, "--eval", text, "--ctx", "128", NULL};
     json_t *j = run_verify(tail);
     json_t *s = json_object_get(j, "source"), *c = json_object_get(j, "containers");
-    expect_close(num(s, "ppl"), 4.9693, 0.001, "source PPL");
-    expect_close(num(s, "ppl_stderr"), 0.02431, 0.01, "source PPL error");
+    test_expect_close(test_json_num(s, "ppl"), 4.9693, 0.001, "source PPL");
+    test_expect_close(test_json_num(s, "ppl_stderr"), 0.02431, 0.01, "source PPL error");
     cr_assert_eq(json_array_size(c), 2);
     json_t *a = json_array_get(c, 0), *b = json_array_get(c, 1);
     cr_expect_str_eq(json_string_value(json_object_get(a, "file")), q4);
-    expect_close(num(a, "ppl"), 5.2613, 0.01, "Q4_0 PPL");
-    expect_close(num(a, "kld_mean"), 0.084938, 0.05, "Q4_0 mean KLD");
-    expect_close(num(b, "ppl"), 4.9692, 0.001, "F16 PPL");
-    cr_expect_gt(num(a, "kld_p99"), num(a, "kld_median"));
-    cr_expect_geq(num(a, "kld_max"), num(a, "kld_p99"));
-    cr_expect_gt(num(a, "same_top_pct"), 80.0);
-    cr_expect_lt(num(a, "same_top_pct"), num(b, "same_top_pct"));
+    test_expect_close(test_json_num(a, "ppl"), 5.2613, 0.01, "Q4_0 PPL");
+    test_expect_close(test_json_num(a, "kld_mean"), 0.084938, 0.05, "Q4_0 mean KLD");
+    test_expect_close(test_json_num(b, "ppl"), 4.9692, 0.001, "F16 PPL");
+    cr_expect_gt(test_json_num(a, "kld_p99"), test_json_num(a, "kld_median"));
+    cr_expect_geq(test_json_num(a, "kld_max"), test_json_num(a, "kld_p99"));
+    cr_expect_gt(test_json_num(a, "same_top_pct"), 80.0);
+    cr_expect_lt(test_json_num(a, "same_top_pct"), test_json_num(b, "same_top_pct"));
     json_decref(j);
 }
 
@@ -91,16 +78,16 @@ Test(verify_cli, tl3m_hf_source_and_llama_cpp_files, .timeout = 600)
     const char *tail[] = {q4, q4km, "--source", src, "--eval", text, "--ctx", "256", NULL};
     json_t *j = run_verify(tail);
     json_t *s = json_object_get(j, "source"), *c = json_object_get(j, "containers");
-    expect_close(num(s, "ppl"), 11.9266, 0.001, "source PPL");
-    expect_close(num(s, "ppl_stderr"), 0.12041, 0.01, "source PPL error");
-    cr_expect_eq(num(s, "tokens"), 232 * 127, "232 windows of 256, 127 scored each");
+    test_expect_close(test_json_num(s, "ppl"), 11.9266, 0.001, "source PPL");
+    test_expect_close(test_json_num(s, "ppl_stderr"), 0.12041, 0.01, "source PPL error");
+    cr_expect_eq(test_json_num(s, "tokens"), 232 * 127, "232 windows of 256, 127 scored each");
     json_t *a = json_array_get(c, 0), *b = json_array_get(c, 1);
-    expect_close(num(a, "ppl"), 11.975426, 0.01, "Q4_0 PPL");
-    expect_close(num(a, "kld_mean"), 0.003723, 0.05, "Q4_0 mean KLD");
-    expect_close(num(a, "ppl_ratio"), 11.975426 / 11.9266, 0.01, "Q4_0 PPL ratio");
-    expect_close(num(b, "ppl"), 11.961380, 0.01, "Q4_K_M PPL");
-    expect_close(num(b, "kld_mean"), 0.002627, 0.05, "Q4_K_M mean KLD");
-    cr_expect_eq(num(a, "bytes"), 1973696);
+    test_expect_close(test_json_num(a, "ppl"), 11.975426, 0.01, "Q4_0 PPL");
+    test_expect_close(test_json_num(a, "kld_mean"), 0.003723, 0.05, "Q4_0 mean KLD");
+    test_expect_close(test_json_num(a, "ppl_ratio"), 11.975426 / 11.9266, 0.01, "Q4_0 PPL ratio");
+    test_expect_close(test_json_num(b, "ppl"), 11.961380, 0.01, "Q4_K_M PPL");
+    test_expect_close(test_json_num(b, "kld_mean"), 0.002627, 0.05, "Q4_K_M mean KLD");
+    cr_expect_eq(test_json_num(a, "bytes"), 1973696);
     json_decref(j);
 }
 
@@ -111,11 +98,11 @@ Test(verify_cli, a_file_against_itself_has_zero_divergence, .timeout = 300)
     const char *tail[] = {f16, "--source", f16, "--eval", text, "--chunks", "20", NULL};
     json_t *j = run_verify(tail);
     json_t *a = json_array_get(json_object_get(j, "containers"), 0);
-    cr_expect_eq(num(a, "kld_mean"), 0.0);
-    cr_expect_eq(num(a, "kld_max"), 0.0);
-    cr_expect_eq(num(a, "same_top_pct"), 100.0);
-    cr_expect_eq(num(a, "ppl_ratio"), 1.0);
-    cr_expect_eq(num(a, "dp_rms"), 0.0);
+    cr_expect_eq(test_json_num(a, "kld_mean"), 0.0);
+    cr_expect_eq(test_json_num(a, "kld_max"), 0.0);
+    cr_expect_eq(test_json_num(a, "same_top_pct"), 100.0);
+    cr_expect_eq(test_json_num(a, "ppl_ratio"), 1.0);
+    cr_expect_eq(test_json_num(a, "dp_rms"), 0.0);
     json_decref(j);
 }
 
@@ -148,8 +135,8 @@ Test(verify_cli, stories260K_wikitext_matches_llama_perplexity, .timeout = 900)
     const char *tail[] = {f16, "--source", src, "--eval", text, "--ctx", "128", NULL};
     json_t *j = run_verify(tail);
     json_t *s = json_object_get(j, "source");
-    expect_close(num(s, "ppl"), 111.7012, 0.001, "source PPL");
-    expect_close(num(s, "ppl_stderr"), 0.67056, 0.01, "source PPL error");
-    expect_close(num(json_array_get(json_object_get(j, "containers"), 0), "ppl"), 111.7193, 0.001, "F16 PPL");
+    test_expect_close(test_json_num(s, "ppl"), 111.7012, 0.001, "source PPL");
+    test_expect_close(test_json_num(s, "ppl_stderr"), 0.67056, 0.01, "source PPL error");
+    test_expect_close(test_json_num(json_array_get(json_object_get(j, "containers"), 0), "ppl"), 111.7193, 0.001, "F16 PPL");
     json_decref(j);
 }

@@ -46,13 +46,6 @@ static json_t *run_json(const char *const *tail, const char *name)
     return j;
 }
 
-static double num(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    cr_assert(json_is_number(v), "key %s missing or not a number", key);
-    return json_number_value(v);
-}
-
 static const char *hellaswag_txt(void)
 {
     const char *bz = test_shared_path("hellaswag/hellaswag_val_full.txt.bz2");
@@ -107,12 +100,12 @@ Test(verify_tasks_cli, hellaswag_acc_norm_matches_llama_perplexity, .timeout = 1
     json_t *j = run_json(tail, "hs");
     json_t *t = json_object_get(json_object_get(j, "tasks"), "hellaswag_val_full");
     cr_assert_not_null(t, "tasks.hellaswag_val_full");
-    cr_expect_eq(num(t, "n_items"), all ? 400 : 200);
+    cr_expect_eq(test_json_num(t, "n_items"), all ? 400 : 200);
     cr_expect_str_eq(json_string_value(json_object_get(t, "metric")), "acc_norm");
-    cr_expect_eq(num(json_object_get(t, "source"), "acc"), num(json_object_get(t, "source"), "acc_norm"),
+    cr_expect_eq(test_json_num(json_object_get(t, "source"), "acc"), test_json_num(json_object_get(t, "source"), "acc_norm"),
                  "HellaSwag's primary metric is llama-perplexity's acc_norm");
     json_t *s = json_object_get(t, "source"), *c = json_object_get(t, "containers");
-    double f16_acc = 100 * num(s, "acc_norm"), q4_acc = 100 * num(json_array_get(c, 0), "acc_norm");
+    double f16_acc = 100 * test_json_num(s, "acc_norm"), q4_acc = 100 * test_json_num(json_array_get(c, 0), "acc_norm");
     double f16_want = all ? 20.25 : 19.00, q4_want = all ? 19.75 : 19.50;
     cr_expect_leq(fabs(f16_acc - f16_want), 0.5, "F16 acc_norm %.2f%%, llama-perplexity %.2f%%", f16_acc, f16_want);
     cr_expect_leq(fabs(q4_acc - q4_want), 0.5, "Q4_0 acc_norm %.2f%%, llama-perplexity %.2f%%", q4_acc, q4_want);
@@ -121,9 +114,9 @@ Test(verify_tasks_cli, hellaswag_acc_norm_matches_llama_perplexity, .timeout = 1
     cr_expect_leq(fabs(running_acc(items, 0, 100) - 24.00), 0.5, "Q4_0 after 100 items");
     cr_expect_leq(fabs(running_acc(items, 0, 200) - 19.50), 0.5, "Q4_0 after 200 items");
     json_t *tiers = json_object_get(json_array_get(c, 0), "tiers");
-    cr_expect_eq(num(json_object_get(tiers, "head"), "n_items") + num(json_object_get(tiers, "mid"), "n_items") +
-                     num(json_object_get(tiers, "tail"), "n_items"),
-                 num(t, "n_items"), "every item has an activity label, so every item is in a tier");
+    cr_expect_eq(test_json_num(json_object_get(tiers, "head"), "n_items") + test_json_num(json_object_get(tiers, "mid"), "n_items") +
+                     test_json_num(json_object_get(tiers, "tail"), "n_items"),
+                 test_json_num(t, "n_items"), "every item has an activity label, so every item is in a tier");
     json_decref(j);
 }
 
@@ -182,16 +175,16 @@ Test(verify_tasks_cli, report_names_and_outputs, .timeout = 900)
     cr_expect_eq(json_array_size(json_object_get(c, "reliability")), 15, "15 reliability bins");
     cr_expect(json_is_object(json_object_get(c, "tiers")), "tiers by answer word");
     json_t *tiers = json_object_get(t, "tiers");
-    cr_expect_eq(num(tiers, "head_categories"), 5, "--tiers 5,10");
-    cr_expect_eq(num(json_object_get(tiers, "head"), "n_categories"), 5);
-    cr_expect_eq(num(json_object_get(tiers, "mid"), "n_categories"), 10);
+    cr_expect_eq(test_json_num(tiers, "head_categories"), 5, "--tiers 5,10");
+    cr_expect_eq(test_json_num(json_object_get(tiers, "head"), "n_categories"), 5);
+    cr_expect_eq(test_json_num(json_object_get(tiers, "mid"), "n_categories"), 10);
     cr_expect(json_equal(json_object_get(json_object_get(json_array_get(json_object_get(j, "containers"), 0), "tasks"),
                                          "eval"),
                          c),
               "containers[0].tasks.eval holds the same figures as tasks.eval.containers[0]");
     json_t *l = json_object_get(json_object_get(j, "tasks"), "lam");
     cr_assert_not_null(l, "tasks.lam");
-    cr_expect_eq(num(l, "n_items"), 2);
+    cr_expect_eq(test_json_num(l, "n_items"), 2);
     cr_expect(json_is_null(json_object_get(json_object_get(l, "source"), "ece")), "LAMBADA has no ECE: null, not a sentinel");
     cr_expect(json_is_null(json_object_get(json_object_get(l, "source"), "acc_norm")), "LAMBADA acc_norm is null");
     cr_expect(json_is_null(json_object_get(j, "eval")) || !json_object_get(j, "eval"), "no --eval: no perplexity");
