@@ -30,7 +30,7 @@ T=${2:-2}
 R=${3:-3}
 INGOT=${INGOT:-build/ingot}
 LLB=${LLB:-/tmp/llb}
-DATA=${DATA:-../shared/data}
+DATA=$(realpath "${DATA:-../shared/data}")   # absolute: the llama.cpp side runs from $LLB
 SYNTH=${SYNTH:-/tmp/ingot-bench-s100m}
 CTX=256
 [ -x "$INGOT" ] || { echo "no $INGOT: build first (make)" >&2; exit 2; }
