@@ -591,22 +591,6 @@ static double stats_std(const struct tensor_stats *s)
     return s->n_finite ? sqrt(s->m2 / (double)s->n_finite) : NAN;
 }
 
-/* Write n_bytes from p to fd, through short writes and EINTR. */
-static int write_all(int fd, const void *p, size_t n_bytes, const char *path)
-{
-    const char *c = p;
-    while (n_bytes) {
-        ssize_t k = write(fd, c, n_bytes);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return ig_error_set(IG_EIO, "%s: write failed: %s", path, k < 0 ? strerror(errno) : "no progress");
-        c += k;
-        n_bytes -= (size_t)k;
-    }
-    return 0;
-}
-
 /* f32 values as little-endian bytes, in place (a no-op on little-endian hosts). */
 static void to_little_endian(float *x, int64_t n)
 {
@@ -643,7 +627,7 @@ static int view_scan(const struct tensor_view *v, struct tensor_stats *s, struct
         stats_add(s, buf, n, v->n_cols);
         if (out) {
             to_little_endian(buf, n * v->n_cols);
-            rc = write_all(out->fd, buf, (size_t)(n * v->n_cols) * sizeof *buf, out->tmp_path);
+            rc = out_file_write(out, buf, (size_t)(n * v->n_cols) * sizeof *buf);
         }
     }
     free(buf);

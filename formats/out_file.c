@@ -115,6 +115,21 @@ static void remove_stale(const char *path)
     free(folder);
 }
 
+int out_file_write(struct out_file *f, const void *p, size_t n_bytes)
+{
+    const char *c = p;
+    while (n_bytes) {
+        ssize_t k = write(f->fd, c, n_bytes);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return ig_error_set(IG_EIO, "%s: write failed: %s", f->tmp_path, k < 0 ? strerror(errno) : "no progress");
+        c += k;
+        n_bytes -= (size_t)k;
+    }
+    return 0;
+}
+
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
 int out_file_open(struct out_file *f, const char *path)

@@ -36,6 +36,10 @@ int out_check_path(const char *path, const char *const *sources, int n_sources);
 /* Create the temporary for path (see 2. above). Returns 0, IG_EINVAL or IG_EIO. */
 int out_file_open(struct out_file *f, const char *path);
 
+/* Append n_bytes from p to the temporary, through short writes and EINTR. Returns 0 or IG_EIO
+ * naming the temporary (the caller aborts). */
+int out_file_write(struct out_file *f, const void *p, size_t n_bytes);
+
 /* fsync and close the descriptor (if open), rename over OUT, fsync the folder. Frees f's
  * strings. On failure the temporary is removed. Returns 0 or IG_EIO. */
 int out_file_commit(struct out_file *f);
