@@ -3,6 +3,8 @@
 #   make            build build/ingot (CPU; CUDA too when nvcc is found and CUDA != 0)
 #   make test       build and run every CPU test (Criterion), then the command-line tests
 #   make test-cuda  run the CUDA equivalence tests (they skip, saying so, without a device)
+#   make CUDA=1     also build the GPU path (kernels/cuda/*.cu) with nvcc into libingot-cuda.a
+#   make tsan-cuda-shim  the CUDA kernels' CPU-shim tests under ThreadSanitizer
 #   make config     print what was detected and the flags in use
 #   make deps       install the Debian packages the build needs (needs root or sudo)
 #   make demo       build, write a seeded demo model, convert it, inspect and check the result
@@ -37,7 +39,10 @@ HAVE_YAML      = $(call probe,yaml,-lyaml)
 HAVE_OPENBLAS  = $(call probe,openblas,-lopenblas)
 HAVE_LAPACKE   = $(call probe,lapacke,-llapacke -lopenblas)
 
-CUDA ?= 1
+# nvcc is probed unless CUDA=0; the .cu files are compiled by nvcc only with CUDA=1 (they take
+# minutes for the CUDA_ARCH list, longer than the whole CPU build). Without it the cuda_*
+# functions are kernels/cuda/cuda_stubs.c's, which refuse with IG_ENODEV.
+CUDA ?= auto
 CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/lib/cuda))
 NVCC ?= $(if $(CUDA_HOME),$(wildcard $(CUDA_HOME)/bin/nvcc),$(shell command -v nvcc 2>/dev/null))
 ifeq ($(CUDA),0)
@@ -47,8 +52,16 @@ HAVE_NVCC := $(if $(NVCC),$(shell $(NVCC) --version >/dev/null 2>&1 && echo yes 
 endif
 CUDA_ARCH ?= 80 86 89 90
 HAVE_CUBLAS := $(if $(filter yes,$(HAVE_NVCC)),$(if $(wildcard $(CUDA_HOME)/lib64/libcublas.so*),yes,no),no)
+BUILD_CUDA := $(if $(and $(filter 1,$(CUDA)),$(filter yes,$(HAVE_NVCC)),$(filter yes,$(HAVE_CUBLAS))),yes,no)
 
-REQUIRED := OPENMP JANSSON XXHASH YAML OPENBLAS LAPACKE
+# C++ (Debian's g++, from build-essential): the CUDA kernels also compile as host C++ through
+# kernels/cuda/shim.h, so every build tests them on the CPU.
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+HAVE_CXX = $(shell printf 'int main() { return 0; }\n' | $(CXX) -std=c++17 -x c++ - -o /dev/null >/dev/null 2>&1 && echo yes || echo no)
+
+REQUIRED := OPENMP JANSSON XXHASH YAML OPENBLAS LAPACKE CXX
 MISSING = $(foreach f,$(REQUIRED),$(if $(filter no,$(HAVE_$(f))),$(f)))
 
 # ---- flags ----------------------------------------------------------------------------
@@ -65,9 +78,22 @@ CSTD := -std=c11 -D_GNU_SOURCE -ffp-contract=off
 CFLAGS_ALL := $(CSTD) $(OPT) $(WARN) -fopenmp -I. $(EXTRA_CFLAGS)
 LDLIBS_ALL := -ljansson -lxxhash -lyaml -llapacke -lopenblas -lm -fopenmp $(EXTRA_LDFLAGS)
 
+# The shim build of kernels/cuda/*.cu and the C++ tests: ISO C++17, no contraction (as CSTD).
+CXXWARN := -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter
+ifeq ($(CI),true)
+CXXWARN += -Werror
+endif
+CXXFLAGS_ALL := -std=c++17 -ffp-contract=off $(OPT) $(CXXWARN) -pthread -I. $(EXTRA_CXXFLAGS)
+# nvcc: every float operation of device code is the IEEE operation the C reference performs
+# (no FMA contraction, IEEE division and square root, subnormals kept), so the quantizers'
+# bytes are the CPU's by construction; -Xcompiler keeps host code uncontracted too.
+NVCC_ARCH := $(if $(filter native,$(CUDA_ARCH)),-arch=native,$(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)))
+NVCC_FLAGS := -std=c++17 -O3 -lineinfo -fmad=false --prec-div=true --prec-sqrt=true -ftz=false $(NVCC_ARCH) \
+              -Xcompiler -ffp-contract=off -I. $(if $(filter 1,$(DEBUG)),-DIG_CUDA_DEBUG)
+
 # Saved settings: objects rebuild when the flags change.
 SETTINGS := $(BUILD)/settings.txt
-SETTINGS_NOW := $(CC) $(CFLAGS_ALL) $(LDLIBS_ALL)
+SETTINGS_NOW := $(CC) $(CFLAGS_ALL) $(LDLIBS_ALL) | $(CXX) $(CXXFLAGS_ALL) | cuda $(BUILD_CUDA) $(if $(filter yes,$(BUILD_CUDA)),$(NVCC) $(NVCC_FLAGS))
 $(shell mkdir -p $(BUILD) && (test -f $(SETTINGS) && test "$$(cat $(SETTINGS))" = '$(SETTINGS_NOW)' || echo '$(SETTINGS_NOW)' > $(SETTINGS)))
 
 # The commit `ingot --version` names ("unknown" outside a git checkout); main.o rebuilds
@@ -81,9 +107,29 @@ $(BUILD)/convert/main.o: CFLAGS_ALL += -DINGOT_COMMIT='"$(INGOT_COMMIT)"'
 # ---- sources --------------------------------------------------------------------------
 LIB_DIRS := common formats tokenizer quantizers kernels/cpu model calib verify batch report
 LIB_SRCS := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+
+# kernels/cuda/*.cu, twice: as host C++ through the shim (tests/unit, every build) and, with
+# CUDA=1, by nvcc into libingot-cuda.a, which then replaces the stubs (cuda_stubs.c).
+# backend_cuda.cu wraps cuBLAS, which has no shim; cuda_device.c (--device) is C, in every build.
+CUDA_SRCS := $(sort $(wildcard kernels/cuda/*.cu))
+SHIM_OBJS := $(patsubst kernels/cuda/%.cu,$(BUILD)/kernels/cuda/shim/%.o,$(filter-out kernels/cuda/backend_cuda.cu,$(CUDA_SRCS)))
+LIB_SRCS += kernels/cuda/cuda_device.c
+NVCC_OBJS := $(CUDA_SRCS:kernels/cuda/%.cu=$(BUILD)/kernels/cuda/nvcc/%.o)
+CUDA_LIB := $(BUILD)/libingot-cuda.a
+ifeq ($(BUILD_CUDA),yes)
+CUDA_DEPS := $(CUDA_LIB)
+# the two archives call each other (--device and the launchers' error messages): one group
+CUDA_LINK = -Wl,--start-group $(LIB) $(CUDA_LIB) -Wl,--end-group -L$(CUDA_HOME)/lib64 \
+             -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+else
+LIB_SRCS += kernels/cuda/cuda_stubs.c
+CUDA_DEPS :=
+CUDA_LINK :=
+endif
 CLI_SRCS := $(sort $(wildcard convert/*.c))
 CLI_LIB_SRCS := $(filter-out convert/main.c,$(CLI_SRCS))
 TEST_SRCS := $(sort $(wildcard tests/*.c tests/*/*.c))
+TEST_CXX_SRCS := $(sort $(wildcard tests/*/*.cc))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/*.c))
 
@@ -91,13 +137,14 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJS := $(CLI_LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+TEST_CXX_OBJS := $(TEST_CXX_SRCS:%.cc=$(BUILD)/%.o)
 LIB := $(BUILD)/libingot.a
 CLI_LIB := $(BUILD)/libingot-cli.a   # convert/ without main(), for the tests
 INGOT := $(BUILD)/ingot
 UNIT := $(BUILD)/tests/unit
 TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all test test-cuda config deps demo asan ubsan fuzz bench memcheck clean check-deps
+.PHONY: all test test-cuda config deps demo asan ubsan tsan-cuda-shim fuzz bench memcheck clean check-deps
 
 all: check-deps $(INGOT) $(TOOLS)
 
@@ -106,6 +153,8 @@ all: check-deps $(INGOT) $(TOOLS)
 check-deps:
 	@missing='$(strip $(MISSING))'; if [ -n "$$missing" ]; then \
 	    echo "missing build dependencies: $$missing — run 'make deps' (installs the Debian packages)"; exit 1; fi
+	@if [ '$(CUDA)' = 1 ] && [ '$(BUILD_CUDA)' != yes ]; then \
+	    echo "CUDA=1 but nvcc $(HAVE_NVCC), cuBLAS $(HAVE_CUBLAS) (NVCC='$(NVCC)', CUDA_HOME='$(CUDA_HOME)')"; exit 1; fi
 ifneq ($(filter deps,$(MAKECMDGOALS)),)
 check-deps: deps
 endif
@@ -115,6 +164,26 @@ $(BUILD)/%.o: %.c $(SETTINGS) | check-deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# the shim: kernels/cuda/*.cu as host C++, shim.h force-included (tests only)
+$(BUILD)/kernels/cuda/shim/%.o: kernels/cuda/%.cu $(SETTINGS) | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $< (shim)")
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -x c++ -include kernels/cuda/shim.h -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc $(SETTINGS) | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/kernels/cuda/nvcc/%.o: kernels/cuda/%.cu $(SETTINGS) | check-deps
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+
+$(CUDA_LIB): $(NVCC_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -123,19 +192,20 @@ $(CLI_LIB): $(CLI_LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(INGOT): $(CLI_OBJS) $(LIB)
+$(INGOT): $(CLI_OBJS) $(LIB) $(CUDA_DEPS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_ALL) $(CLI_OBJS) $(LIB) $(LDLIBS_ALL) -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(CLI_OBJS) $(LIB) $(CUDA_LINK) $(LDLIBS_ALL) -o $@
 
 $(BUILD)/tools/%: tools/%.c $(LIB) $(SETTINGS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP $< $(LIB) $(LDLIBS_ALL) -o $@
 
-$(UNIT): $(TEST_OBJS) $(CLI_LIB) $(LIB)
+$(UNIT): $(TEST_OBJS) $(TEST_CXX_OBJS) $(SHIM_OBJS) $(CLI_LIB) $(LIB) $(CUDA_DEPS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_OBJS) $(CLI_LIB) $(LIB) $(LDLIBS_ALL) -lcriterion -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_OBJS) $(TEST_CXX_OBJS) $(SHIM_OBJS) $(CLI_LIB) $(LIB) $(CUDA_LINK) $(LDLIBS_ALL) \
+	    -lcriterion -lstdc++ -pthread -o $@
 
 # ---- tests ----------------------------------------------------------------------------
 # The unit suite finds ../shared/data through INGOT_DATA (default: beside the checkout) and
@@ -148,10 +218,17 @@ export INGOT_DATA
 test: all $(UNIT)
 	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) tests/run.sh $(UNIT) $(BUILD)/test.log -j$(TEST_JOBS) $(TEST_ARGS)
 
+# tests/cuda: the shim's equivalence cases on the GPU (needs CUDA=1 and a device; they skip,
+# saying why, otherwise). memcheck runs them under compute-sanitizer.
 test-cuda: all $(UNIT)
 	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) $(UNIT) --filter 'cuda*/*' $(TEST_ARGS)
 
-memcheck: test-cuda
+COMPUTE_SANITIZER ?= $(firstword $(wildcard $(CUDA_HOME)/bin/compute-sanitizer \
+                        $(CUDA_HOME)/compute-sanitizer/compute-sanitizer) compute-sanitizer)
+memcheck: all $(UNIT)
+	@command -v $(COMPUTE_SANITIZER) >/dev/null || { echo "memcheck: no compute-sanitizer (COMPUTE_SANITIZER=$(COMPUTE_SANITIZER))"; exit 1; }
+	$(Q)INGOT_BIN=$(abspath $(INGOT)) INGOT_ROOT=$(abspath .) $(COMPUTE_SANITIZER) --tool memcheck \
+	    --target-processes all --error-exitcode 1 $(UNIT) --filter 'cuda*/*' -j1 $(TEST_ARGS)
 
 # ---- sanitizers -----------------------------------------------------------------------
 # Criterion counts a test as passed even when LeakSanitizer reports at exit, so the log
@@ -167,6 +244,25 @@ ubsan:
 	set -o pipefail; $(MAKE) BUILD=build-ubsan OPT='-O1 -g -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all' \
 	    EXTRA_LDFLAGS='-fsanitize=undefined' test 2>&1 | tee build-ubsan.log
 	@! grep -q 'runtime error' build-ubsan.log || (echo "ubsan: reports in build-ubsan.log"; exit 1)
+
+# The shim cases under ThreadSanitizer: in the shim a block's threads are OS threads, so a
+# missing __syncthreads or a racy shared write is a report. Criterion cannot start under TSan
+# (its arena collides with TSan's shadow memory), so a plain driver runs the cases of
+# tests/cuda_shim/cuda_equiv.h. Only the C++ (the kernels and the shim) is instrumented: the C
+# library is the single-threaded reference here, and det_gemm.c's ifunc resolvers would run
+# instrumented before TSan's runtime starts. The log is searched for reports.
+TSAN_BUILD ?= build-tsan
+SHIM_TSAN := $(BUILD)/tests/shim_tsan
+$(SHIM_TSAN): tests/cuda_shim/tsan/shim_tsan_main.c $(SHIM_OBJS) $(LIB) $(SETTINGS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP $< $(SHIM_OBJS) $(LIB) $(CUDA_LINK) $(LDLIBS_ALL) -lstdc++ -pthread -o $@
+
+tsan-cuda-shim:
+	set -o pipefail; $(MAKE) BUILD=$(TSAN_BUILD) CUDA=0 OPT='-O1 -g' EXTRA_CXXFLAGS='-fsanitize=thread' \
+	    EXTRA_LDFLAGS='-fsanitize=thread' $(TSAN_BUILD)/tests/shim_tsan 2>&1 | tee $(TSAN_BUILD).log
+	set -o pipefail; $(TSAN_BUILD)/tests/shim_tsan 2>&1 | tee -a $(TSAN_BUILD).log
+	@! grep -q 'WARNING: ThreadSanitizer' $(TSAN_BUILD).log || (echo "tsan-cuda-shim: reports in $(TSAN_BUILD).log"; exit 1)
 
 # ---- fuzzing (clang libFuzzer) ---------------------------------------------------------
 # One harness per reader in fuzz/ (fuzz/<name>.c -> $(BUILD)/fuzz/<name>). The readers are
@@ -230,9 +326,9 @@ fuzz: $(FUZZ_BINS)
 # ---- benchmarks -----------------------------------------------------------------------
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-$(BUILD)/bench/%: bench/%.c $(LIB) $(SETTINGS)
+$(BUILD)/bench/%: bench/%.c $(LIB) $(CUDA_DEPS) $(SETTINGS)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDLIBS_ALL) -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(CUDA_LINK) $(LDLIBS_ALL) -o $@
 bench: all $(BENCH_BINS)
 
 # ---- the demo: tl3m, a real 3.4M-parameter Llama shipped in examples/ -------------------
@@ -259,7 +355,7 @@ demo: all
 	@echo "(charts: build/batch-demo/report.html; a rerun skips every finished job)"
 
 # ---- configuration and dependencies ---------------------------------------------------
-DEB_PACKAGES := build-essential clang libxxhash-dev libyaml-dev libcriterion-dev libopenblas-dev \
+DEB_PACKAGES := build-essential g++ clang libxxhash-dev libyaml-dev libcriterion-dev libopenblas-dev \
                 liblapacke-dev libjansson-dev
 
 config:
@@ -273,7 +369,9 @@ config:
 	@echo "libyaml    $(HAVE_YAML) (-lyaml)"
 	@echo "openblas   $(HAVE_OPENBLAS) (-lopenblas)"
 	@echo "lapacke    $(HAVE_LAPACKE) (-llapacke)"
+	@echo "c++        $(HAVE_CXX) ($(CXX): the CUDA kernels' host shim; $(CXXFLAGS_ALL))"
 	@echo "nvcc       $(HAVE_NVCC) ($(or $(NVCC),not found); CUDA=$(CUDA))"
+	@echo "cuda build $(BUILD_CUDA)$(if $(filter yes,$(BUILD_CUDA)), ($(NVCC_FLAGS)),$(if $(filter yes,$(HAVE_NVCC)), (make CUDA=1 builds the GPU path),))"
 	@echo "cublas     $(HAVE_CUBLAS)"
 	@echo "cuda arch  $(CUDA_ARCH)"
 	@echo "missing    $(or $(strip $(MISSING)),none)"
@@ -286,6 +384,7 @@ deps:
 	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-tsan
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TEST_CXX_OBJS:.o=.d) $(SHIM_OBJS:.o=.d) $(SHIM_TSAN).d \
+         $(if $(filter yes,$(BUILD_CUDA)),$(NVCC_OBJS:.o=.d))

@@ -4,10 +4,14 @@
  * (ggml's GGML_FP32_TO_FP16 on F16C hardware and numpy's astype(float16) agree).
  * fp32 -> bf16 follows ggml_compute_fp32_to_bf16: NaN keeps its sign and becomes quiet,
  * everything else rounds to nearest even on the upper 16 bits.
- * Header-only so that both the C compiler and nvcc inline it.
+ * Header-only, every function IG_HD (common/ig_hd.h), so that the C compiler, g++ and nvcc's
+ * host and device passes all inline the same text: the GPU quantizers round scales to fp16
+ * exactly as the CPU does.
  */
 #ifndef IG_HALF_H
 #define IG_HALF_H
+
+#include "ig_hd.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -16,22 +20,18 @@
 extern "C" {
 #endif
 
-static inline uint32_t ig_f32_bits(float f)
+IG_HD_INLINE uint32_t ig_f32_bits(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
+    return ig_hd_f32_bits(f);
 }
 
-static inline float ig_bits_f32(uint32_t u)
+IG_HD_INLINE float ig_bits_f32(uint32_t u)
 {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
+    return ig_hd_bits_f32(u);
 }
 
 /* binary16 -> binary32, exact for every input including subnormals, Inf and NaN. */
-static inline float ig_fp16_to_fp32(uint16_t h)
+IG_HD_INLINE float ig_fp16_to_fp32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
@@ -49,7 +49,7 @@ static inline float ig_fp16_to_fp32(uint16_t h)
 }
 
 /* binary32 -> binary16, round to nearest even. */
-static inline uint16_t ig_fp32_to_fp16(float f)
+IG_HD_INLINE uint16_t ig_fp32_to_fp16(float f)
 {
     uint32_t x = ig_f32_bits(f);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
@@ -68,12 +68,12 @@ static inline uint16_t ig_fp32_to_fp16(float f)
     return sign | (uint16_t)(ax >> 13);
 }
 
-static inline float ig_bf16_to_fp32(uint16_t h)
+IG_HD_INLINE float ig_bf16_to_fp32(uint16_t h)
 {
     return ig_bits_f32((uint32_t)h << 16);
 }
 
-static inline uint16_t ig_fp32_to_bf16(float f)
+IG_HD_INLINE uint16_t ig_fp32_to_bf16(float f)
 {
     uint32_t u = ig_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u)  /* NaN: force quiet */

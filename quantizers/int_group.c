@@ -9,26 +9,15 @@
  */
 #include "ext_types.h"
 
+#include "ext_block.h"
 #include "quant_util.h"
 
 #include "../common/ig_error.h"
-#include "../common/ig_half.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 /* ---- static helpers ------------------------------------------------------------------- */
-
-/* The smallest fp16 >= s, for 0 < s finite; Inf (0x7c00) when s > 65504. */
-static ig_half int_group_fp16_ceil(float s)
-{
-    ig_half h = ig_fp32_to_fp16(s);
-    if ((h & 0x7c00u) != 0x7c00u && ig_fp16_to_fp32(h) < s)
-        h++;   /* positive binary16 bits are ordered: +1 is the next value up */
-    return h;
-}
 
 /* "I4_G32" ... for messages. */
 static const char *int_group_name(char *buf, size_t size, int64_t group, int bits)
@@ -45,55 +34,19 @@ static int int_group_check_shape(const char *fn, int64_t group, int bits)
                         "an even group)", fn, (long long)group, bits);
 }
 
-/* d and zero of group number index, x: [group], all finite (see int_group_params). */
+/* d and zero of group number index, x: [group], all finite: ext_block.h's rule, with the
+ * failure (a scale past fp16's 65504) named. */
 static int int_group_params_finite(const char *fn, const char *name, int64_t index,
                                    const float *x, int64_t group, int bits, ig_half *d,
                                    uint8_t *zero)
 {
-    const int maxq = (1 << bits) - 1;
-    float min = 0.0f, max = 0.0f;   /* the range always includes 0 */
-    for (int64_t j = 0; j < group; j++) {
-        min = QUANT_MIN(min, x[j]);
-        max = QUANT_MAX(max, x[j]);
-    }
-    float s = (max - min) / (float)maxq;
-    if (s == 0.0f) {
-        /* zero range (all zeros, or a range that underflows): AutoGPTQ's [-1, +1] */
-        min = -1.0f;
-        max = 1.0f;
-        s = 2.0f / (float)maxq;
-    }
-    if (!isfinite(s) || (int_group_fp16_ceil(s) & 0x7c00u) == 0x7c00u)
-        return ig_error_set(IG_EINVAL, "%s: %s: group %lld spans [%g, %g] and needs scale %g, "
-                            "past fp16's 65504", fn, name, (long long)index, (double)min,
-                            (double)max, (double)s);
-    *d = int_group_fp16_ceil(s);
-    /* -min / d <= -min / s <= maxq, so the clamp only guards against rounding */
-    const int z = quant_nearest_int(-min / ig_fp16_to_fp32(*d));
-    *zero = (uint8_t)QUANT_MAX(0, QUANT_MIN(maxq, z));
-    return 0;
-}
-
-/* Codes of one group with scale d and zero point zero, then packed after the block head. */
-static void int_group_block_pack(const float *x, int64_t group, int bits, ig_half d,
-                                 uint8_t zero, uint8_t *blk)
-{
-    const int maxq = (1 << bits) - 1;
-    const float scale = ig_fp16_to_fp32(d);
-    uint8_t *qs = blk + INT_GROUP_HEAD_BYTES;
-    memcpy(blk, &d, sizeof d);   /* little-endian host, as GGUF */
-    blk[2] = zero;
-    blk[3] = 0;                  /* reserved */
-    if (bits == 4)
-        memset(qs, 0, (size_t)group / 2);
-    for (int64_t j = 0; j < group; j++) {
-        /* |x / scale| <= maxq: scale >= (max - min) / maxq and x lies in [min, max] */
-        const int q = QUANT_MAX(0, QUANT_MIN(maxq, quant_nearest_int(x[j] / scale) + zero));
-        if (bits == 8)
-            qs[j] = (uint8_t)q;
-        else
-            qs[j / 2] |= (uint8_t)(j % 2 == 0 ? q : q << 4);   /* even element: low nibble */
-    }
+    if (!int_group_params_hd(x, group, bits, d, zero))
+        return 0;
+    float min, max;
+    const float s = int_group_range_hd(x, group, bits, &min, &max);
+    return ig_error_set(IG_EINVAL, "%s: %s: group %lld spans [%g, %g] and needs scale %g, "
+                        "past fp16's 65504", fn, name, (long long)index, (double)min,
+                        (double)max, (double)s);
 }
 
 /* ---- public functions ----------------------------------------------------------------- */
@@ -127,14 +80,14 @@ int int_group_quantize_row_ref(const float *x, void *dst, int64_t n, int64_t gro
     if (rc)
         return rc;
     const size_t block_bytes = int_group_block_bytes(group, bits);
-    uint8_t *out = dst;
+    uint8_t *out = (uint8_t *)dst;
     for (int64_t b = 0; b < n / group; b++) {
         ig_half d = 0;
         uint8_t zero = 0;
         rc = int_group_params_finite(fn, name, b, x + b * group, group, bits, &d, &zero);
         if (rc)
             return rc;
-        int_group_block_pack(x + b * group, group, bits, d, zero, out + (size_t)b * block_bytes);
+        int_group_block_pack_hd(x + b * group, group, bits, d, zero, out + (size_t)b * block_bytes);
     }
     return 0;
 }
@@ -143,19 +96,9 @@ void int_group_dequantize_row_ref(const void *src, float *y, int64_t n, int64_t 
 {
     assert((bits == 4 || bits == 8) && group > 0 && group % 2 == 0 && n % group == 0);
     const size_t block_bytes = int_group_block_bytes(group, bits);
-    const uint8_t *in = src;
-    for (int64_t b = 0; b < n / group; b++) {
-        const uint8_t *blk = in + (size_t)b * block_bytes;
-        const uint8_t *qs = blk + INT_GROUP_HEAD_BYTES;
-        ig_half d;
-        memcpy(&d, blk, sizeof d);
-        const float scale = ig_fp16_to_fp32(d);
-        const int zero = blk[2];
-        for (int64_t j = 0; j < group; j++) {
-            const int q = bits == 8 ? qs[j] : (j % 2 == 0 ? qs[j / 2] & 0x0F : qs[j / 2] >> 4);
-            y[b * group + j] = (float)(q - zero) * scale;
-        }
-    }
+    const uint8_t *in = (const uint8_t *)src;
+    for (int64_t b = 0; b < n / group; b++)
+        int_group_block_dequantize_hd(in + (size_t)b * block_bytes, group, bits, y + b * group);
 }
 
 /* ---- the six table entries ------------------------------------------------------------ */

@@ -1,12 +1,11 @@
-/* k_quant_search.c — scale searches and bit packing shared by Q2_K … Q6_K.
+/* k_quant_search.c — scale searches and bit packing shared by Q2_K … Q6_K, as exported C
+ * functions.
  *
- * Reimplements the helper searches of ggml/src/ggml-quants.c (make_qx_quants,
- * make_q3_quants, make_qkx2_quants, make_qkx3_quants, make_qp_quants) so that the
- * k-quant reference quantizers in q2_k.c … q6_k.c produce llama-quantize's bytes.
- * Everything is float32 in source order; an expression such as w*x[i]*l is evaluated
- * (w*x[i])*l exactly as in C, so keep the operand order when editing. The comments give
- * each search as math; the code keeps ggml's loop structure because the bytes depend on it,
- * which is why the searches run longer than most functions here.
+ * The searches reimplement the helper searches of ggml/src/ggml-quants.c (make_qx_quants,
+ * make_q3_quants, make_qkx2_quants, make_qkx3_quants, make_qp_quants) so that the k-quant
+ * reference quantizers produce llama-quantize's bytes. Their bodies live once, in
+ * k_quant_search_block.h, where nvcc compiles them for the device as well; this file gives
+ * the callers outside the block quantizers (the IQ types, quant_grid.c, tests) linkable names.
  */
 /* No contraction of a*b + c into a fused multiply-add: ggml rounds every product. GCC
  * ignores the standard pragma (its ISO C modes already default to fp-contract=off), so it
@@ -19,342 +18,43 @@
 
 #include "k_quant_search.h"
 
+#include "k_quant_search_block.h"
+
 #include "../common/ig_error.h"
 
 #include <math.h>
 #include <string.h>
 
-/* ---- small helpers ---------------------------------------------------------------- */
+/* ---- the searches: the shared host/device bodies of k_quant_search_block.h ---------- */
 
-static inline int kq_clamp(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* The per-element weight of make_qx_quants when no explicit weights are given. */
-static inline float kq_qx_weight(const float *qw, int rmse_type, const float *x, int i)
-{
-    if (qw)
-        return qw[i];
-    if (rmse_type == 1)
-        return x[i] * x[i];
-    if (rmse_type == 2)
-        return 1;
-    if (rmse_type == 3)
-        return fabsf(x[i]);
-    return sqrtf(fabsf(x[i]));
-}
-
-/* Signed value of the first element with the largest |x| (ties keep the earlier one). */
-static float kq_signed_absmax(int n, const float *x, float *amax_out)
-{
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    *amax_out = amax;
-    return max;
-}
-
-/* Weighted error of codes L under x ~ scale*L + min: squared or absolute. */
-static float kq_affine_error(int n, const float *x, const float *w, const uint8_t *L,
-                             float scale, float min, enum kq_error err)
-{
-    float total = 0;
-    for (int i = 0; i < n; ++i) {
-        float diff = scale * L[i] + min - x[i];
-        diff = err == KQ_ERR_ABS ? fabsf(diff) : diff * diff;
-        float wi = w ? w[i] : x[i] * x[i];
-        total += wi * diff;
-    }
-    return total;
-}
-
-/* ---- symmetric searches ----------------------------------------------------------- */
-
-/* Least squares for a fixed set of codes l_i: scale = Σ w x l / Σ w l², and the fit
- * improves when (Σ w x l)² / Σ w l² grows, i.e. when sumlx² > best · suml2. */
 float kq_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type,
                         const float *qw)
 {
-    float amax;
-    float max = kq_signed_absmax(n, x, &amax);
-    if (amax < KQ_GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = -nmax / max;
-    if (rmse_type == 0) {
-        for (int i = 0; i < n; ++i)
-            L[i] = (int8_t)(nmax + kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1));
-        return 1 / iscale;
-    }
-    int return_early = 0;
-    if (rmse_type < 0) {
-        rmse_type = -rmse_type;
-        return_early = 1;
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = (int8_t)(l + nmax);
-        float w = kq_qx_weight(qw, rmse_type, x, i);
-        sumlx += w * x[i] * l;
-        suml2 += w * l * l;
-    }
-    float scale = suml2 ? sumlx / suml2 : 0.0f;
-    if (return_early)
-        return suml2 > 0 ? 0.5f * (scale + 1 / iscale) : 1 / iscale;
-    float best = scale * sumlx;
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0)
-            continue;
-        iscale = -(nmax + 0.1f * is) / max;
-        sumlx = suml2 = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1);
-            float w = kq_qx_weight(qw, rmse_type, x, i);
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; ++i)
-                L[i] = (int8_t)(nmax + kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1));
-            scale = sumlx / suml2;
-            best = scale * sumlx;
-        }
-    }
-    return scale;
+    return kq_make_qx_quants_hd(n, nmax, x, L, rmse_type, qw);
 }
 
-/* Start from rounding at iscale = -nmax/max, then up to 5 sweeps of coordinate descent:
- * with element i removed, the best code for x_i is round(x_i · sl2 / slx); accept it when
- * slx'² / sl2' > sumlx² / suml2 (compared cross-multiplied, as ggml does). */
 float kq_make_q3_quants(int n, int nmax, const float *x, int8_t *L, enum kq_refine refine)
 {
-    float amax;
-    float max = kq_signed_absmax(n, x, &amax);
-    if (amax < KQ_GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = -nmax / max;
-    if (refine == KQ_ROUND_ONLY) {
-        for (int i = 0; i < n; ++i)
-            L[i] = (int8_t)(nmax + kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1));
-        return 1 / iscale;
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = kq_clamp(kq_nearest_int(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = (int8_t)l;
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * l;
-        suml2 += w * l * l;
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int n_changed = 0;
-        for (int i = 0; i < n; ++i) {
-            float w = x[i] * x[i];
-            float slx = sumlx - w * x[i] * L[i];
-            if (!(slx > 0))
-                continue;
-            float sl2 = suml2 - w * L[i] * L[i];
-            int new_l = kq_clamp(kq_nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
-            if (new_l == L[i])
-                continue;
-            slx += w * x[i] * new_l;
-            sl2 += w * new_l * new_l;
-            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-                L[i] = (int8_t)new_l;
-                sumlx = slx;
-                suml2 = sl2;
-                ++n_changed;
-            }
-        }
-        if (!n_changed)
-            break;
-    }
-    for (int i = 0; i < n; ++i)
-        L[i] = (int8_t)(L[i] + nmax);
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-/* ---- asymmetric searches ---------------------------------------------------------- */
-
-/* The two generations of ggml's asymmetric search differ in two details only. */
-enum kq_qkx_variant {
-    KQ_QKX2,   /* constant group: max == min; candidate codes: clamp(round(v), 0, nmax) */
-    KQ_QKX3,   /* constant group: max <= min; candidate codes: v > 0 ? round(min(v, nmax)) : 0 */
-};
-
-/* For fixed codes l_i the weighted least-squares fit of x ≈ scale·l + min is
- *   D = Σw·Σwl² − (Σwl)²,  scale = (Σw·Σwlx − Σwx·Σwl)/D,  min = (Σwl²·Σwx − Σwl·Σwlx)/D,
- * with min forced to 0 (and scale = Σwlx/Σwl²) when the fit wants a positive min.
- * min changes as better fits are found, and later candidates (their iscale and codes) use
- * the updated min, exactly as in ggml. w == NULL means w = x². */
-static float kq_qkx_search(int n, int nmax, const float *x, const float *w, uint8_t *L,
-                           float *the_min, uint8_t *Laux, float rmin, float rdelta,
-                           int nstep, enum kq_error err, enum kq_qkx_variant variant)
-{
-    float min = x[0], max = x[0];
-    float sum_w = w ? w[0] : x[0] * x[0];
-    float sum_x = sum_w * x[0];
-    for (int i = 1; i < n; ++i) {
-        if (x[i] < min)
-            min = x[i];
-        if (x[i] > max)
-            max = x[i];
-        float wi = w ? w[i] : x[i] * x[i];
-        sum_w += wi;
-        sum_x += wi * x[i];
-    }
-    if (min > 0)
-        min = 0;
-    if (variant == KQ_QKX2 ? max == min : max <= min) {
-        memset(L, 0, (size_t)n);
-        *the_min = -min;
-        return 0.f;
-    }
-    float iscale = nmax / (max - min);
-    float scale = 1 / iscale;
-    for (int i = 0; i < n; ++i)
-        L[i] = (uint8_t)kq_clamp(kq_nearest_int(iscale * (x[i] - min)), 0, nmax);
-    float best_error = kq_affine_error(n, x, w, L, scale, min, err);
-    if (nstep < 1) {
-        *the_min = -min;
-        return scale;
-    }
-    for (int is = 0; is <= nstep; ++is) {
-        iscale = (rmin + rdelta * is + nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-        for (int i = 0; i < n; ++i) {
-            int l;
-            if (variant == KQ_QKX3) {
-                /* min may have moved close to max, so v can be huge, Inf or NaN */
-                float v = iscale * (x[i] - min);
-                l = v > 0 ? kq_nearest_int(v < nmax ? v : (float)nmax) : 0;
-            } else {
-                l = kq_clamp(kq_nearest_int(iscale * (x[i] - min)), 0, nmax);
-            }
-            Laux[i] = (uint8_t)l;
-            float wi = w ? w[i] : x[i] * x[i];
-            sum_l += wi * l;
-            sum_l2 += wi * l * l;
-            sum_xl += wi * l * x[i];
-        }
-        float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (!(D > 0))
-            continue;
-        float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-        float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-        if (this_min > 0) {
-            this_min = 0;
-            this_scale = sum_xl / sum_l2;
-        }
-        float cur_error = kq_affine_error(n, x, w, Laux, this_scale, this_min, err);
-        if (cur_error < best_error) {
-            memcpy(L, Laux, (size_t)n);
-            best_error = cur_error;
-            scale = this_scale;
-            min = this_min;
-        }
-    }
-    *the_min = -min;
-    return scale;
+    return kq_make_q3_quants_hd(n, nmax, x, L, refine);
 }
 
 float kq_make_qkx2_quants(int n, int nmax, const float *x, const float *w, uint8_t *L,
                           float *the_min, uint8_t *Laux, float rmin, float rdelta,
                           int nstep, enum kq_error err)
 {
-    return kq_qkx_search(n, nmax, x, w, L, the_min, Laux, rmin, rdelta, nstep, err, KQ_QKX2);
+    return kq_make_qkx2_quants_hd(n, nmax, x, w, L, the_min, Laux, rmin, rdelta, nstep, err);
 }
 
 float kq_make_qkx3_quants(int n, int nmax, const float *x, const float *w, uint8_t *L,
                           float *the_min, uint8_t *Laux, float rmin, float rdelta,
                           int nstep, enum kq_error err)
 {
-    return kq_qkx_search(n, nmax, x, w, L, the_min, Laux, rmin, rdelta, nstep, err, KQ_QKX3);
+    return kq_make_qkx3_quants_hd(n, nmax, x, w, L, the_min, Laux, rmin, rdelta, nstep, err);
 }
 
-/* ---- scale-of-scales search ------------------------------------------------------- */
-
-/* Scale for non-negative x: try iscale = (nmax + 0.1k)/max for k = -4..4 by weighted MSE,
- * then refine the codes by coordinate descent (up to 5 sweeps) and return the
- * least-squares scale Σwxl/Σwl². Codes are stored through uint8_t as in ggml, so a
- * negative rounding (x < 0 only from a degenerate fit) wraps the same way. */
 float kq_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *w)
 {
-    float max = 0;
-    for (int i = 0; i < n; ++i)
-        max = max > x[i] ? max : x[i];
-    if (max < KQ_GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = nmax / max;
-    for (int i = 0; i < n; ++i)
-        L[i] = (uint8_t)kq_nearest_int(iscale * x[i]);
-    float scale = 1 / iscale;
-    float best_mse = 0;
-    for (int i = 0; i < n; ++i) {
-        float diff = x[i] - scale * L[i];
-        best_mse += w[i] * diff * diff;
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        float iscale_is = (0.1f * is + nmax) / max;
-        float scale_is = 1 / iscale_is;
-        float mse = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = kq_nearest_int(iscale_is * x[i]);
-            l = l < nmax ? l : nmax;
-            float diff = x[i] - scale_is * l;
-            mse += w[i] * diff * diff;
-        }
-        if (mse < best_mse) {
-            best_mse = mse;
-            iscale = iscale_is;
-        }
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = kq_nearest_int(iscale * x[i]);
-        l = l < nmax ? l : nmax;
-        L[i] = (uint8_t)l;
-        sumlx += w[i] * x[i] * l;
-        suml2 += w[i] * l * l;
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int n_changed = 0;
-        for (int i = 0; i < n; ++i) {
-            float slx = sumlx - w[i] * x[i] * L[i];
-            float sl2 = suml2 - w[i] * L[i] * L[i];
-            if (!(slx > 0 && sl2 > 0))
-                continue;
-            int new_l = kq_nearest_int(x[i] * sl2 / slx);
-            new_l = new_l < nmax ? new_l : nmax;
-            if (new_l == L[i])
-                continue;
-            slx += w[i] * x[i] * new_l;
-            sl2 += w[i] * new_l * new_l;
-            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                L[i] = (uint8_t)new_l;
-                sumlx = slx;
-                suml2 = sl2;
-                ++n_changed;
-            }
-        }
-        if (!n_changed)
-            break;
-    }
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    return kq_make_qp_quants_hd(n, nmax, x, L, w);
 }
 
 /* ---- row checks and bit packing ------------------------------------------------------------------ */
@@ -369,48 +69,25 @@ int kq_check_row_length(const char *fn, const char *type_name, int64_t n)
 
 void kq_pack_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t *scales)
 {
-    if (j < 4) {
-        scales[j] = ls;
-        scales[j + 4] = lm;
-    } else {
-        scales[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-        scales[j - 4] |= (uint8_t)((ls >> 4) << 6);
-        scales[j] |= (uint8_t)((lm >> 4) << 6);
-    }
+    kq_pack_scale_min_k4_hd(j, ls, lm, scales);
 }
 
 void kq_get_scale_min_k4(int j, const uint8_t *scales, uint8_t *sc, uint8_t *m)
 {
-    if (j < 4) {
-        *sc = scales[j] & 63;
-        *m = scales[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
-        *m = (uint8_t)((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
-    }
+    kq_get_scale_min_k4_hd(j, scales, sc, m);
 }
 
 void kq_pack_q3_scale(int j, int l, uint8_t *scales)
 {
-    if (j < 8)
-        scales[j] = (uint8_t)(l & 0xF);
-    else
-        scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
-    scales[8 + j % 4] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+    kq_pack_q3_scale_hd(j, l, scales);
 }
 
 int kq_get_q3_scale(int j, const uint8_t *scales)
 {
-    int low = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
-    int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
-    return (low | (high << 4)) - 32;
+    return kq_get_q3_scale_hd(j, scales);
 }
 
 void kq_pack_2bit(const uint8_t *L, uint8_t *qs)
 {
-    for (int h = 0; h < 2; ++h)
-        for (int l = 0; l < 32; ++l) {
-            const uint8_t *e = L + 128 * h + l;
-            qs[32 * h + l] = (uint8_t)(e[0] | (e[32] << 2) | (e[64] << 4) | (e[96] << 6));
-        }
+    kq_pack_2bit_hd(L, qs);
 }

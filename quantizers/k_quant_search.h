@@ -10,9 +10,13 @@
  * kq_nearest_int), including its integer wrap-arounds on stores into uint8_t/int8_t, so
  * the packed bytes equal llama-quantize's. Do not "simplify" an expression here without
  * re-running the golden tests in tests/quantizers/test_k_quants.c.
+ * The bodies, the rounding kq_nearest_int and the enums live in k_quant_search_block.h
+ * (host and device); the functions below are their exported C names.
  */
 #ifndef K_QUANT_SEARCH_H
 #define K_QUANT_SEARCH_H
+
+#include "k_quant_search_block.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,33 +24,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* A group whose largest |x| is below this is treated as all zero (ggml's GROUP_MAX_EPS). */
-#define KQ_GROUP_MAX_EPS 1e-15f
-
-/* Error measure of the asymmetric searches (ggml's use_mad flag). */
-enum kq_error {
-    KQ_ERR_SQUARED = 0,   /* sum of w * (q - x)^2 */
-    KQ_ERR_ABS = 1,       /* sum of w * |q - x|   (Q2_K without imatrix) */
-};
-
-/* Whether make_q3_quants refines the plain rounding (ggml's do_rmse flag). */
-enum kq_refine {
-    KQ_ROUND_ONLY = 0,
-    KQ_REFINE_RMSE = 1,
-};
-
-/* Round to nearest, ties to even, exactly as ggml's nearest_int: adding 1.5 * 2^23 makes
- * the float32 adder do the rounding, and the low 23 mantissa bits then hold the integer
- * biased by 2^22. Valid for |f| <= 4194303; outside that range (or for NaN) it returns a
- * deterministic garbage value, as ggml does in release builds, and callers clamp it. */
-static inline int kq_nearest_int(float f)
-{
-    float v = f + 12582912.0f;
-    int32_t i;
-    memcpy(&i, &v, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
 
 /* Symmetric signed scale (ggml make_qx_quants). x is [n]; L receives [n] codes in
  * 0 .. 2*nmax-1 (code c stands for c - nmax). Weights: qw[i] when qw != NULL, otherwise

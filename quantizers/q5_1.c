@@ -7,70 +7,31 @@
  */
 #include "q_legacy.h"
 
-#include "k_quant_search.h"
+#include "q_legacy_block.h"
+
 #include "quant_util.h"
 
-#include "../common/ig_half.h"
-
 #include <assert.h>
-#include <float.h>
 
 /* ---- quantize ------------------------------------------------------------------------- */
 
-/* quantize_row_q5_1_ref for one block: [min, max] in 31 steps. ggml does not clamp the
- * level here: (x - min)/d + 0.5 stays below 32 because x <= max. */
-static void q5_1_block_ref(const float *x, block_q5_1 *y)
-{
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < QK5_1; j++) {
-        const float v = x[j];
-        if (v < min)
-            min = v;
-        if (v > max)
-            max = v;
-    }
-    const float d = (max - min) / ((1 << 5) - 1);
-    const float id = d ? 1.0f / d : 0.0f;
-    y->d = ig_fp32_to_fp16(d);
-    y->m = ig_fp32_to_fp16(min);
-
-    uint8_t q[QK5_1];
-    for (int j = 0; j < QK5_1; ++j) {
-        const float x0 = (x[j] - min) * id;
-        q[j] = (uint8_t)quant_trunc_i8(x0 + 0.5f);
-    }
-    quant_pack5(q, y->qs, y->qh);
-}
-
-/* quantize_row_q5_1_impl for one block: weighted scale + min search (quant_util.h). */
-static void q5_1_block_impl(const float *x, block_q5_1 *y, const float *qw, float sigma2)
-{
-    float weight[QK5_1];
-    uint8_t L[QK5_1], Laux[QK5_1];
-    for (int j = 0; j < QK5_1; ++j)
-        weight[j] = qw[j] * sqrtf(sigma2 + x[j] * x[j]);
-    float min;
-    float d = kq_make_qkx3_quants(QK5_1, 31, x, weight, L, &min, Laux, -0.9f, 0.05f, 36, KQ_ERR_SQUARED);
-    y->d = ig_fp32_to_fp16(d);
-    y->m = ig_fp32_to_fp16(-min);
-    quant_pack5(L, y->qs, y->qh);
-}
+/* The block rules are q_legacy_block.h's (shared with the GPU kernels); a row is its blocks. */
 
 int q5_1_quantize_row_ref(const float *x, void *dst, int64_t n, const float *imatrix)
 {
     int rc = quant_check_row32("q5_1_quantize_row_ref", "Q5_1", n);
     if (rc)
         return rc;
-    block_q5_1 *y = dst;
+    block_q5_1 *y = (block_q5_1 *)dst;
     const int64_t nb = n / QK5_1;
     if (!imatrix) {
         for (int64_t i = 0; i < nb; ++i)
-            q5_1_block_ref(x + QK5_1 * i, &y[i]);
+            q5_1_block_quantize_hd(x + QK5_1 * i, &y[i]);
         return 0;
     }
     const float sigma2 = quant_row_sigma2(x, n);
     for (int64_t i = 0; i < nb; ++i)
-        q5_1_block_impl(x + QK5_1 * i, &y[i], imatrix + QK5_1 * i, sigma2);
+        q5_1_block_quantize_imatrix_hd(x + QK5_1 * i, &y[i], imatrix + QK5_1 * i, sigma2);
     return 0;
 }
 
@@ -79,14 +40,7 @@ int q5_1_quantize_row_ref(const float *x, void *dst, int64_t n, const float *ima
 void q5_1_dequantize_row_ref(const void *src, float *y, int64_t n)
 {
     assert(n % QK5_1 == 0);
-    const block_q5_1 *x = src;
-    const int64_t nb = n / QK5_1;
-    for (int64_t i = 0; i < nb; i++) {
-        const float d = ig_fp16_to_fp32(x[i].d);
-        const float m = ig_fp16_to_fp32(x[i].m);
-        for (int j = 0; j < QK5_1; ++j) {
-            const int q = quant_unpack5(x[i].qs, x[i].qh, j);
-            y[i * QK5_1 + j] = q * d + m;
-        }
-    }
+    const block_q5_1 *x = (const block_q5_1 *)src;
+    for (int64_t i = 0; i < n / QK5_1; i++)
+        q5_1_block_dequantize_hd(&x[i], y + i * QK5_1);
 }

@@ -5,10 +5,14 @@
  * That needs a*b + c to round twice, as in an x86-64 llama.cpp build (ggml-base gets no
  * -march flags there, so no FMA): gcc under -std=c11 defaults to -ffp-contract=off, clang
  * is told so below, and a gnu-mode gcc build with FMA enabled is refused.
- * Header-only (static inline) so each quantizer stays one file; for quantizers/ only.
+ * Header-only (static inline) so each quantizer stays one file; for quantizers/ only. The
+ * helpers the block quantizers share with the device (rounding, 5-bit packing) live in
+ * quant_util_block.h, included here.
  */
 #ifndef QUANT_UTIL_H
 #define QUANT_UTIL_H
+
+#include "quant_util_block.h"
 
 #include "../common/ig_error.h"
 
@@ -24,12 +28,6 @@
 #error "with FMA enabled, build quantizers/ with -std=c11 (it implies -ffp-contract=off)"
 #endif
 
-/* ggml's GROUP_MAX_EPS: a group whose largest |x| is below this is treated as all zero. */
-#define QUANT_GROUP_MAX_EPS 1e-15f
-
-#define QUANT_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define QUANT_MAX(a, b) ((a) > (b) ? (a) : (b))
-
 /* ---- argument checks ---------------------------------------------------------------- */
 
 /* 0 when n is a whole, non-negative number of 32-element blocks; otherwise records
@@ -40,57 +38,6 @@ static inline int quant_check_row32(const char *fn, const char *type_name, int64
         return 0;
     return ig_error_set(IG_EINVAL, "%s: %s row length %lld is not a non-negative multiple of 32",
                         fn, type_name, (long long)n);
-}
-
-/* ---- rounding ----------------------------------------------------------------------- */
-
-/* ggml's nearest_int: adding 1.5 * 2^23 makes the fp32 adder round to an integer (to
- * nearest, ties to even); the low 23 bits of the sum then hold that integer + 2^22.
- * Exact for |f| <= 4194303. ggml asserts that bound; here a larger or NaN f (possible
- * only from NaN/Inf input) gives an arbitrary but defined integer. */
-static inline int quant_nearest_int(float f)
-{
-    float v = f + 12582912.0f;
-    int32_t i;
-    memcpy(&i, &v, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
-
-/* ggml's `(int8_t)(v)` on x86-64: cvttss2si truncates toward zero into 32 bits (NaN and
- * out-of-range give 0x80000000) and the low byte is kept. C leaves out-of-range float to
- * integer conversions undefined, so the instruction's result is spelled out. Also serves
- * `(uint8_t)(v)` through a cast of the result. */
-static inline int quant_trunc_i8(float v)
-{
-    int32_t t = (v > -2147483648.0f && v < 2147483648.0f) ? (int32_t)v : INT32_MIN;
-    int low = (int)((uint32_t)t & 0xffu);
-    return low > 127 ? low - 256 : low;
-}
-
-/* ---- packing ------------------------------------------------------------------------ */
-
-/* Q5_0 / Q5_1 layout of 32 levels q[j] in 0..31: qs[j] holds the low 4 bits of q[j]
- * (low nibble) and of q[j + 16] (high nibble); bit j of qh, a little-endian u32, holds
- * bit 4 of q[j]. */
-static inline void quant_pack5(const uint8_t *q, uint8_t *qs, uint8_t *qh)
-{
-    uint32_t h = 0;
-    for (int j = 0; j < 16; ++j) {
-        qs[j] = (uint8_t)((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
-        h |= ((q[j] & 0x10u) >> 4) << j;
-        h |= ((q[j + 16] & 0x10u) >> 4) << (j + 16);
-    }
-    for (int b = 0; b < 4; ++b)
-        qh[b] = (uint8_t)(h >> (8 * b));
-}
-
-/* The 5-bit level of element j (0..31) of a Q5_0 / Q5_1 block. */
-static inline int quant_unpack5(const uint8_t *qs, const uint8_t *qh, int j)
-{
-    uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 |
-                 (uint32_t)qh[3] << 24;
-    int low = j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
-    return low | (int)(((h >> j) & 1u) << 4);
 }
 
 /* ---- weighted scale searches (k-quant machinery reused by the imatrix paths) ---------- */
