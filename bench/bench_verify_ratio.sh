@@ -8,6 +8,9 @@
 #                 Q4_K_M file against the F16 source; llama.cpp: llama-perplexity's two runs,
 #                 --kl-divergence-base on the F16 file and --kl-divergence on the Q4_K_M file,
 #                 counted as the two evaluations' time),
+#   (c) kld_pair with "matmul": "q8": (b) with `ingot verify --matmul q8` (llama.cpp's integer
+#                 arithmetic for the quantized weights, kernels/cpu/q8_dot.h); (a) and (b) carry
+#                 "matmul": "fp32",
 # on tl3m and on a ~100M-parameter synth model (ingot synth: 14 blocks of 768, ff 2048, 12
 # heads; made on the first run with ingot convert to F16 and Q4_K_M).
 #
@@ -22,7 +25,9 @@
 # (a shared machine makes the figures noisy: compare the repeats' spread) and the commands.
 # ingot's time is its own "scored N windows" figure (-v: evaluation and statistics, not loading
 # or tokenizing); llama.cpp's is llama_decode's over the same windows (verify_ratio_node.mjs),
-# without llama-perplexity's log-softmax/KL pass: in llama.cpp's favour.
+# without llama-perplexity's log-softmax/KL pass: in llama.cpp's favour. Both also report the CPU
+# seconds spent there (cpu_ratio = llama's / ingot's): on a loaded machine, with THREADS 1, a
+# steadier measure than the wall clock (with more threads it counts OpenMP's spinning too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-32}
@@ -53,43 +58,57 @@ fi
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
-# ingot_time ARGS...: the median of R runs' "scored N windows ... in S s", one per line on stderr too
+# ingot_time ARGS...: "WALL CPU", the medians of R runs' "scored N windows ... in S s (cpu C s)",
+# each run's on stderr too
 ingot_time() {
-    local i s all=""
+    local i s c line all="" cpus=""
     for ((i = 0; i < R; i++)); do
-        s=$("$INGOT" verify -v "$@" --ctx $CTX --chunks "$W" --threads "$T" 2>&1 >/dev/null |
-            sed -n 's/.*scored [0-9]* windows of [0-9]* tokens in \([0-9.]*\)s.*/\1/p')
-        [ -n "$s" ] || { echo "ingot verify $* gave no timing" >&2; exit 1; }
+        line=$("$INGOT" verify -v "$@" --ctx $CTX --chunks "$W" --threads "$T" 2>&1 >/dev/null |
+               grep 'scored [0-9]* windows')
+        s=$(echo "$line" | sed -n 's/.*tokens in \([0-9.]*\)s.*/\1/p')
+        c=$(echo "$line" | sed -n 's/.*(cpu \([0-9.]*\)s).*/\1/p')
+        [ -n "$s" ] && [ -n "$c" ] || { echo "ingot verify $* gave no timing" >&2; exit 1; }
         all="$all $s"
+        cpus="$cpus $c"
     done
-    echo "$all" | tr ' ' '\n' | grep . | median
-    echo "ingot verify $*: $all s" >&2
+    echo "$(echo "$all" | tr ' ' '\n' | grep . | median) $(echo "$cpus" | tr ' ' '\n' | grep . | median)"
+    echo "ingot verify $*: $all s (cpu $cpus s)" >&2
 }
 
 run_model() {   # NAME F16 Q4_K_M TEXT
-    local name=$1 f16=$2 q4=$3 text=$4 load0 ll llf16 llq4 nwin ig_ppl ig_kld
+    local name=$1 f16=$2 q4=$3 text=$4 load0 ll llf16 llq4 nwin ig_ppl ig_kld ig_kld_q8
     load0=$(loadavg)
     ll=$(cd "$LLB" && ROUNDS=$R node verify_ratio_node.mjs "$(realpath "$text")" $CTX "$W" "$T" \
          "$(realpath "$f16")" "$(realpath "$q4")")
     echo "$ll" >&2
-    llf16=$(echo "$ll" | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["median_s"])')
-    llq4=$(echo "$ll" | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][1]["median_s"])')
+    llf16=$(echo "$ll" | python3 -c 'import json,sys; m=json.load(sys.stdin)["models"][0]; print(m["median_s"], m["cpu_s"])')
+    llq4=$(echo "$ll" | python3 -c 'import json,sys; m=json.load(sys.stdin)["models"][1]; print(m["median_s"], m["cpu_s"])')
     nwin=$(echo "$ll" | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["windows"])')
     ig_ppl=$(ingot_time --source "$f16" --eval "$text")
     ig_kld=$(ingot_time --source "$f16" "$q4" --eval "$text")
-    python3 - "$name" "$nwin" "$ig_ppl" "$ig_kld" "$llf16" "$llq4" "$load0" "$(loadavg)" <<EOF
+    ig_kld_q8=$(ingot_time --source "$f16" "$q4" --eval "$text" --matmul q8)
+    python3 - "$name" "$nwin" "$ig_ppl" "$ig_kld" "$ig_kld_q8" "$llf16" "$llq4" "$load0" "$(loadavg)" <<EOF
 import json, sys
-name, nwin, ig_ppl, ig_kld, llf16, llq4, l0, l1 = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+name, nwin = sys.argv[1], int(sys.argv[2])
+# each timing is "WALL CPU"
+ig_ppl, ig_kld, ig_kld_q8, llf16, llq4 = ([float(v) for v in a.split()] for a in sys.argv[3:8])
+l0, l1 = float(sys.argv[8]), float(sys.argv[9])
 tok = nwin * $CTX
 common = {"model": name, "n_ctx": $CTX, "windows": nwin, "threads": $T, "repeats": $R, "commit": "$COMMIT",
           "machine": "$MACHINE", "load_avg_before": l0, "load_avg_after": l1}
-cmd_ig = "$INGOT verify -v --source $f16 %s--eval $text --ctx $CTX --chunks $W --threads $T"
+cmd_ig = "$INGOT verify -v --source $f16 %s--eval $text --ctx $CTX --chunks $W --threads $T%s"
 cmd_ll = "node bench/verify_ratio_node.mjs $text $CTX $W $T $f16 $q4 (node-llama-cpp 3.22.1, ROUNDS=$R)"
-for what, ig_s, ll_s, ntok, extra in (("ppl", ig_ppl, llf16, tok, ""), ("kld_pair", ig_kld, llf16 + llq4, 2 * tok, "$q4 ")):
-    print(json.dumps({"bench": "verify_ratio", "what": what, **common, "tokens": ntok,
+pair = [llf16[0] + llq4[0], llf16[1] + llq4[1]]
+for what, mm, ig, ll, ntok, extra in (("ppl", "fp32", ig_ppl, llf16, tok, ""),
+                                      ("kld_pair", "fp32", ig_kld, pair, 2 * tok, "$q4 "),
+                                      ("kld_pair", "q8", ig_kld_q8, pair, 2 * tok, "$q4 ")):
+    ig_s, ll_s = ig[0], ll[0]
+    print(json.dumps({"bench": "verify_ratio", "what": what, "matmul": mm, **common, "tokens": ntok,
                       "ingot_s": ig_s, "ingot_tokens_per_s": round(ntok / ig_s, 1),
                       "llama_s": round(ll_s, 4), "llama_tokens_per_s": round(ntok / ll_s, 1),
-                      "ratio": round(ll_s / ig_s, 3), "command": cmd_ig % extra + " ; " + cmd_ll}))
+                      "ratio": round(ll_s / ig_s, 3), "ingot_cpu_s": ig[1], "llama_cpu_s": round(ll[1], 4),
+                      "cpu_ratio": round(ll[1] / ig[1], 3),
+                      "command": cmd_ig % (extra, " --matmul q8" if mm == "q8" else "") + " ; " + cmd_ll}))
 EOF
 }
 

@@ -10,6 +10,10 @@
  * and the next block see the outputs of the *quantized* model. Memory: with a model from
  * model_create_streamed, the embeddings, one block's fp32 weights (loaded before the block,
  * released after it), the samples' hidden states, one group's XᵀX and the packed results.
+ * Architectures: phi3's groups are its fused linears (attn_qkv, attn_output, ffn_up holding
+ * gate and up, ffn_down; AWQ folds into the v and up rows of the fused producers); mixtral's
+ * FFN is its experts, each calibrated on the rows the router sends it (gate/up, then down),
+ * with no AWQ folding (ffn_norm feeds the router and every expert).
  */
 #ifndef CALIB_H
 #define CALIB_H

@@ -33,6 +33,27 @@ static const struct {
     {MODEL_IN_FFN_DOWN, {"ffn_down.weight", NULL, NULL}},
 };
 
+/* The linears of group gi: phi3 keeps q/k/v fused in attn_qkv and gate/up fused in ffn_up
+ * (as llama.cpp keeps them), so its groups have one linear each (engineer q3p). NULL past the
+ * group's last. */
+static const char *group_linear(const struct model_hparams *hp, int gi, int k)
+{
+    static const char *const phi3[4] = {"attn_qkv.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight"};
+    if (strcmp(hp->arch, "phi3") == 0)
+        return k == 0 ? phi3[gi] : NULL;
+    return groups[gi].linears[k];
+}
+
+/* Row offset of the rows that produce group gi's input inside the fused producer (phi3: v's
+ * rows after q's and k's in attn_qkv, up's after gate's in ffn_up), else 0. */
+static int64_t fused_row0(const struct model_hparams *hp, enum model_linear_input in)
+{
+    if (strcmp(hp->arch, "phi3") != 0)
+        return 0;
+    return in == MODEL_IN_ATTN_OUT ? (hp->n_head + hp->n_head_kv) * hp->head_dim
+           : in == MODEL_IN_FFN_DOWN ? hp->n_ff : 0;
+}
+
 /* ---- the block arena ------------------------------------------------------------------------- */
 
 /* A block's working memory: one allocation sized up front for the widest group input
@@ -54,7 +75,12 @@ static int arena_create(struct block_arena *a, const struct model_hparams *hp)
     const int64_t q = hp->n_head * hp->head_dim;
     int64_t dim = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
     dim = q > dim ? q : dim;
-    const int64_t lin_max = (hp->n_ff > q ? hp->n_ff : q) * hp->n_embd;
+    int64_t rows_max = hp->n_ff > q ? hp->n_ff : q;
+    if (strcmp(hp->arch, "phi3") == 0) {   /* fused: attn_qkv and gate/up in ffn_up */
+        const int64_t qkv = q + 2 * hp->n_head_kv * hp->head_dim;
+        rows_max = 2 * hp->n_ff > qkv ? 2 * hp->n_ff : qkv;
+    }
+    const int64_t lin_max = rows_max * hp->n_embd;
     const size_t dd = (size_t)(dim * dim), d = (size_t)dim;
     /* doubles first, then floats: every field stays aligned to its type */
     a->size_bytes = (dd + d) * sizeof(double) + (dd + 3 * d + (size_t)lin_max) * sizeof(float);
@@ -173,6 +199,8 @@ static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in
     switch (in) {
     case MODEL_IN_ATTN:
     case MODEL_IN_FFN:
+        /* gemma's norms are held as GGUF stores them, 1 + w already: dividing that by s is exact
+         * too (gem; no "+1, /s, −1" as on HF's weights) */
         snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, in == MODEL_IN_ATTN ? "attn_norm.weight" : "ffn_norm.weight");
         p = model_tensor_data(m, name, &n);
         for (int64_t j = 0; j < dim; j++)
@@ -180,18 +208,20 @@ static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in
         return true;
     case MODEL_IN_FFN_DOWN:   /* up's output row j feeds down's column j (gate's silu does not commute) */
         snprintf(name, sizeof name, "blk.%lld.ffn_up.weight", (long long)l);
-        unscale_rows(model_tensor_data(m, name, &n), dim, hp->n_embd, s);
+        unscale_rows(model_tensor_data(m, name, &n) + fused_row0(hp, in) * hp->n_embd, dim, hp->n_embd, s);
         return true;
     case MODEL_IN_ATTN_OUT:
         if (hp->n_head != hp->n_head_kv)
             return false;
-        snprintf(name, sizeof name, "blk.%lld.attn_v.weight", (long long)l);
-        unscale_rows(model_tensor_data(m, name, &n), dim, hp->n_embd, s);
+        snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, fused_row0(hp, in) ? "attn_qkv.weight" : "attn_v.weight");
+        unscale_rows(model_tensor_data(m, name, &n) + fused_row0(hp, in) * hp->n_embd, dim, hp->n_embd, s);
         snprintf(name, sizeof name, "blk.%lld.attn_v.bias", (long long)l);   /* qwen2 */
         p = model_tensor_data(m, name, &n);
         for (int64_t j = 0; p && j < dim; j++)
             p[j] /= s[j];
         return true;
+    case MODEL_IN_EXPERT:   /* mixtral's experts share ffn_norm with the router: not folded */
+        return false;
     }
     return false;
 }
@@ -234,7 +264,11 @@ static void report_step(struct group_ctx *g, const char *stage)
 }
 
 /* Quantize one linear W (in the model) of the group with statistics H; store the result. */
-static int quantize_linear(struct group_ctx *g, const char *name, const double *H, int64_t dim, float alpha)
+/* Quantize rows [row0, row0 + n_rows) of linear `name` (in the model; n_rows < 0: all of them)
+ * with statistics H of its input; the result holds the whole tensor (mixtral's expert stacks are
+ * quantized one expert's rows at a time, each with its own H). */
+static int quantize_slice(struct group_ctx *g, const char *name, int64_t row0, int64_t n_rows, const double *H,
+                          int64_t dim, float alpha)
 {
     int64_t n_elems = 0;
     float *W = model_tensor_data(g->m, name, &n_elems);
@@ -244,17 +278,22 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
         return ig_error_set(IG_EINVAL, "calib: tensor '%s' has no planned quantized type", name);
     /* a float fallback (rows that are no whole block, as llama-quantize's F16) is converted
      * as it is; GPTQ needs a grid */
-    const int64_t n = dim, m = n_elems / dim;
+    const int64_t n = dim, m = n_rows < 0 ? n_elems / dim : n_rows;
     const size_t row_bytes = quant_row_size_bytes(qt, n);
-    struct calib_tensor *t = add_result(g->res, name);
+    struct calib_tensor *t = (struct calib_tensor *)calib_result_find(g->res, name);
     float *orig = g->arena->orig, *imp = g->arena->imp;
+    if (!t && (t = add_result(g->res, name))) {
+        t->type = type;
+        t->size_bytes = row_bytes * (size_t)(n_elems / dim);
+        t->data = ig_malloc(t->size_bytes);
+        t->awq_alpha = alpha;
+    }
     if (!t)
         return ig_error_wrap(IG_ENOMEM, "calib: tensor '%s'", name);
-    t->type = type;
-    t->size_bytes = row_bytes * (size_t)m;
-    t->data = ig_malloc(t->size_bytes);
-    t->awq_alpha = alpha;
     int rc = t->data ? 0 : ig_error_wrap(IG_ENOMEM, "calib: tensor '%s' (%zu bytes)", name, t->size_bytes);
+    uint8_t *dst = t->data + (size_t)row0 * row_bytes;
+    W += row0 * n;
+    n_elems = m * n;
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
     const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n) : NULL;
     for (int64_t j = 0; j < n; j++)
@@ -262,23 +301,30 @@ static int quantize_linear(struct group_ctx *g, const char *name, const double *
     const bool gptq = g->o->method == CALIB_GPTQ || g->o->method == CALIB_AWQ_GPTQ;
     if (!rc && gptq && qt->block_elems > 1) {
         struct gptq_report rep;
-        rc = gptq_quantize(W, m, n, H, type, &g->o->gptq, t->data, &rep);
+        rc = gptq_quantize(W, m, n, H, type, &g->o->gptq, dst, &rep);
         t->damp_used = rep.damp_used;
         g->res->damp_raised += rep.damp_raised;
     } else if (!rc && g->o->method == CALIB_AWQ && qt->block_elems > 1) {
-        rc = awq_round(H, orig, m, n, imp, type, 20, 10, AWQ_ROUND_SWEEPS, t->data);
+        rc = awq_round(H, orig, m, n, imp, type, 20, 10, AWQ_ROUND_SWEEPS, dst);
     } else if (!rc) {
-        rc = quantize_rows(qt, name, orig, m, n, imp, t->data);
+        rc = quantize_rows(qt, name, orig, m, n, imp, dst);
     }
     if (rc && (gptq || g->o->method == CALIB_AWQ) && qt->block_elems > 1)
         rc = ig_error_wrap(rc, "tensor '%s'", name);   /* GPTQ and awq_round do not know it */
     if (!rc) {
         /* the model continues with the dequantized weights */
         for (int64_t r = 0; r < m; r++)
-            qt->dequantize_row_ref(t->data + (size_t)r * row_bytes, W + r * n, n);
-        t->rel_error = gptq_relative_error(orig, W, m, n, H);
+            qt->dequantize_row_ref(dst + (size_t)r * row_bytes, W + r * n, n);
+        /* a stack's figure is its worst expert's */
+        const double e = gptq_relative_error(orig, W, m, n, H);
+        t->rel_error = row0 == 0 || e > t->rel_error ? e : t->rel_error;
     }
     return rc;
+}
+
+static int quantize_linear(struct group_ctx *g, const char *name, const double *H, int64_t dim, float alpha)
+{
+    return quantize_slice(g, name, 0, -1, H, dim, alpha);
 }
 
 static int64_t group_dim(const struct model_hparams *hp, int gi)
@@ -289,20 +335,34 @@ static int64_t group_dim(const struct model_hparams *hp, int gi)
 
 /* Run the block on every sample and collect group gi's input: H = XᵀX / N (both
  * triangles) and, with abs_sums, Σ |x| per channel. */
+static int capture_input(struct group_ctx *g, enum model_linear_input input, int64_t dim, const char *stage,
+                         const float *hidden, int64_t n_samples, int64_t seq_len, struct model_ctx *ctx, float *x,
+                         bool abs_sums, struct capture *c);
+
 static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64_t n_samples, int64_t seq_len,
                          struct model_ctx *ctx, float *x, bool abs_sums, struct capture *c)
 {
     const struct model_hparams *hp = model_hparams(g->m);
-    const int64_t dim = group_dim(hp, gi);
+    char stage[96];
+    snprintf(stage, sizeof stage, "capturing the input of %s%s", group_linear(hp, gi, 0),
+             group_linear(hp, gi, 1) ? " and its group" : "");
+    return capture_input(g, groups[gi].input, group_dim(hp, gi), stage, hidden, n_samples, seq_len, ctx, x, abs_sums,
+                         c);
+}
+
+/* The same for any input of the block (an expert's), dim wide. A mixtral expert no sample routes
+ * a row to keeps H = 0 and c->rows = 0. */
+static int capture_input(struct group_ctx *g, enum model_linear_input input, int64_t dim, const char *stage,
+                         const float *hidden, int64_t n_samples, int64_t seq_len, struct model_ctx *ctx, float *x,
+                         bool abs_sums, struct capture *c)
+{
+    const struct model_hparams *hp = model_hparams(g->m);
     struct block_arena *a = g->arena;
-    *c = (struct capture){groups[gi].input, g->layer, dim, a->H, a->Hs, abs_sums ? a->abs_sum : NULL, 0};
+    *c = (struct capture){input, g->layer, dim, a->H, a->Hs, abs_sums ? a->abs_sum : NULL, 0};
     memset(c->H, 0, (size_t)(dim * dim) * sizeof *c->H);
     if (c->abs_sum)
         memset(c->abs_sum, 0, (size_t)dim * sizeof *c->abs_sum);
     model_ctx_set_capture(ctx, capture_fn, c);
-    char stage[96];
-    snprintf(stage, sizeof stage, "capturing the input of %s%s", groups[gi].linears[0],
-             groups[gi].linears[1] ? " and its group" : "");
     int rc = 0;
     for (int64_t k = 0; k < n_samples && !rc; k++) {
         memcpy(x, hidden + k * seq_len * hp->n_embd, (size_t)(seq_len * hp->n_embd) * sizeof *x);
@@ -312,15 +372,15 @@ static int capture_group(struct group_ctx *g, int gi, const float *hidden, int64
     model_ctx_set_capture(ctx, NULL, NULL);
     if (rc)
         return ig_error_wrap(rc, "calib: block %lld", (long long)g->layer);
-    for (int64_t i = 0; i < dim; i++)
+    for (int64_t i = 0; i < dim && c->rows > 0; i++)
         for (int64_t j = i; j < dim; j++)
             c->H[j * dim + i] = c->H[i * dim + j] /= (double)c->rows;
     return 0;
 }
 
-static const char *linear_name(char *buf, size_t size, int64_t layer, int gi, int k)
+static const char *linear_name(const struct model *m, char *buf, size_t size, int64_t layer, int gi, int k)
 {
-    snprintf(buf, size, "blk.%lld.%s", (long long)layer, groups[gi].linears[k]);
+    snprintf(buf, size, "blk.%lld.%s", (long long)layer, group_linear(model_hparams(m), gi, k));
     return buf;
 }
 
@@ -333,23 +393,23 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
     struct awq_linear lin[3];
     int n_lin = 0, rc = 0;
     char name[64];
-    for (int k = 0; k < 3 && groups[gi].linears[k]; k++) {
+    for (int k = 0; k < 3 && group_linear(model_hparams(m), gi, k); k++) {
         int64_t ne = 0;
-        lin[n_lin].W = model_tensor_data(m, linear_name(name, sizeof name, g->layer, gi, k), &ne);
+        lin[n_lin].W = model_tensor_data(m, linear_name(m, name, sizeof name, g->layer, gi, k), &ne);
         lin[n_lin].m = ne / dim;
         n_lin++;
     }
     float *s = g->arena->s, *xbar = g->arena->xbar;
     for (int64_t j = 0; j < dim; j++)
         xbar[j] = (float)(c->abs_sum[j] / (double)c->rows);
-    int type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, 0));
+    int type = g->o->type_of(g->o->type_ctx, linear_name(m, name, sizeof name, g->layer, gi, 0));
     struct awq_result ar;
     *alpha = -1.0f;
     /* `awq` ends in the importance-weighted rounding, `awq+gptq` in GPTQ's plain grid */
     rc = awq_search_scale(c->H, xbar, dim, lin, n_lin, type, g->o->awq_grid > 0 ? g->o->awq_grid : 20,
                           g->o->method == CALIB_AWQ, s, &ar);
     if (rc)   /* the search names a channel of the group's input: name the group's first linear */
-        rc = ig_error_wrap(rc, "tensor '%s'", linear_name(name, sizeof name, g->layer, gi, 0));
+        rc = ig_error_wrap(rc, "tensor '%s'", linear_name(m, name, sizeof name, g->layer, gi, 0));
     if (!rc && fold_producer(m, g->layer, groups[gi].input, s, dim)) {
         *alpha = ar.alpha;
         for (int k = 0; k < n_lin; k++)
@@ -363,7 +423,7 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
     for (int k = 0; k < n_lin && !rc && g->o->method == CALIB_AWQ_GPTQ && !g->o->awq_fold_only; k++) {
         if (groups[gi].input == MODEL_IN_ATTN && k < 2)
             continue;
-        type = g->o->type_of(g->o->type_ctx, linear_name(name, sizeof name, g->layer, gi, k));
+        type = g->o->type_of(g->o->type_ctx, linear_name(m, name, sizeof name, g->layer, gi, k));
         rc = awq_search_clip(c->H, dim, lin[k].W, lin[k].m, type, 20, 10, (float *)lin[k].W);
         if (rc)
             rc = ig_error_wrap(rc, "tensor '%s'", name);
@@ -373,27 +433,67 @@ static int awq_group(struct group_ctx *g, int gi, struct capture *c, float *alph
 
 /* One block: AWQ over all groups on the float weights (when asked), then each group
  * captured again and quantized in order, so later groups see the quantized earlier ones. */
+/* mixtral's experts, after the attention groups: for each expert e, its gate and up rows with
+ * the statistics of the rows routed to it, then its down rows with those of its own down input
+ * (which its quantized gate and up produced). No AWQ folding: ffn_norm feeds the router and
+ * every expert, so one expert's scales cannot go into it; AWQ's rounding still weighs the
+ * channels by the expert's own statistics. An expert no sample reaches is rounded plainly. */
+static int run_experts(struct group_ctx *g, const float *hidden, int64_t n_samples, int64_t seq_len,
+                       struct model_ctx *ctx, float *x)
+{
+    const struct model_hparams *hp = model_hparams(g->m);
+    static const char *const kinds[3] = {"ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"};
+    int rc = 0;
+    for (int64_t e = 0; e < hp->n_expert && !rc; e++) {
+        for (int part = 0; part < 2 && !rc; part++) {   /* 0: gate and up, 1: down */
+            const int64_t dim = part == 0 ? hp->n_embd : hp->n_ff, rows = part == 0 ? hp->n_ff : hp->n_embd;
+            char stage[96], name[64];
+            snprintf(stage, sizeof stage, "capturing expert %lld's %s input", (long long)e, part ? "down" : "gate/up");
+            struct capture c;
+            rc = capture_input(g, (enum model_linear_input)(MODEL_IN_EXPERT + 2 * e + part), dim, stage, hidden,
+                               n_samples, seq_len, ctx, x, false, &c);
+            struct calib_opts plain = *g->o;
+            struct group_ctx gp = *g;
+            if (c.rows == 0) {   /* no statistics: round to nearest */
+                plain.method = CALIB_RTN;
+                plain.imatrix = NULL;
+                gp.o = &plain;
+            }
+            for (int k = part == 0 ? 0 : 2; k < (part == 0 ? 2 : 3) && !rc; k++) {
+                snprintf(name, sizeof name, "blk.%lld.%s", (long long)g->layer, kinds[k]);
+                rc = quantize_slice(&gp, name, e * rows, rows, c.H, dim, -1.0f);
+            }
+        }
+        report_step(g, "quantized an expert");
+    }
+    return rc;
+}
+
 static int run_block(struct group_ctx *g, const float *hidden, int64_t n_samples, int64_t seq_len,
                      struct model_ctx *ctx, float *x)
 {
     const bool awq = g->o->method == CALIB_AWQ || g->o->method == CALIB_AWQ_GPTQ;
+    /* mixtral: the dense FFN groups are its experts (run_experts) */
+    const int n_groups = model_hparams(g->m)->n_expert > 0 ? 2 : 4;
     float alpha[4] = {-1, -1, -1, -1};
     int rc = 0;
-    for (int gi = 0; gi < 4 && awq && !rc; gi++) {
+    for (int gi = 0; gi < n_groups && awq && !rc; gi++) {
         struct capture c;
         rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, true, &c);
         if (!rc)
             rc = awq_group(g, gi, &c, &alpha[gi]);
     }
-    for (int gi = 0; gi < 4 && !rc && !g->o->awq_fold_only; gi++) {
+    for (int gi = 0; gi < n_groups && !rc && !g->o->awq_fold_only; gi++) {
         struct capture c;
         rc = capture_group(g, gi, hidden, n_samples, seq_len, ctx, x, false, &c);
-        for (int k = 0; k < 3 && groups[gi].linears[k] && !rc; k++) {
+        for (int k = 0; k < 3 && group_linear(model_hparams(g->m), gi, k) && !rc; k++) {
             char name[64];
-            rc = quantize_linear(g, linear_name(name, sizeof name, g->layer, gi, k), c.H, c.dim, alpha[gi]);
+            rc = quantize_linear(g, linear_name(g->m, name, sizeof name, g->layer, gi, k), c.H, c.dim, alpha[gi]);
             report_step(g, name);
         }
     }
+    if (!rc && n_groups == 2 && !g->o->awq_fold_only)
+        rc = run_experts(g, hidden, n_samples, seq_len, ctx, x);
     return rc;
 }
 
@@ -442,8 +542,10 @@ int calib_run(struct model *m, const int32_t *samples, int64_t n_samples, int64_
     const bool awq = o->method == CALIB_AWQ || o->method == CALIB_AWQ_GPTQ;
     /* a block's steps: every window through each capture pass (AWQ's search adds one pass per
      * group), the 7 linears, and the windows through the quantized block */
-    const int64_t n_linears = 7;
-    const int64_t n_passes = o->awq_fold_only ? 4 : awq ? 8 : 4;
+    const int64_t n_linears = hp->n_expert > 0 ? 4 + hp->n_expert : strcmp(hp->arch, "phi3") == 0 ? 4 : 7;
+    /* mixtral: the attention groups' passes (AWQ's too), then two per expert */
+    const int64_t n_passes = hp->n_expert > 0 ? (o->awq_fold_only ? 2 : awq ? 4 : 2) + (o->awq_fold_only ? 0 : 2 * hp->n_expert)
+                             : o->awq_fold_only ? 4 : awq ? 8 : 4;
     for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
         g.layer = l;
         g.step = 0;

@@ -17,11 +17,16 @@ static const char *const weights_of[4][3] = {
     {"ffn_down.weight", NULL, NULL},
 };
 
+/* phi3 keeps q/k/v and gate/up fused (attn_qkv, ffn_up), one weight per input (engineer q3p). */
+static const char *const phi3_weights_of[4] = {"attn_qkv.weight", "attn_output.weight", "ffn_up.weight",
+                                               "ffn_down.weight"};
+
 struct accum {
     int64_t n_layer;
     int64_t dim[4];          /* columns of each input */
     double *sum2[4];         /* [n_layer][dim] per input kind */
     int64_t rows;            /* rows seen per weight (the same for all) */
+    bool phi3;
 };
 
 /* Each column's sum is taken by one thread over the rows in order: the figures do not
@@ -29,6 +34,8 @@ struct accum {
 static int capture(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
 {
     struct accum *a = ctx;
+    if ((int)which > MODEL_IN_FFN_DOWN)   /* an expert's input: models with experts are refused */
+        return 0;
     double *s = a->sum2[which] + layer * dim;
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < dim; j++) {
@@ -53,9 +60,9 @@ static int export_entries(struct imatrix *im, const struct accum *a)
         for (int k = 0; k < 4 && !rc; k++) {
             for (int64_t j = 0; j < a->dim[k]; j++)
                 tmp[j] = (float)a->sum2[k][l * a->dim[k] + j];
-            for (int w = 0; w < 3 && weights_of[k][w] && !rc; w++) {
+            for (int w = 0; w < (a->phi3 ? 1 : 3) && weights_of[k][w] && !rc; w++) {
                 char name[96];
-                snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, weights_of[k][w]);
+                snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, a->phi3 ? phi3_weights_of[k] : weights_of[k][w]);
                 rc = imatrix_add(im, name, tmp, a->dim[k], (float)a->rows);
             }
         }
@@ -74,7 +81,11 @@ int imatrix_compute(struct imatrix *im, struct model *m, const int32_t *tokens, 
     if (n_chunks < 1)
         return ig_error_set(IG_EINVAL, "imatrix: the text has %lld tokens, fewer than one window of %lld",
                             (long long)n_tokens, (long long)o->n_ctx);
-    struct accum a = {hp->n_layer, {hp->n_embd, hp->n_head * hp->head_dim, hp->n_embd, hp->n_ff}, {0}, 0};
+    if (hp->n_expert > 0)   /* mixtral: each expert's sums would need the rows routed to it */
+        return ig_error_set(IG_EINVAL, "imatrix: a model with %lld experts per block (mixtral) is not supported yet: "
+                            "its importance matrix needs per-expert statistics", (long long)hp->n_expert);
+    struct accum a = {hp->n_layer, {hp->n_embd, hp->n_head * hp->head_dim, hp->n_embd, hp->n_ff}, {0}, 0,
+                      strcmp(hp->arch, "phi3") == 0};
     int rc = 0;
     for (int k = 0; k < 4 && !rc; k++) {
         a.sum2[k] = ig_calloc((size_t)(hp->n_layer * a.dim[k]), sizeof(double));

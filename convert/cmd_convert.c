@@ -6,6 +6,8 @@
  * Peak memory is one chunk of rows, not the model.
  */
 #include "cli.h"
+#include "export_hf.h"
+#include "import_hf.h"
 #include "plan.h"
 
 #include "../common/ig_error.h"
@@ -39,9 +41,14 @@ static const char convert_usage[] =
     "usage: ingot convert SRC -o OUT.gguf [--type F32|F16|BF16] [options]\n"
     "\n"
     "SRC is an HF folder (config.json, *.safetensors, tokenizer.model or tokenizer.json),\n"
-    "a GGUF file (F32/F16/BF16), or a llama2.c .bin checkpoint.\n"
+    "a GGUF file (F32/F16/BF16), or a llama2.c .bin checkpoint. A GPTQ, AWQ or bitsandbytes\n"
+    "folder is imported: without --type its linears keep their codes wherever a type holds\n"
+    "them exactly (Q4_0/Q8_0, I4_G*/I8_G*, NF4_F16); the rest, and --type, round a second\n"
+    "time, with a warning and the error per tensor.\n"
     "\n"
     "  -o, --output FILE     the GGUF file to write (replaced atomically)\n"
+    "      --format F        gguf (default), or an HF folder at -o for transformers/vLLM/bitsandbytes:\n"
+    "                        gptq (v1 zeros; --type I4_G*/I8_G*), gptq_v2, awq (GEMM; I4_G*), bnb (NF4)\n"
     "  -t, --type T          F32, F16 (default), BF16, or a llama.cpp mix: Q8_0, Q4_0, Q4_1,\n"
     "                        Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S,\n"
     "                        Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (per-tensor types as llama-quantize\n"
@@ -68,6 +75,8 @@ static const char convert_usage[] =
     "                        (every row length is a non-multiple of its block; they fall back)\n"
     "      --allow-requantize  convert a source whose tensors are already quantized (the\n"
     "                        errors of both roundings add up)\n"
+    "      --eval TEXT       GPTQ/AWQ/bitsandbytes folder: measure the written file's mean KLD\n"
+    "                        against the folder on TEXT (as 'ingot verify OUT --source SRC')\n"
     "      --json            print the report (tensors, fallbacks, per-layer errors, times) as\n"
     "                        JSON on stdout; the summary goes to stderr\n"
     "      --json-out FILE   write the same JSON report to FILE\n"
@@ -102,6 +111,10 @@ struct convert_opts {
     double t_start, s_calib, s_write;   /* cli_now() at the start; seconds calibrating, writing */
     uint64_t bytes_written;             /* tensor data */
     FILE *human;                        /* the summary: stdout, or stderr under --json */
+    bool type_given;                    /* --type: a third-party folder is re-quantized (import_hf.h) */
+    const char *format;                 /* --format: NULL or "gguf", else an HF export (export_hf.h) */
+    struct import_hf imp;               /* the third-party linears of a GPTQ/AWQ/bnb folder */
+    const char *eval_path;              /* --eval TEXT: such a folder's KLD against the file */
 };
 
 /* A ggml tensor type named on the command line (F16, Q4_K, ...). */
@@ -120,8 +133,13 @@ static int parse_override(struct plan_opts *p, char *arg)
         return cli_usage_error("convert", "--tensor-type '%s': expected REGEX=TYPE", arg);
     if (p->n_overrides == PLAN_MAX_OVERRIDES)
         return cli_usage_error("convert", "more than %d --tensor-type options", PLAN_MAX_OVERRIDES);
-    *eq = '\0';
-    p->override_pattern[p->n_overrides] = arg;
+    /* a copy, leaving argv as given: an HF export parses it again (export_hf.c) */
+    static char patterns[PLAN_MAX_OVERRIDES][1024];
+    if ((size_t)(eq - arg) >= sizeof patterns[0])
+        return cli_usage_error("convert", "--tensor-type: a pattern longer than %zu bytes", sizeof patterns[0] - 1);
+    memcpy(patterns[p->n_overrides], arg, (size_t)(eq - arg));
+    patterns[p->n_overrides][eq - arg] = '\0';
+    p->override_pattern[p->n_overrides] = patterns[p->n_overrides];
     int rc = parse_tensor_type("--tensor-type", eq + 1, &p->override_type[p->n_overrides]);
     if (!rc)
         p->n_overrides++;
@@ -147,6 +165,8 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
         {"allow-fallback", no_argument, 0, 'F'},  {"allow-requantize", no_argument, 0, 'R'},
         {"verbose", no_argument, 0, 'v'},
         {"calib-imatrix", required_argument, 0, 'K'},
+        {"format", required_argument, 0, 'X'},
+        {"eval", required_argument, 0, 'Y'},
         {0, 0, 0, 0},
     };
     int c, rc;
@@ -186,7 +206,10 @@ static int parse_args(int argc, char **argv, struct convert_opts *o)
             break;
         }
         case 'o': o->out_path = optarg; break;
+        case 'X': o->format = optarg; break;
+        case 'Y': o->eval_path = optarg; break;
         case 't':
+            o->type_given = true;
             o->ft = plan_file_type_find(optarg);
             if (!o->ft)
                 return cli_usage_error("convert", "--type '%s' is not supported (supported: %s)", optarg,
@@ -433,7 +456,7 @@ static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t 
 
 /* Stream one tensor: raw copy when nothing changes, else rows through the quantizer. */
 static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const struct imatrix *im,
-                        const struct calib_result *calib, float *f32, uint8_t *packed)
+                        const struct calib_result *calib, struct import_hf *imp, float *f32, uint8_t *packed)
 {
     const struct src_tensor *t = e->src;
     const struct calib_tensor *ct = calib ? calib_result_find(calib, t->name) : NULL;
@@ -444,7 +467,10 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
         int rc = gguf_writer_write(w, ct->data, ct->size_bytes);
         return rc ? rc : gguf_writer_end_tensor(w);
     }
-    if (t->type == e->type && t->permute_n_head == 0) {
+    struct import_tensor *it = import_hf_find(imp, t);
+    if (it)   /* a GPTQ/AWQ/bnb linear: repacked where its type holds it, measured either way */
+        return import_hf_write_tensor(it, w, imatrix_find(im, t->name, t->ne[0]));
+    if (t->type == e->type && t->permute_n_head == 0 && t->norm_shift == 0.0f) {   /* gem: gemma norms are shifted */
         int rc = is_float_type(t->type) ? check_finite_raw(t) : 0;
         for (uint64_t off = 0; off < t->size_bytes && !rc; off += (uint64_t)CHUNK_ELEMS) {
             uint64_t n = t->size_bytes - off < (uint64_t)CHUNK_ELEMS ? t->size_bytes - off : (uint64_t)CHUNK_ELEMS;
@@ -477,13 +503,14 @@ static void print_tensor_line(const struct plan_entry *e, double seconds)
     char shape[64] = "";
     for (int d = 0; d < e->src->n_dims; d++)
         snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? " x " : "", (long long)e->src->ne[d]);
-    fprintf(stderr, "  %-34s %-6s -> %-7s %-16s %.3fs%s%s\n", e->src->name, ggml_type_name(e->src->type),
+    fprintf(stderr, "  %-34s %-6s -> %-7s %-16s %.3fs%s%s\n", e->src->name, src_tensor_type_name(e->src),
             ggml_type_name(e->type), shape, seconds, e->fallback_from >= 0 ? "  fallback from " : "",
             e->fallback_from >= 0 ? ggml_type_name(e->fallback_from) : "");
 }
 
 static int write_all(struct gguf_writer *w, const struct plan *plan, const struct imatrix *im,
-                     const struct calib_result *calib, int ph_src, bool quiet, bool verbose, uint64_t *bytes_out)
+                     const struct calib_result *calib, struct import_hf *imp, int ph_src, bool quiet, bool verbose,
+                     uint64_t *bytes_out)
 {
     int64_t max_cols = 1;
     for (int64_t i = 0; i < plan->n_entries; i++)
@@ -498,11 +525,11 @@ static int write_all(struct gguf_writer *w, const struct plan *plan, const struc
     for (int64_t i = 0; i < plan->n_entries && !rc; i++) {
         const struct plan_entry *e = &plan->entries[i];
         double t0 = cli_now();
-        rc = write_tensor(w, e, im, calib, f32, packed);
+        rc = write_tensor(w, e, im, calib, imp, f32, packed);
         if (!rc && verbose)
             print_tensor_line(e, cli_now() - t0);
         if (!rc)
-            rc = gguf_writer_set_u64_placeholder(w, ph_src, (uint64_t)i, XXH3_64bits(e->src->data, e->src->size_bytes));
+            rc = gguf_writer_set_u64_placeholder(w, ph_src, (uint64_t)i, src_tensor_xxh3(e->src));
         *bytes_out += gguf_writer_tensor_size(w, i);
         char label[96];
         snprintf(label, sizeof label, "%s %s", e->src->name, ggml_type_name(e->type));
@@ -698,7 +725,7 @@ static json_t *tensors_json(const struct plan *plan)
                                           : json_pack("{s:s, s:s}", "wanted", ggml_type_name(e->fallback_from),
                                                       "reason", plan_fallback_reason(e, why, sizeof why));
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}", "name", e->src->name, "source_type",
-                                             ggml_type_name(e->src->type), "type", ggml_type_name(e->type),
+                                             src_tensor_type_name(e->src), "type", ggml_type_name(e->type),
                                              "fallback", fb));
     }
     return arr;
@@ -731,6 +758,7 @@ static int report_json(const struct convert_opts *o, const struct plan *plan, do
                           "tensors", tensors_json(plan), "seconds", "calibration",
                           o->have_calib ? json_real(o->s_calib) : json_null(), "write", o->s_write, "total",
                           cli_now() - o->t_start, "layers", layers_json(o));
+    json_object_set_new(j, "import", import_hf_json(&o->imp));
     return cli_json_emit(j, o->json_stdout, o->json_path);
 }
 
@@ -776,7 +804,8 @@ static int check_requantize(const struct convert_opts *o, const struct plan *pla
     int seen[8], n_seen = 0;
     for (int64_t i = 0; i < plan->n_entries; i++) {
         const struct src_tensor *t = plan->entries[i].src;
-        if (is_float_type(t->type) || t->type == plan->entries[i].type)
+        /* third-party linears: import_hf decides and warns (a second rounding only where needed) */
+        if (is_float_type(t->type) || t->type == plan->entries[i].type || t->read_rows_f32)
             continue;
         n++;
         bool known = false;
@@ -815,7 +844,7 @@ static int convert_run(struct convert_opts *o, const struct model_src *src, stru
     const struct imatrix *im = o->imatrix_path ? &o->imatrix : NULL;
     if ((rc = write_keys(w, o, src, plan, &ph_src)) || (rc = add_tensor_infos(w, plan)) ||
         (rc = gguf_writer_begin_data(w)) ||
-        (rc = write_all(w, plan, im, o->have_calib ? &o->calib : NULL, ph_src, o->quiet, o->verbose,
+        (rc = write_all(w, plan, im, o->have_calib ? &o->calib : NULL, &o->imp, ph_src, o->quiet, o->verbose,
                         &o->bytes_written))) {
         gguf_writer_abort(w);
         cli_set_tmp_output(NULL);
@@ -838,6 +867,7 @@ static int convert_report(struct convert_opts *o, const struct plan *plan)
     double bpw = n_params ? 8.0 * (double)o->bytes_written / (double)n_params : 0.0;
     if (o->have_calib)
         print_layer_errors(o);
+    import_hf_print(&o->imp, o->human, o->out_path, o->src_path);
     fprintf(o->human, "wrote %s: %lld tensors, %s of tensor data, %.2f bits per weight, type %s", o->out_path,
             (long long)plan->n_entries, cli_bytes(o->bytes_written, b, sizeof b), bpw, plan->file_type->name);
     if (plan->n_fallback)
@@ -856,6 +886,9 @@ int cmd_convert(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.format && strcmp(o.format, "gguf") != 0)   /* an HF folder for serving stacks */
+        return export_hf_main(&(struct export_hf_args){o.format, o.src_path, o.out_path, o.ft->name, o.method, o.quiet,
+                                                       o.json_stdout}, argc, argv);
     struct model_src *src = NULL;
     struct plan plan = {0};
     o.t_start = cli_now();
@@ -864,7 +897,9 @@ int cmd_convert(int argc, char **argv)
         o.plan.flags |= PLAN_HAS_IMATRIX;
     rc = cli_model_src_open(&src, o.src_path, o.tokenizer);
     if (!rc)   /* before any work: OUT must be writable and not one of the inputs */
-        rc = model_src_check_out_path(src, o.out_path, (const char *[]){o.imatrix_path, o.calib_path}, 2);
+        rc = model_src_check_out_path(src, o.out_path, (const char *[]){o.imatrix_path, o.calib_path, o.eval_path}, 3);
+    if (!rc && o.eval_path)   /* --eval's text, before any work too */
+        rc = import_hf_check_eval(o.eval_path);
     if (!rc && o.imatrix_path)
         rc = imatrix_read(&o.imatrix, o.imatrix_path);
     if (!rc && o.imatrix_path)
@@ -873,6 +908,13 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ingot convert: warning: %s\n", o.imatrix.warnings[i]);
     if (!rc)
         rc = plan_make(&plan, src, o.ft, &o.plan);
+    if (!rc)   /* a GPTQ/AWQ/bnb folder: its linears' types and how they are written */
+        rc = import_hf_plan(&o.imp, &plan, o.type_given);
+    if (!rc && o.imp.n > 0 && !o.type_given)
+        o.method = "import";
+    if (!rc && o.eval_path && o.imp.n == 0)
+        rc = ig_error_set(IG_EINVAL, "--eval: %s has no GPTQ/AWQ/bitsandbytes linears to measure (use ingot verify)",
+                          o.src_path);
     if (!rc)
         rc = check_requantize(&o, &plan);
     if (!rc)
@@ -889,9 +931,12 @@ int cmd_convert(int argc, char **argv)
     if (!rc)
         rc = convert_run(&o, src, &plan);
     o.s_write = cli_now() - t;
+    if (!rc && o.eval_path)
+        rc = import_hf_measure_kld(&o.imp, o.out_path, o.src_path, o.eval_path, o.json_stdout);
     if (!rc)
         rc = convert_report(&o, &plan);
     plan_free(&plan);
+    import_hf_free(&o.imp);
     imatrix_free(&o.imatrix);
     calib_result_free(&o.calib);
     calib_corpus_free(&o.corpus);

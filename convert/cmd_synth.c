@@ -1,6 +1,7 @@
-/* cmd_synth.c — `ingot synth -o FOLDER`: a seeded llama-architecture HF folder and corpus.
+/* cmd_synth.c — `ingot synth -o FOLDER [--arch A]`: a seeded HF folder and corpus.
  *
- * Writes config.json, tokenizer.json (SentencePiece-style BPE with byte fallback),
+ * Writes config.json, tokenizer.json (SentencePiece-style BPE with byte fallback, or for
+ * qwen3 Qwen's byte-level BPE: synth_bpe.c; gemma2/3 get a tokenizer.model: synth_gemma.c),
  * tokenizer_config.json, model.safetensors (F16 or F32; weights N(0, 0.02) from a seeded
  * splitmix64 generator, norms 1) and corpus.txt (seeded sentences over the tokenizer's
  * words). The same seed and shape give the same bytes, so the README's demo and the
@@ -8,6 +9,7 @@
  * streams to disk without being held in memory.
  */
 #include "cli.h"
+#include "synth.h"
 
 #include "../common/ig_error.h"
 #include "../common/ig_half.h"
@@ -22,29 +24,28 @@
 #include <sys/stat.h>
 
 static const char synth_usage[] =
-    "usage: ingot synth -o FOLDER [--seed N] [--dim N] [--layers N] [--heads N] [--kv-heads N]\n"
-    "                   [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N] [--vocab N]\n"
+    "usage: ingot synth -o FOLDER [--arch A] [--seed N] [--dim N] [--layers N] [--heads N] [--kv-heads N]\n"
+    "                   [--head-dim N] [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N] [--vocab N]\n"
+    "                   [--experts N] [--experts-used N]\n"
     "\n"
-    "Writes a llama-architecture HF folder with seeded random weights and a seeded corpus.txt,\n"
-    "for demos and benchmarks. Defaults: dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n"
+    "Writes an HF folder with seeded random weights and a seeded corpus.txt, for tests, demos and\n"
+    "benchmarks. Defaults: llama, dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n"
+    "  --arch A       llama, qwen3 (per-head q/k norms, Qwen's byte-level BPE), mixtral (MoE:\n"
+    "                 --experts 4, --experts-used 2 by default), phi3 (fused qkv and gate_up),\n"
+    "                 gemma2 or gemma3 (SentencePiece tokenizer.model, tied embeddings, (1 + w)\n"
+    "                 norms, sliding window 16)\n"
+    "  --head-dim N   head size when it is not dim / heads (written to config.json as head_dim)\n"
     "  --vocab N      pad the tokenizer's vocabulary to N tokens (<extra_K> tokens the text never\n"
     "                 produces), for a real model's embedding and output shapes (e.g. 32000)\n";
 
 /* Words of the synthetic language: each becomes one "▁word" token. */
-static const char *const words[] = {
+#define N_WORDS 36
+const char *const synth_words[N_WORDS] = {
     "the", "a", "cat", "dog", "bird", "tree", "house", "sun", "moon", "girl", "boy", "ball",
     "red", "big", "small", "happy", "sad", "runs", "sees", "likes", "finds", "jumps", "sings", "plays",
     "in", "on", "with", "and", "to", "park", "garden", "river", "day", "night", "friend", "mom",
 };
-#define N_WORDS (sizeof words / sizeof words[0])
-
-struct synth_opts {
-    const char *out;
-    uint64_t seed;
-    int64_t dim, layers, heads, kv_heads, ff, ctx, corpus_lines;
-    bool f32;
-    int64_t vocab;   /* 0: the tokenizer's own size; else padded to it */
-};
+const int synth_n_words = N_WORDS;
 
 /* ---- seeded numbers ------------------------------------------------------------------------ */
 
@@ -102,11 +103,11 @@ static json_t *make_tokenizer(int64_t *n_vocab, int64_t pad_to)
     for (size_t w = 0; w < N_WORDS; w++) {
         /* "▁" + w[0], then one merge per further letter: ▁t, ▁th, ▁the */
         char prefix[64] = "\xe2\x96\x81";
-        for (size_t k = 0; words[w][k]; k++) {
+        for (size_t k = 0; synth_words[w][k]; k++) {
             char merged[64], merge[128];
-            snprintf(merged, sizeof merged, "%s%c", prefix, words[w][k]);
+            snprintf(merged, sizeof merged, "%s%c", prefix, synth_words[w][k]);
             if (!json_object_get(vocab, merged)) {
-                snprintf(merge, sizeof merge, "%s %c", prefix, words[w][k]);
+                snprintf(merge, sizeof merge, "%s %c", prefix, synth_words[w][k]);
                 json_array_append_new(merges, json_string(merge));
                 add_token(vocab, merged, &id);
             }
@@ -148,41 +149,36 @@ static int write_json(const char *folder, const char *name, json_t *j)
     return rc;
 }
 
-struct synth_tensor {
-    char name[96];
-    int64_t rows, cols;   /* PyTorch shape [rows, cols]; cols == 0 for 1-D */
-    bool is_norm;
-};
-
-static int64_t list_tensors(const struct synth_opts *o, int64_t n_vocab, struct synth_tensor *t)
+/* Every tensor of the model: the embeddings, each block's (from the architecture), the final
+ * norm. t has room for synth_max_tensors(o). */
+static int64_t synth_max_tensors(const struct synth_opts *o)
 {
-    int64_t n = 0, hd = o->dim / o->heads;
-    struct {
-        const char *name;
-        int64_t rows, cols;
-    } per_layer[] = {
-        {"input_layernorm.weight", o->dim, 0},
-        {"mlp.down_proj.weight", o->dim, o->ff},
-        {"mlp.gate_proj.weight", o->ff, o->dim},
-        {"mlp.up_proj.weight", o->ff, o->dim},
-        {"post_attention_layernorm.weight", o->dim, 0},
-        {"self_attn.k_proj.weight", o->kv_heads * hd, o->dim},
-        {"self_attn.o_proj.weight", o->dim, o->dim},
-        {"self_attn.q_proj.weight", o->dim, o->dim},
-        {"self_attn.v_proj.weight", o->kv_heads * hd, o->dim},
-    };
-    t[n++] = (struct synth_tensor){"lm_head.weight", n_vocab, o->dim, false};
-    t[n++] = (struct synth_tensor){"model.embed_tokens.weight", n_vocab, o->dim, false};
+    return o->layers * (SYNTH_MAX_BLOCK_TENSORS + 3 * o->experts) + 3;
+}
+
+static int64_t list_tensors(const struct synth_opts *o, const struct synth_arch *a, int64_t n_vocab,
+                            struct synth_tensor *t)
+{
+    int64_t n = 0;
+    const bool gemma = a->tok == SYNTH_TOK_GEMMA_SPM;   /* tied embeddings, (1 + w) norms */
+    if (!gemma)
+        t[n++] = (struct synth_tensor){"lm_head.weight", n_vocab, o->dim, SYNTH_RANDOM};
+    t[n++] = (struct synth_tensor){"model.embed_tokens.weight", n_vocab, o->dim, SYNTH_RANDOM};
     for (int64_t l = 0; l < o->layers; l++)
-        for (size_t k = 0; k < sizeof per_layer / sizeof per_layer[0]; k++) {
-            snprintf(t[n].name, sizeof t[n].name, "model.layers.%lld.%s", (long long)l, per_layer[k].name);
-            t[n].rows = per_layer[k].rows;
-            t[n].cols = per_layer[k].cols;
-            t[n].is_norm = per_layer[k].cols == 0;
-            n++;
-        }
-    t[n++] = (struct synth_tensor){"model.norm.weight", o->dim, 0, true};
+        n += a->block_tensors(o, l, t + n);
+    t[n++] = (struct synth_tensor){"model.norm.weight", o->dim, 0, gemma ? SYNTH_NEAR_ZERO : SYNTH_ONES};
     return n;
+}
+
+/* One value of a tensor initialised as init. */
+static float synth_value(enum synth_init init, uint64_t *state)
+{
+    switch (init) {
+    case SYNTH_ONES: return 1.0f;
+    case SYNTH_NEAR_ONE: return 1.0f + normal(state, 0.1f);
+    case SYNTH_NEAR_ZERO: return normal(state, 0.1f);
+    default: return normal(state, 0.02f);
+    }
 }
 
 static int compare_tensor_names(const void *a, const void *b)
@@ -190,12 +186,12 @@ static int compare_tensor_names(const void *a, const void *b)
     return strcmp(((const struct synth_tensor *)a)->name, ((const struct synth_tensor *)b)->name);
 }
 
-static int write_weights(const struct synth_opts *o, int64_t n_vocab)
+static int write_weights(const struct synth_opts *o, const struct synth_arch *a, int64_t n_vocab)
 {
-    struct synth_tensor *t = ig_calloc((size_t)(o->layers * 9 + 3), sizeof *t);
+    struct synth_tensor *t = ig_calloc((size_t)synth_max_tensors(o), sizeof *t);
     if (!t)
         return IG_ENOMEM;
-    int64_t n = list_tensors(o, n_vocab, t);
+    int64_t n = list_tensors(o, a, n_vocab, t);
     qsort(t, (size_t)n, sizeof *t, compare_tensor_names);   /* safetensors lists names sorted */
     size_t esize = o->f32 ? 4 : 2;
     json_t *header = json_object();
@@ -225,7 +221,7 @@ static int write_weights(const struct synth_opts *o, int64_t n_vocab)
         for (int64_t i = 0; i < n; i++) {
             int64_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
             for (int64_t k = 0; k < count; k++) {
-                float v = t[i].is_norm ? 1.0f : normal(&state, 0.02f);
+                float v = synth_value(t[i].init, &state);
                 if (o->f32) {
                     fwrite(&v, 4, 1, f);
                 } else {
@@ -252,7 +248,7 @@ static int write_corpus(const struct synth_opts *o)
     for (int64_t line = 0; line < o->corpus_lines && !rc; line++) {
         int n = 4 + (int)(splitmix64(&state) % 9);
         for (int k = 0; k < n; k++)
-            fprintf(f, "%s%s", k ? " " : "", words[splitmix64(&state) % N_WORDS]);
+            fprintf(f, "%s%s", k ? " " : "", synth_words[splitmix64(&state) % N_WORDS]);
         fputs(splitmix64(&state) % 4 ? ".\n" : ", and the day ends.\n", f);
     }
     if (f && fclose(f) != 0)
@@ -272,9 +268,12 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         {"ff", required_argument, 0, 'f'},     {"ctx", required_argument, 0, 'c'},
         {"dtype", required_argument, 0, 't'},  {"corpus-lines", required_argument, 0, 'n'},
         {"help", no_argument, 0, 'h'},         {"vocab", required_argument, 0, 'V'},
+        {"arch", required_argument, 0, 'A'},   {"head-dim", required_argument, 0, 'D'},
+        {"experts", required_argument, 0, 'E'}, {"experts-used", required_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
-    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false, 0};
+    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false, 0, "llama", 0, 0, 0};
+    bool moe_opts = false;
     int c;
     int64_t v;
     opterr = 0;
@@ -290,6 +289,10 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         case 'f': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ff)) return EXIT_BAD_INPUT; break;
         case 'c': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->ctx)) return EXIT_BAD_INPUT; break;
         case 'V': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 22, &o->vocab)) return EXIT_BAD_INPUT; break;
+        case 'A': o->arch = optarg; break;
+        case 'D': if (!cli_parse_int("synth", opt, optarg, 2, 1 << 12, &o->head_dim)) return EXIT_BAD_INPUT; break;
+        case 'E': if (!cli_parse_int("synth", opt, optarg, 1, 256, &o->experts)) return EXIT_BAD_INPUT; moe_opts = true; break;
+        case 'U': if (!cli_parse_int("synth", opt, optarg, 1, 256, &o->experts_used)) return EXIT_BAD_INPUT; moe_opts = true; break;
         case 'n': if (!cli_parse_int("synth", opt, optarg, 0, 1 << 24, &o->corpus_lines)) return EXIT_BAD_INPUT; break;
         case 't':
             if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
@@ -302,10 +305,23 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
     }
     if (!o->out || optind != argc)
         return cli_usage_error("synth", "expected -o FOLDER and no other arguments");
-    if (o->dim % o->heads || o->heads % o->kv_heads || (o->dim / o->heads) % 2)
-        return cli_usage_error("synth", "--dim %lld, --heads %lld, --kv-heads %lld: heads must divide dim into even head sizes and kv-heads must divide heads",
+    const struct synth_arch *a = synth_arch_find(o->arch);
+    char names[128];
+    if (!a)
+        return cli_usage_error("synth", "--arch '%s': expected one of %s", o->arch, synth_arch_names(names, sizeof names));
+    if (o->head_dim ? o->head_dim % 2 || o->heads % o->kv_heads
+                    : o->dim % o->heads || o->heads % o->kv_heads || (o->dim / o->heads) % 2)
+        return cli_usage_error("synth", "--dim %lld, --heads %lld, --kv-heads %lld: heads must divide dim into even head sizes (or --head-dim be even) and kv-heads must divide heads",
                                (long long)o->dim, (long long)o->heads, (long long)o->kv_heads);
-    return 0;
+    bool moe = strcmp(a->name, "mixtral") == 0;
+    if (moe_opts && !moe)
+        return cli_usage_error("synth", "--experts and --experts-used apply to --arch mixtral only");
+    if (moe) {   /* Mixtral's shape in small: 8 experts, 2 per token; 4 keep the tiny model tiny */
+        o->experts = o->experts ? o->experts : 4;
+        o->experts_used = o->experts_used ? o->experts_used : 2;
+    }
+    const char *why = a->check ? a->check(o) : NULL;
+    return why ? cli_usage_error("synth", "--arch %s: %s", a->name, why) : 0;
 }
 
 int cmd_synth(int argc, char **argv)
@@ -316,19 +332,36 @@ int cmd_synth(int argc, char **argv)
         return rc;
     if (mkdir(o.out, 0755) != 0 && errno != EEXIST)
         return cli_fail("synth", ig_error_set(IG_EIO, "%s: cannot create folder: %s", o.out, strerror(errno)));
+    const struct synth_arch *a = synth_arch_find(o.arch);
+    bool byte_bpe = a->tok == SYNTH_TOK_BYTE_BPE, gemma = a->tok == SYNTH_TOK_GEMMA_SPM;
     int64_t n_vocab = 0;
-    json_t *tok = make_tokenizer(&n_vocab, o.vocab);
-    json_t *config = json_pack("{s:[s], s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:i, s:i, s:s}",
-                               "architectures", "LlamaForCausalLM", "model_type", "llama", "hidden_size",
+    json_t *tok = NULL;
+    if (gemma && (rc = synth_spm_model_write(o.out, o.vocab, &n_vocab)))   /* tokenizer.model */
+        return cli_fail("synth", rc);
+    if (!gemma)
+        tok = byte_bpe ? synth_byte_bpe_tokenizer(&n_vocab, o.vocab) : make_tokenizer(&n_vocab, o.vocab);
+    /* byte-level BPE: <|endoftext|> (the first special, after the vocabulary) is BOS and EOS, as
+     * in Qwen's config.json */
+    json_int_t bos = byte_bpe ? (json_int_t)(n_vocab - 3) : 1, eos = byte_bpe ? (json_int_t)(n_vocab - 3) : 2;
+    if (gemma)   /* gemma's ids: <eos> 1, <bos> 2 */
+        bos = 2, eos = 1;
+    json_t *config = json_pack("{s:[s], s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:I, s:I, s:s}",
+                               "architectures", a->architecture, "model_type", a->model_type, "hidden_size",
                                (json_int_t)o.dim, "intermediate_size", (json_int_t)o.ff, "num_hidden_layers",
                                (json_int_t)o.layers, "num_attention_heads", (json_int_t)o.heads,
                                "num_key_value_heads", (json_int_t)o.kv_heads, "vocab_size", (json_int_t)n_vocab,
                                "max_position_embeddings", (json_int_t)o.ctx, "rms_norm_eps", 1e-5, "rope_theta",
-                               10000.0, "tie_word_embeddings", 0, "bos_token_id", 1, "eos_token_id", 2,
+                               10000.0, "tie_word_embeddings", 0, "bos_token_id", bos, "eos_token_id", eos,
                                "torch_dtype", o.f32 ? "float32" : "float16");
-    json_t *tok_config = json_pack("{s:b, s:b, s:s, s:s, s:s}", "add_bos_token", 1, "add_eos_token", 0, "bos_token",
-                                   "<s>", "eos_token", "</s>", "unk_token", "<unk>");
-    rc = write_json(o.out, "tokenizer.json", tok);
+    if (o.head_dim)
+        json_object_set_new(config, "head_dim", json_integer(o.head_dim));
+    if (a->config)
+        a->config(&o, config);
+    json_t *tok_config = gemma      ? synth_gemma_tokenizer_config()
+                         : byte_bpe ? synth_byte_bpe_tokenizer_config()
+                                  : json_pack("{s:b, s:b, s:s, s:s, s:s}", "add_bos_token", 1, "add_eos_token", 0,
+                                              "bos_token", "<s>", "eos_token", "</s>", "unk_token", "<unk>");
+    rc = tok ? write_json(o.out, "tokenizer.json", tok) : 0;
     if (!rc)
         rc = write_json(o.out, "config.json", config);
     else
@@ -338,13 +371,13 @@ int cmd_synth(int argc, char **argv)
     else
         json_decref(tok_config);
     if (!rc)
-        rc = write_weights(&o, n_vocab);
+        rc = write_weights(&o, a, n_vocab);
     if (!rc)
         rc = write_corpus(&o);
     if (rc)
         return cli_fail("synth", rc);
-    printf("wrote %s: llama, %lld layers, dim %lld, ff %lld, heads %lld/%lld, vocab %lld, seed %llu, %s; corpus.txt %lld lines\n",
-           o.out, (long long)o.layers, (long long)o.dim, (long long)o.ff, (long long)o.heads, (long long)o.kv_heads,
+    printf("wrote %s: %s, %lld layers, dim %lld, ff %lld, heads %lld/%lld, vocab %lld, seed %llu, %s; corpus.txt %lld lines\n",
+           o.out, a->name, (long long)o.layers, (long long)o.dim, (long long)o.ff, (long long)o.heads, (long long)o.kv_heads,
            (long long)n_vocab, (unsigned long long)o.seed, o.f32 ? "F32" : "F16", (long long)o.corpus_lines);
     return EXIT_OK;
 }

@@ -29,7 +29,8 @@ static const char verify_usage[] =
     "usage: ingot verify FILE... --source SRC [--eval TEXT] [--tasks TASK]... [--ctx N] [--chunks N] [--json]\n"
     "                    [--json-out FILE] [--task-limit N] [--bootstrap N] [--seed S] [--min-flips N]\n"
     "                    [--tiers H,M] [--items OUT.jsonl] [--md OUT.md]\n"
-    "                    [--threads N] [--mem-budget SIZE] [--no-stream] [--allow-vocab-mismatch]\n"
+    "                    [--threads N] [--mem-budget SIZE] [--no-stream] [--matmul fp32|q8]\n"
+    "                    [--allow-vocab-mismatch]\n"
     "\n"
     "Scores each GGUF FILE against the source model on held-out text, as llama-perplexity does:\n"
     "windows of --ctx tokens (default min(512, the model's context)), BOS first, the second half\n"
@@ -45,18 +46,28 @@ static const char verify_usage[] =
     "  --json-out F   write the figures as JSON to F\n"
     "  --threads N    CPU threads (default: all cores)\n"
     "  --mem-budget SIZE  memory for the windows in flight and one block (e.g. 2G, 512M; default\n"
-    "                 half of MemAvailable): chooses how many windows go through the blocks together\n"
+    "                 half of MemAvailable): chooses how many windows (and --tasks items) go through\n"
+    "                 the blocks together\n"
     "  --no-stream    the resident path: every weight of every model dequantized to fp32 and held\n"
     "                 (about 10 bytes per parameter); the same figures, bit for bit. By default the\n"
     "                 weights stay packed and the windows advance block by block, one block's\n"
     "                 packed bytes in memory at a time (--tasks too: batches of items advance block\n"
     "                 by block)\n"
+    "  --matmul fp32|q8  how quantized weights are multiplied: fp32 (default) dequantizes tiles and\n"
+    "                 runs the fp32 GEMM; q8 does what llama.cpp's CPU backend does: activations\n"
+    "                 rounded to Q8_K (Q4_K, Q5_K, Q6_K) or Q8_0 (Q4_0, Q5_0, Q8_0), exact integer\n"
+    "                 dot products per block (other types stay fp32 and are named on stderr and\n"
+    "                 under \"matmul\" in the JSON), so the figures track llama-perplexity's. Bits\n"
+    "                 independent of --threads. Not with --no-stream\n"
     "  --allow-vocab-mismatch  score a container whose tokenizer differs from the source's\n"
     "                 (tokens, types, bos/eos/unk/pad ids, merges) with a warning; by default\n"
     "                 that is an error naming the first difference\n"
     "  -q, --quiet    no progress output\n"
     "  -v, --verbose  also print the timings of loading and scoring\n"
-    "\n"
+    "\n";
+
+/* the rest of --help (one literal of this size is past what C99 promises to support) */
+static const char verify_usage_tasks[] =
     "Tasks: each container against the source on the same items (the source scored once).\n"
     "  --tasks TASK   [KIND:]PATH, repeatable or comma-separated; KIND is hellaswag (llama.cpp's\n"
     "                 6-line text), mc ({query, choices, gold}, {context_options, continuation, gold},\n"
@@ -87,6 +98,7 @@ struct verify_cli {
     int64_t n_ctx, max_chunks, threads;
     uint64_t mem_budget;   /* bytes; 0: verify_mem_budget_default() */
     bool quiet, verbose, json_stdout, allow_vocab_mismatch, no_stream;
+    enum model_matmul matmul;   /* --matmul */
     FILE *human;   /* the table: stdout, or stderr under --json */
     struct verify_tasks_opts tasks;   /* --tasks and its flags */
 };
@@ -143,6 +155,7 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         {"items", required_argument, 0, 'I'},  {"md", required_argument, 0, 'M'},
         {"allow-vocab-mismatch", no_argument, 0, 'V'},
         {"mem-budget", required_argument, 0, 'G'}, {"no-stream", no_argument, 0, 'N'},
+        {"matmul", required_argument, 0, 'X'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -164,6 +177,11 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         case 'J': o->json_stdout = true; break;
         case 'V': o->allow_vocab_mismatch = true; break;
         case 'N': o->no_stream = true; break;
+        case 'X':
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "q8") != 0)
+                return cli_usage_error("verify", "--matmul '%s': expected fp32 or q8", optarg);
+            o->matmul = strcmp(optarg, "q8") == 0 ? MODEL_MATMUL_Q8 : MODEL_MATMUL_FP32;
+            break;
         case 'G':
             if (verify_mem_budget_parse(optarg, &o->mem_budget))
                 return cli_usage_error("verify", "%s", ig_error_message());
@@ -176,7 +194,7 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
         case 'R': if (parse_tiers(o, optarg)) return EXIT_BAD_INPUT; break;
         case 'I': o->tasks.items_path = optarg; break;
         case 'M': o->tasks.md_path = optarg; break;
-        case 'h': fputs(verify_usage, stdout); exit(EXIT_OK);
+        case 'h': fputs(verify_usage, stdout); fputs(verify_usage_tasks, stdout); exit(EXIT_OK);
         default: return cli_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -187,6 +205,10 @@ static int parse_verify(int argc, char **argv, struct verify_cli *o)
     }
     if (!o->source || (!o->eval && o->tasks.n_tasks == 0))
         return cli_usage_error("verify", "--source SRC and --eval TEXT (or --tasks TASK) are required");
+    /* the resident path holds fp32 copies: nothing packed is left to multiply in integers */
+    if (o->matmul == MODEL_MATMUL_Q8 && o->no_stream)
+        return cli_usage_error("verify", "--matmul q8 multiplies the packed weights, which --no-stream replaces "
+                                         "by fp32 copies: drop one of the two");
     o->human = o->json_stdout ? stderr : stdout;
     return 0;
 }
@@ -213,6 +235,48 @@ static int load_model(struct loaded_model *lm, const char *path, bool packed)
         lm->n_weights += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     }
     return 0;
+}
+
+/* --matmul: how each weight type present is multiplied, over every model's matrices (the
+ * embedding only when it is also the output projection: a lookup is not a product), as
+ * {"Q4_K": "q8", "F16": "fp32", ...}; "mixed" when a type's tensors went both ways. */
+static json_t *matmul_types(const struct verify_cli *o, const struct loaded_model *src,
+                            const struct loaded_model *cm)
+{
+    json_t *types = json_object();
+    for (int i = -1; i < o->n_files; i++) {
+        const struct loaded_model *lm = i < 0 ? src : &cm[i];
+        const bool tied = model_src_find(lm->src, "output.weight") == NULL;
+        for (int64_t k = 0; k < lm->src->n_tensors; k++) {
+            const struct src_tensor *t = &lm->src->tensors[k];
+            if (t->n_dims < 2 || (!tied && strcmp(t->name, "token_embd.weight") == 0))
+                continue;
+            /* model/llama.c multiplies stacks of experts (3 dimensions) in fp32 */
+            const bool q8 = o->matmul == MODEL_MATMUL_Q8 && t->n_dims < 3 && model_weight_q8(lm->model, t);
+            const char *name = src_tensor_type_name(t), *mode = q8 ? "q8" : "fp32";
+            const json_t *had = json_object_get(types, name);
+            if (had && strcmp(json_string_value(had), mode) != 0)
+                mode = "mixed";   /* some tensors of the type one way, some the other */
+            json_object_set_new(types, name, json_string(mode));
+        }
+    }
+    return types;
+}
+
+/* --matmul q8: say once which types run which way. */
+static void matmul_note(const json_t *types)
+{
+    char q8[256] = "", fp[256] = "";
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)types, name, v) {
+        char *dst = strcmp(json_string_value(v), "fp32") != 0 ? q8 : fp;   /* "mixed" types count as q8 */
+        size_t n = strlen(dst);
+        snprintf(dst + n, 256 - n, "%s%s", n ? ", " : "", name);
+    }
+    fprintf(stderr, "ingot verify: --matmul q8: %s multiplied as llama.cpp's CPU backend does (activations "
+                    "rounded to Q8_K or Q8_0, integer dot products)%s%s%s\n", q8[0] ? q8 : "no weight type",
+            fp[0] ? "; " : "", fp, fp[0] ? " in fp32 (no integer kernel)" : "");
 }
 
 static void unload_model(struct loaded_model *lm)
@@ -280,6 +344,17 @@ struct verify_notes {
     uint64_t peak_rss_bytes;       /* getrusage's ru_maxrss after scoring */
 };
 
+/* CPU seconds (user + system, every thread) the process has used so far: on a shared machine a
+ * steadier measure of the work than the wall clock (bench/bench_verify_ratio.sh reports both). */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 /* The process's peak resident set so far (Linux reports kilobytes). */
 static uint64_t peak_rss_bytes(void)
 {
@@ -343,6 +418,16 @@ static int check_finite_figures(const char *file, const struct kld_summary *s)
     return 0;
 }
 
+/* verify's per-block progress (verify_opts.on_block): the bar moves with the blocks while one
+ * batch holds many windows; the lines a log gets stay rate-limited (progress_show). */
+static void progress_block(void *ctx, double windows_done, int64_t total, int64_t block, int64_t n_blocks)
+{
+    char label[64];
+    (void)total;   /* the bar's own */
+    snprintf(label, sizeof label, "block %lld of %lld", (long long)block, (long long)n_blocks);
+    progress_show(ctx, windows_done, label);
+}
+
 /* ---- the command --------------------------------------------------------------------------------- */
 
 static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm,
@@ -368,6 +453,7 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
     vo.max_chunks = o->max_chunks;
     vo.bos = v->add_bos != 0 && v->bos_id >= 0 ? (int32_t)v->bos_id : -1;
     vo.on_chunk = progress_window;
+    vo.on_block = progress_block;
     vo.on_chunk_ctx = &prog;
     if (n_ids < 2 * vo.n_ctx) {
         free(ids);
@@ -384,6 +470,7 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
         verify_mem_plan_make(&vn.plan, src->model, targets, o->n_files, vo.n_ctx, n_chunks,
                              o->mem_budget ? o->mem_budget : verify_mem_budget_default());
     progress_begin(&prog, n_chunks, o->quiet);
+    const double cpu0 = cpu_seconds();
     if (!rc)
         rc = vn.streamed ? verify_perplexity_streamed(src->model, &ss, targets, o->n_files, ids, n_ids, &vo,
                                                       vn.plan.window_batch)
@@ -414,8 +501,8 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
     }
     double s_score = progress_end(&prog);
     if (o->verbose)
-        fprintf(stderr, "ingot verify: scored %lld windows of %lld tokens in %.2fs\n", (long long)n_chunks,
-                (long long)vo.n_ctx, s_score);
+        fprintf(stderr, "ingot verify: scored %lld windows of %lld tokens in %.2fs (cpu %.2fs)\n", (long long)n_chunks,
+                (long long)vo.n_ctx, s_score, cpu_seconds() - cpu0);
     if (!rc)
         *doc = perplexity_json(o, &ss, cm, sum, vo.n_ctx, n_chunks, &vn);
     free(ids);
@@ -459,12 +546,20 @@ static int run_tasks(const struct verify_cli *o, struct loaded_model *src, struc
 static int run_verify(const struct verify_cli *o, struct loaded_model *src, struct loaded_model *cm,
                       struct verify_target *targets)
 {
-    json_t *doc = NULL;
+    json_t *doc = NULL, *types = matmul_types(o, src, cm);
+    if (o->matmul == MODEL_MATMUL_Q8)
+        matmul_note(types);
     int rc = o->eval ? run_perplexity(o, src, cm, targets, &doc) : 0;
     if (!rc && !o->eval)
         doc = tasks_only_json(o, cm);
     if (!rc && !doc)
         rc = ig_error_set(IG_ENOMEM, "verify: cannot build the JSON document");
+    /* how the weights were multiplied: the mode asked for, and per type what it gave */
+    if (!rc)
+        json_object_set_new(doc, "matmul", json_pack("{s:s, s:o}", "mode", o->matmul == MODEL_MATMUL_Q8 ? "q8" : "fp32",
+                                                     "types", types));
+    else
+        json_decref(types);
     if (!rc && o->tasks.n_tasks > 0)
         rc = run_tasks(o, src, cm, doc);
     if (!rc && (o->json_out || o->json_stdout))
@@ -480,6 +575,8 @@ int cmd_verify(int argc, char **argv)
     if (rc)
         return rc;
     cpu_set_threads((int)o.threads);
+    /* --tasks' batches of items fill the same budget as perplexity's windows (task_stream.c) */
+    verify_task_mem_budget_set(o.mem_budget ? o.mem_budget : verify_mem_budget_default());
     struct loaded_model src = {0}, cm[MAX_CONTAINERS];
     struct verify_target targets[MAX_CONTAINERS];
     memset(cm, 0, sizeof cm);
@@ -489,9 +586,13 @@ int cmd_verify(int argc, char **argv)
      * verify/task_stream.c) */
     const bool packed = !o.no_stream;
     rc = load_model(&src, o.source, packed);
+    if (!rc)
+        model_set_matmul(src.model, o.matmul);
     for (int i = 0; i < o.n_files && !rc; i++) {
         rc = load_model(&cm[i], o.files[i], packed);
         targets[i].model = cm[i].model;
+        if (!rc)
+            model_set_matmul(cm[i].model, o.matmul);
         if (!rc)
             rc = check_vocab(&o, &src, &cm[i], o.files[i]);
     }

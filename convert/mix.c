@@ -41,6 +41,8 @@ static int attn_v_type(struct mix_state *s, int type)
         type = GGML_TYPE_Q6_K;
     else if (f == LLAMA_FTYPE_MOSTLY_Q4_K_S && i < 4)
         type = GGML_TYPE_Q5_K;
+    if (s->n_expert == 8)   /* llama-quantize: Mixtral-8x's attention values get 8 bits */
+        type = GGML_TYPE_Q8_0;
     s->i_attention_wv++;
     return type;
 }
@@ -72,6 +74,13 @@ static int ffn_down_type(struct mix_state *s, int type)
 
 static int attn_output_type(const struct mix_state *s, int type)
 {
+    if (s->n_expert == 8) {   /* llama-quantize: Mixtral-8x's attention output gets Q5_K in the low mixes */
+        const int f = s->ftype;
+        bool low = f == LLAMA_FTYPE_MOSTLY_Q2_K || f == LLAMA_FTYPE_MOSTLY_Q3_K_S || f == LLAMA_FTYPE_MOSTLY_Q3_K_M ||
+                   f == LLAMA_FTYPE_MOSTLY_IQ4_NL || f == LLAMA_FTYPE_MOSTLY_Q4_K_S || f == LLAMA_FTYPE_MOSTLY_Q4_K_M ||
+                   f == LLAMA_FTYPE_MOSTLY_IQ4_XS;
+        return low ? GGML_TYPE_Q5_K : type;
+    }
     switch (s->ftype) {
     case LLAMA_FTYPE_MOSTLY_Q2_K: return GGML_TYPE_Q3_K;
     case LLAMA_FTYPE_MOSTLY_Q3_K_M: return GGML_TYPE_Q4_K;
@@ -111,8 +120,10 @@ int mix_tensor_type(struct mix_state *s, const char *name, int64_t ne0)
         type = output_type(s, type, ne0);
     else if (is_embd)
         ; /* the default type, for every mix ingot writes */
-    else if (strstr(name, "attn_v.weight"))
+    else if (strstr(name, "attn_v.weight") || strstr(name, "attn_qkv.weight"))   /* phi3's fused qkv: attn_v's rules */
         type = attn_v_type(s, type);
+    else if (strstr(name, "attn_k.weight") && s->n_expert == 8)   /* so do its keys */
+        type = GGML_TYPE_Q8_0;
     else if (strstr(name, "ffn_down"))
         type = ffn_down_type(s, type);
     else if (strstr(name, "attn_output.weight"))

@@ -23,6 +23,7 @@ struct mix_state {
     bool has_imatrix;
     int64_t n_attention_wv, i_attention_wv;
     int64_t n_ffn_down, i_ffn_down;
+    int64_t n_expert;         /* experts per block (mixtral), 0 for a dense model */
     int64_t n_fallback;       /* tensors that took a fallback type */
     int fallback_from;        /* after mix_tensor_type: the type the rules chose when its
                                  blocks did not fit the row and a fallback was taken, else -1 */

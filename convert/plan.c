@@ -97,11 +97,13 @@ static int compare_quantize_order(const void *a, const void *b)
 
 /* ---- types ------------------------------------------------------------------------------------- */
 
-/* llama-quantize quantizes ≥2-D "*weight" tensors that are not norms; llama.cpp's converter
- * keeps the same set in F32. */
+/* llama-quantize quantizes ≥2-D "*weight" tensors that are not norms nor an MoE router
+ * (ffn_gate_inp: "do not quantize expert gating tensors"); llama.cpp's converter keeps the
+ * same set in F32. */
 static bool is_quantizable(const struct src_tensor *t)
 {
-    return t->n_dims >= 2 && ends_with(t->name, "weight") && !strstr(t->name, "_norm.weight");
+    return t->n_dims >= 2 && ends_with(t->name, "weight") && !strstr(t->name, "_norm.weight") &&
+           !strstr(t->name, "ffn_gate_inp.weight");
 }
 
 struct overrides {
@@ -186,8 +188,9 @@ static void init_mix(struct mix_state *ms, const struct model_src *src, const st
     ms->has_output = model_src_find(src, "output.weight") && !(flags & PLAN_TIE_EMBEDDINGS && src->hp.tie_embeddings);
     ms->has_imatrix = (flags & PLAN_HAS_IMATRIX) != 0;
     for (int64_t i = 0; i < src->n_tensors; i++)
-        ms->n_attention_wv += strstr(src->tensors[i].name, "attn_v.weight") != NULL;
+        ms->n_attention_wv += strstr(src->tensors[i].name, "attn_v.weight") || strstr(src->tensors[i].name, "attn_qkv.weight");
     ms->n_ffn_down = src->hp.n_layer;
+    ms->n_expert = src->hp.n_expert;
 }
 
 int plan_make(struct plan *plan, const struct model_src *src, const struct file_type *ft, const struct plan_opts *opts)
@@ -239,7 +242,9 @@ int plan_check_writable(const struct plan *plan)
     for (int64_t i = 0; i < plan->n_entries; i++) {
         const struct plan_entry *e = &plan->entries[i];
         const struct src_tensor *t = e->src;
-        bool src_float = t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16;
+        /* a third-party linear (read_rows_f32) reads as floats too */
+        bool src_float = t->type == GGML_TYPE_F32 || t->type == GGML_TYPE_F16 || t->type == GGML_TYPE_BF16 ||
+                         t->read_rows_f32 != NULL;
         const struct quant_type *sq = quant_type_get(t->type);
         if (t->type != e->type && !src_float && !(sq && sq->dequantize_row_ref))
             return ig_error_set(IG_EINVAL, "%s: tensor '%s' is stored as %s; converting it to %s needs a %s dequantizer, which this build lacks",

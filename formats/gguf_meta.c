@@ -2,6 +2,7 @@
 #include "gguf_meta.h"
 
 #include "../common/ig_error.h"
+#include "gemma_arch.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static int add_arch_f32(struct gguf_writer *w, const char *arch, const char *suf
 
 int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *hp)
 {
+    if (gemma_arch_is(hp->arch))   /* gemma's converter writes its own list of keys */
+        return gemma_meta_write_hparams(w, hp);
     const char *a = hp->arch;
     int rc = gguf_writer_add_str(w, "general.architecture", a);
     if (!rc && hp->name[0])
@@ -48,6 +51,20 @@ int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *h
         rc = add_arch_f32(w, a, "attention.layer_norm_rms_epsilon", hp->rms_eps);
     if (!rc)
         rc = add_arch_f32(w, a, "rope.freq_base", hp->rope_theta);
+    /* phi3: llama.cpp's converter always writes the original context and the window (0: none) */
+    if (!rc && strcmp(a, "phi3") == 0 && !hp->rope_scaling_type[0])
+        rc = add_arch_u32(w, a, "rope.scaling.original_context_length",
+                          hp->rope_scaling_orig_ctx > 0 ? hp->rope_scaling_orig_ctx : hp->n_ctx_train);
+    if (!rc && strcmp(a, "phi3") == 0)
+        rc = add_arch_u32(w, a, "attention.sliding_window", hp->sliding_window);
+    /* a GGUF source's longrope attention factor (phi3 128k) is carried over with its rope_factors_* */
+    if (!rc && hp->rope_attn_factor > 0)
+        rc = add_arch_f32(w, a, "rope.scaling.attn_factor", hp->rope_attn_factor);
+    /* mixtral (written as llama): llama.cpp's converter puts these after the rope base */
+    if (!rc && hp->n_expert > 0)
+        rc = add_arch_u32(w, a, "expert_count", hp->n_expert);
+    if (!rc && hp->n_expert > 0)
+        rc = add_arch_u32(w, a, "expert_used_count", hp->n_expert_used);
     if (!rc && hp->head_dim_explicit) {
         rc = add_arch_u32(w, a, "attention.key_length", hp->head_dim);
         if (!rc)

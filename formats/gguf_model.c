@@ -6,7 +6,9 @@
  */
 #include "../common/ig_error.h"
 #include "ggml_type.h"
+#include "gemma_arch.h"
 #include "gguf.h"
+#include "model_arch.h"
 #include "model_src_impl.h"
 
 #include <stdio.h>
@@ -81,14 +83,39 @@ static int read_rope_scaling(const struct gguf_file *g, const char *arch, struct
                         gguf_path(g), key, type);
 }
 
+/* Keys only some architectures have: mixtral's expert counts, phi3's sliding window. */
+static int read_arch_extras(const struct gguf_file *g, const char *arch, struct model_hparams *hp)
+{
+    int rc;
+    if ((rc = get_arch_u32(g, arch, "expert_count", &hp->n_expert, false)) ||
+        (rc = get_arch_u32(g, arch, "expert_used_count", &hp->n_expert_used, false)) ||
+        (rc = get_arch_u32(g, arch, "attention.sliding_window", &hp->sliding_window, false)) ||
+        (rc = get_arch_f32(g, arch, "rope.scaling.attn_factor", &hp->rope_attn_factor, false)) ||
+        (rc = get_arch_f32(g, arch, "attn_logit_softcapping", &hp->attn_softcap, false)) ||    /* gemma */
+        (rc = get_arch_f32(g, arch, "final_logit_softcapping", &hp->final_softcap, false)))
+        return rc;
+    if (strcmp(arch, "phi3") == 0 && (rc = get_arch_u32(g, arch, "rope.scaling.original_context_length",
+                                                         &hp->rope_scaling_orig_ctx, false)))
+        return rc;
+    /* llama.cpp: n_expert_used in 1..n_expert when experts are present, both 0 otherwise */
+    if (hp->n_expert > 1 ? hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert : hp->n_expert_used != 0)
+        return ig_error_set(IG_EINVAL, "gguf: %s: key '%s.expert_used_count' is %lld with expert_count %lld, expected 1..expert_count (or both absent)",
+                            gguf_path(g), arch, (long long)hp->n_expert_used, (long long)hp->n_expert);
+    if (hp->n_expert == 1)
+        return ig_error_set(IG_EINVAL, "gguf: %s: key '%s.expert_count' is 1; expected 0 (dense) or at least 2", gguf_path(g), arch);
+    return 0;
+}
+
 static int read_hparams(const struct gguf_file *g, struct model_hparams *hp)
 {
     int rc = gguf_get_str(g, "general.architecture", hp->arch, sizeof hp->arch);
     if (rc)
         return rc;
-    if (strcmp(hp->arch, "llama") != 0 && strcmp(hp->arch, "qwen2") != 0)
-        return ig_error_set(IG_EINVAL, "gguf: %s: key 'general.architecture': '%s' is not supported (llama, qwen2)",
-                            gguf_path(g), hp->arch);
+    const struct model_arch_info *info = model_arch_find(hp->arch);
+    char list[256];
+    if (!info)
+        return ig_error_set(IG_EINVAL, "gguf: %s: key 'general.architecture': '%s' is not supported (supported: %s)",
+                            gguf_path(g), hp->arch, model_arch_list(MODEL_ARCH_GGUF, list, sizeof list));
     if (gguf_find_key(g, "general.name") >= 0 && (rc = gguf_get_str(g, "general.name", hp->name, sizeof hp->name)))
         return rc;
     const char *a = hp->arch;
@@ -115,7 +142,11 @@ static int read_hparams(const struct gguf_file *g, struct model_hparams *hp)
     hp->n_rot = hp->head_dim;
     if ((rc = get_arch_u32(g, a, "rope.dimension_count", &hp->n_rot, false)))
         return rc;
-    hp->attn_qkv_bias = strcmp(a, "qwen2") == 0;
+    hp->attn_qkv_bias = info->attn_qkv_bias;
+    hp->attn_qk_norm = info->attn_qk_norm;
+    gemma_hparams_gguf_defaults(hp);   /* what llama.cpp fixes for gemma; keys below override */
+    if ((rc = read_arch_extras(g, a, hp)))
+        return rc;
     int64_t i = gguf_find_tensor(g, "token_embd.weight");
     if (i < 0)
         return ig_error_set(IG_EINVAL, "gguf: %s: tensor 'token_embd.weight' is missing", gguf_path(g));

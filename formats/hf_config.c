@@ -9,6 +9,8 @@
 #include "hf_config.h"
 
 #include "file_map.h"
+#include "gemma_arch.h"
+#include "model_arch.h"
 #include "../common/ig_error.h"
 
 #include <errno.h>
@@ -37,20 +39,6 @@
 
 /* Whether a key must be present. */
 enum hf_need { HF_OPTIONAL = 0, HF_REQUIRED = 1 };
-
-/* model_type / architectures[0] -> arch */
-struct hf_arch_name {
-    const char *model_type;
-    const char *architecture;
-    const char *arch;
-};
-
-static const struct hf_arch_name hf_arch_names[] = {
-    {"llama", "LlamaForCausalLM", "llama"},
-    {"mistral", "MistralForCausalLM", "llama"},
-    {"qwen2", "Qwen2ForCausalLM", "qwen2"},
-};
-#define HF_N_ARCH (sizeof hf_arch_names / sizeof hf_arch_names[0])
 
 /* ---- describing values in messages ------------------------------------------------- */
 
@@ -164,10 +152,12 @@ static int parse_arch(struct model_hparams *hp, const json_t *root, const char *
     const json_t *archs = json_object_get(root, "architectures");
     const char *name;
     bool by_model_type = mt && !json_is_null(mt);
+    char list0[256], expected[300];
 
     if (by_model_type) {
+        snprintf(expected, sizeof expected, "a string (%s)", model_arch_list(MODEL_ARCH_MODEL_TYPES, list0, sizeof list0));
         if (!json_is_string(mt))
-            return key_error(path, "model_type", mt, "a string (llama, mistral, qwen2)");
+            return key_error(path, "model_type", mt, expected);
         name = json_string_value(mt);
     } else if (archs && !json_is_null(archs)) {
         if (!json_is_array(archs) || json_array_size(archs) == 0 ||
@@ -176,25 +166,24 @@ static int parse_arch(struct model_hparams *hp, const json_t *root, const char *
         name = json_string_value(json_array_get(archs, 0));
     } else {
         return ig_error_set(IG_EINVAL, "%s: key 'model_type' is missing and there is no 'architectures' "
-                            "list, expected one naming llama, mistral or qwen2", path);
+                            "list, expected one naming %s", path, model_arch_list(MODEL_ARCH_MODEL_TYPES, list0, sizeof list0));
     }
 
-    for (size_t i = 0; i < HF_N_ARCH; i++) {
-        const char *known = by_model_type ? hf_arch_names[i].model_type : hf_arch_names[i].architecture;
-        if (strcmp(name, known) == 0) {
-            snprintf(hp->arch, sizeof hp->arch, "%s", hf_arch_names[i].arch);
-            /* Qwen2 always has q/k/v biases (Qwen2Config has no attention_bias key). */
-            hp->attn_qkv_bias = strcmp(hp->arch, "qwen2") == 0;
-            return 0;
-        }
+    const struct model_arch_hf *known = model_arch_hf_find(name, by_model_type);
+    if (known) {
+        snprintf(hp->arch, sizeof hp->arch, "%s", known->arch);
+        /* Qwen2 always has q/k/v biases (Qwen2Config has no attention_bias key). */
+        hp->attn_qkv_bias = model_arch_find(known->arch)->attn_qkv_bias;
+        hp->attn_qk_norm = model_arch_find(known->arch)->attn_qk_norm;
+        return 0;
     }
-    char cut[48];
+    char cut[48], list[256];
     json_string_cut(by_model_type ? mt : json_array_get(archs, 0), cut, sizeof cut);
     if (by_model_type)
-        return ig_error_set(IG_EINVAL, "%s: key 'model_type': '%s' is not supported (supported: llama, "
-                            "mistral, qwen2)", path, cut);
-    return ig_error_set(IG_EINVAL, "%s: key 'architectures': '%s' is not supported (supported: "
-                        "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)", path, cut);
+        return ig_error_set(IG_EINVAL, "%s: key 'model_type': '%s' is not supported (supported: %s)", path, cut,
+                            model_arch_list(MODEL_ARCH_MODEL_TYPES, list, sizeof list));
+    return ig_error_set(IG_EINVAL, "%s: key 'architectures': '%s' is not supported (supported: %s)", path, cut,
+                        model_arch_list(MODEL_ARCH_ARCHITECTURES, list, sizeof list));
 }
 
 /* ---- rope scaling ------------------------------------------------------------------ */
@@ -321,6 +310,136 @@ static int parse_heads(struct model_hparams *hp, const json_t *root, const char 
     return 0;
 }
 
+/* ---- gemma2 / gemma3 (engineer gem; formats/gemma_arch.h) ------------------------- */
+
+/* A soft cap, window or base: absent -> fallback, null -> 0 (HF's None: off), else a finite
+ * number > 0. */
+static int get_optional_pos(const json_t *obj, const char *key, const char *path, double fallback, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = !v ? fallback : 0.0;
+    if (!v || json_is_null(v))
+        return 0;
+    double x = json_is_number(v) ? json_number_value(v) : -1;
+    if (!json_is_number(v) || !isfinite(x) || !(x > 0) || x > FLT_MAX)
+        return key_error(path, key, v, "null or a finite number > 0");
+    *out = x;
+    return 0;
+}
+
+/* Gemma2Config / Gemma3TextConfig keys beyond llama's, with those classes' defaults. */
+static int parse_gemma(struct model_hparams *hp, const json_t *root, const char *path)
+{
+    if (!gemma_arch_is(hp->arch))
+        return 0;
+    const bool g2 = strcmp(hp->arch, "gemma2") == 0;
+    const json_t *act = json_object_get(root, "hidden_activation");
+    if (act && !json_is_null(act) && (!json_is_string(act) || strcmp(json_string_value(act), "gelu_pytorch_tanh") != 0))
+        return key_error(path, "hidden_activation", act, "\"gelu_pytorch_tanh\" (GeGLU with the tanh GELU)");
+    double qpas, acap, fcap, window, local_base;
+    int64_t pattern = 6;
+    int rc;
+    if ((rc = get_optional_pos(root, "query_pre_attn_scalar", path, 256.0, &qpas)) ||
+        (rc = get_optional_pos(root, "attn_logit_softcapping", path, g2 ? 50.0 : 0.0, &acap)) ||
+        (rc = get_optional_pos(root, "final_logit_softcapping", path, g2 ? 30.0 : 0.0, &fcap)) ||
+        (rc = get_optional_pos(root, "sliding_window", path, 4096.0, &window)) ||
+        (rc = get_optional_pos(root, "rope_local_base_freq", path, 10000.0, &local_base)) ||
+        (!g2 && (rc = get_pos_int(root, "sliding_window_pattern", path, HF_OPTIONAL, 6, &pattern))))
+        return rc;
+    if (window > HF_DIM_MAX || window != floor(window))
+        return key_error(path, "sliding_window", json_object_get(root, "sliding_window"), "a positive integer or null");
+    if (!json_object_get(root, "rms_norm_eps"))
+        hp->rms_eps = 1e-6f;   /* both classes' default */
+    hp->head_dim_explicit = true;   /* the converters always write key_length / value_length */
+    hp->attn_softcap = (float)acap;
+    hp->final_softcap = (float)fcap;
+    /* gemma2 slides on even blocks; gemma3 on all but every pattern-th (1: none, and the
+     * converter then writes no window) */
+    hp->swa_pattern = g2 ? 2 : pattern;
+    hp->sliding_window = hp->swa_pattern == 1 ? 0 : (int64_t)window;
+    hp->rope_theta_swa = g2 ? 0.0f : (float)local_base;
+    hp->query_scale = qpas > 0 ? 1.0f / sqrtf((float)qpas) : 0.0f;   /* as llama.cpp computes f_attention_scale */
+    return 0;
+}
+
+/* ---- architecture extras (engineer q3p): mixtral's experts, phi3's window ------------- */
+
+/* MixtralConfig: num_local_experts (experts per block, >= 2) and num_experts_per_tok (1..that),
+ * which llama.cpp's converter writes as {arch}.expert_count / expert_used_count. Phi3Config:
+ * sliding_window (null or absent: 0, as that converter writes it). */
+static int parse_q3p_extras(struct model_hparams *hp, const json_t *root, const char *path)
+{
+    int rc;
+    const json_t *ne = json_object_get(root, "num_local_experts");
+    if (strcmp(hp->arch, "llama") == 0 && ne && !json_is_null(ne)) {
+        if ((rc = get_pos_int(root, "num_local_experts", path, HF_REQUIRED, 0, &hp->n_expert)) ||
+            (rc = get_pos_int(root, "num_experts_per_tok", path, HF_REQUIRED, 0, &hp->n_expert_used)))
+            return rc;
+        if (hp->n_expert < 2 || hp->n_expert_used > hp->n_expert)
+            return ig_error_set(IG_EINVAL, "%s: key 'num_experts_per_tok': %lld of num_local_experts %lld, expected "
+                                "at least 2 experts and 1..num_local_experts per token",
+                                path, (long long)hp->n_expert_used, (long long)hp->n_expert);
+    }
+    if (strcmp(hp->arch, "phi3") != 0)
+        return 0;
+    /* Phi3Config: original_max_position_embeddings (the converter writes it as
+     * rope.scaling.original_context_length whether or not RoPE is scaled) */
+    if ((rc = get_pos_int(root, "sliding_window", path, HF_OPTIONAL, 0, &hp->sliding_window)) ||
+        (rc = get_pos_int(root, "original_max_position_embeddings", path, HF_OPTIONAL, hp->n_ctx_train,
+                          &hp->rope_scaling_orig_ctx)))
+        return rc;
+    /* longrope's factors become rope_factors_long/short tensors and an attention factor in
+     * llama.cpp's converter; ingot does not write those yet, so such a config is refused rather
+     * than converted into a file that runs without its scaling */
+    if (hp->rope_scaling_type[0])
+        return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling': phi3 with rope scaling '%s' is not supported yet "
+                            "(supported: phi3 without rope_scaling)", path, hp->rope_scaling_type);
+    return 0;
+}
+
+/* Gemma3ForConditionalGeneration (model_type "gemma3": the 4B, 12B and 27B releases) keeps the
+ * language model's keys under text_config and leaves out those equal to Gemma3TextConfig's
+ * defaults. llama.cpp's converter lifts text_config to the top level ({**config, **text_config})
+ * and its Gemma3Model falls back to those defaults; this does the same. Returns a new object
+ * for such a config, NULL for any other (use root as it is), or NULL with *rc set. */
+static json_t *gemma3_lift_text_config(const json_t *root, const char *path, int *rc)
+{
+    const json_t *mt = json_object_get(root, "model_type"), *tc = json_object_get(root, "text_config");
+    const json_t *archs = json_object_get(root, "architectures");
+    const char *a0 = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
+    const bool mm = (json_is_string(mt) && strcmp(json_string_value(mt), "gemma3") == 0) ||
+                    (!mt && a0 && strcmp(a0, "Gemma3ForConditionalGeneration") == 0);
+    *rc = 0;
+    if (!mm || !tc)
+        return NULL;
+    if (!json_is_object(tc)) {
+        *rc = key_error(path, "text_config", tc, "an object (the language model's keys)");
+        return NULL;
+    }
+    json_t *merged = json_deep_copy(root);
+    if (!merged || json_object_update(merged, (json_t *)tc) != 0) {
+        json_decref(merged);
+        *rc = IG_ENOMEM;
+        return NULL;
+    }
+    static const struct {
+        const char *key;
+        double value;
+    } defaults[] = {
+        {"num_attention_heads", 8}, {"num_key_value_heads", 4}, {"head_dim", 256},
+        {"max_position_embeddings", 131072}, {"vocab_size", 262208}, {"rope_theta", 1000000.0},
+        {"rms_norm_eps", 1e-6},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        if (!json_object_get(merged, defaults[i].key))
+            json_object_set_new(merged, defaults[i].key,
+                                defaults[i].value == floor(defaults[i].value) && defaults[i].value >= 1
+                                    ? json_integer((json_int_t)defaults[i].value)
+                                    : json_real(defaults[i].value));
+    json_object_set_new(merged, "model_type", json_string("gemma3_text"));
+    return merged;
+}
+
 /* ---- the whole config -------------------------------------------------------------- */
 
 /* One straight run of checks, in the order of the header's key list. */
@@ -347,7 +466,9 @@ static int parse_root(struct model_hparams *hp, const json_t *root, const char *
         return rc;
     /* A llama config with attention_bias: true has q/k/v (and o) biases. */
     hp->attn_qkv_bias = hp->attn_qkv_bias || attention_bias;
-    return parse_rope_scaling(hp, root, path);
+    rc = parse_rope_scaling(hp, root, path);
+    rc = rc ? rc : parse_q3p_extras(hp, root, path);
+    return rc ? rc : parse_gemma(hp, root, path);
 }
 
 /* json_text holds size_bytes bytes (a NUL inside is a JSON error, not the end). */
@@ -365,7 +486,9 @@ static int parse_buffer(struct model_hparams *hp, const char *json_text, size_t 
         json_describe(root, found, sizeof found);
         rc = ig_error_set(IG_EINVAL, "%s: top level is %s, expected an object of keys", path, found);
     } else {
-        rc = parse_root(hp, root, path);
+        json_t *lifted = gemma3_lift_text_config(root, path, &rc);   /* gem: multimodal gemma3 */
+        rc = rc ? rc : parse_root(hp, lifted ? lifted : root, path);
+        json_decref(lifted);
     }
     json_decref(root);
     if (rc)

@@ -1,14 +1,17 @@
-/* hf_config.h — HF config.json -> model_hparams for the llama family and qwen2.
+/* hf_config.h — HF config.json -> model_hparams for the architectures of formats/model_arch.h.
  *
- * Keys read (transformers' LlamaConfig / MistralConfig / Qwen2Config names):
- *   1. model_type ("llama", "mistral" -> arch "llama"; "qwen2" -> arch "qwen2"),
- *      or architectures[0] ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
+ * Keys read (transformers' LlamaConfig / MistralConfig / Qwen2Config ... names):
+ *   1. model_type ("llama", "mistral", "mixtral" -> arch "llama"; "qwen2", "qwen3", "phi3", gemma's
+ *      -> their own), or architectures[0] ("LlamaForCausalLM", ...): model_arch.h's table
  *   2. hidden_size, intermediate_size, num_hidden_layers, num_attention_heads (integers > 0)
  *   3. num_key_value_heads (default num_attention_heads; must divide it), head_dim
  *      (default hidden_size / num_attention_heads), vocab_size, max_position_embeddings
  *   4. rms_norm_eps (number > 0), rope_theta (default 10000), tie_word_embeddings
  *      (bool, default false), rope_scaling (null or {type|rope_type, factor,
  *      original_max_position_embeddings}), attention_bias (qwen2: always true)
+ *   5. mixtral: num_local_experts (>= 2), num_experts_per_tok (1..that); phi3: sliding_window
+ *      (null: 0), original_max_position_embeddings (rope.scaling.original_context_length; phi3
+ *      with rope_scaling is refused); gemma's keys (hf_config.c parse_gemma)
  * A key of the wrong JSON type is an error naming the key, not a silent default.
  */
 #ifndef HF_CONFIG_H

@@ -11,8 +11,10 @@
  * parts gathered into one tensor of the logical shape, read through hfq_read_rows_f32.
  */
 #include "../common/ig_error.h"
+#include "gemma_arch.h"
 #include "ggml_type.h"
 #include "hf_config.h"
+#include "hf_moe.h"
 #include "hf_quant.h"
 #include "model_src_impl.h"
 #include "safetensors.h"
@@ -41,6 +43,11 @@ static const struct {
     {"mlp.gate_proj.weight", "ffn_gate.weight"},
     {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},   /* qwen3 */
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"self_attn.qkv_proj.weight", "attn_qkv.weight"},    /* phi3: kept fused, as llama.cpp keeps it */
+    {"mlp.gate_up_proj.weight", "ffn_up.weight"},        /* phi3: gate rows, then up rows */
+    {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight"},   /* mixtral's router */
 };
 
 #define N_LAYER_NAMES (sizeof layer_names / sizeof layer_names[0])
@@ -52,6 +59,7 @@ struct hf_impl {
     struct hfq_tensor *quant;         /* [n_quant]: never reallocated, tensors point in */
     int64_t n_quant;
     char quant_desc[HFQ_DESC_MAX + 640];
+    struct hf_moe *moe;               /* mixtral: the expert stacks, else NULL */
 };
 
 static void hf_impl_close(void *p)
@@ -62,6 +70,7 @@ static void hf_impl_close(void *p)
     st_close(impl->st);
     free(impl->rope_freqs);
     free(impl->quant);
+    hf_moe_destroy(impl->moe);
     free(impl);
 }
 
@@ -69,9 +78,13 @@ static void hf_impl_close(void *p)
 
 /* Map an HF name to its GGUF name. Returns 1 if mapped, 0 if the tensor is to be skipped,
  * or IG_EINVAL if unknown. */
-static int map_name(const char *hf, char *gguf, size_t size, int64_t n_layer, int64_t *layer)
+static int map_name(const char *hf, char *gguf, size_t size, int64_t n_layer, int64_t *layer, const char *arch)
 {
     *layer = -1;
+    char text_name[256];
+    hf = gemma_hf_text_name(arch, hf, text_name, sizeof text_name);   /* multimodal gemma3: its language model */
+    if (!hf)
+        return 0;
     if (strcmp(hf, "model.embed_tokens.weight") == 0)
         return snprintf(gguf, size, "token_embd.weight"), 1;
     if (strcmp(hf, "lm_head.weight") == 0)
@@ -84,6 +97,12 @@ static int map_name(const char *hf, char *gguf, size_t size, int64_t n_layer, in
         const char *rest = hf + n;
         if (strstr(rest, "rotary_emb.inv_freq"))
             return 0;
+        const char *g = gemma_hf_block_name(arch, rest);   /* gemma's norms differ (gemma_arch.h) */
+        if (g) {
+            *layer = l;
+            snprintf(gguf, size, "blk.%ld.%s", l, g);
+            return 1;
+        }
         for (size_t i = 0; i < N_LAYER_NAMES; i++) {
             if (strcmp(rest, layer_names[i].hf) == 0) {
                 *layer = l;
@@ -202,6 +221,8 @@ static int read_tokenizer(struct model_src *src, const char *folder)
     }
     if (!rc)
         rc = tokenizer_hf_apply_config(&src->vocab, folder);
+    if (!rc && gemma_arch_is(src->hp.arch))
+        src->vocab.add_space_prefix = 0;   /* Gemma2Model/Gemma3Model.set_vocab: add_add_space_prefix(False) */
     if (!rc)
         rc = model_src_add_file(src, used, 0);
     free(spm);
@@ -221,7 +242,7 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, bool ha
 {
     char name[MODEL_NAME_MAX];
     int64_t layer;
-    int m = map_name(st->name, name, sizeof name, src->hp.n_layer, &layer);
+    int m = map_name(st->name, name, sizeof name, src->hp.n_layer, &layer, src->hp.arch);
     if (m == 0)
         return 0;
     if (m < 0)
@@ -231,6 +252,7 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, bool ha
     int rc = tensor_from_st(&t, st, name);
     if (rc)
         return rc;
+    t.norm_shift = gemma_norm_shift(src->hp.arch, st->name);   /* gemma's (1 + w) norms */
     if (strcmp(src->hp.arch, "llama") == 0) {
         if (strstr(name, ".attn_q."))
             t.permute_n_head = src->hp.n_head;
@@ -239,6 +261,19 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, bool ha
     }
     /* tied checkpoints store one matrix under either name: expose it under both */
     bool is_head = strcmp(name, "output.weight") == 0, is_embed = strcmp(name, "token_embd.weight") == 0;
+    /* gemma: the converter drops lm_head and llama.cpp loads no output.weight (an extra tensor
+     * fails its tensor count): the embedding is the output projection */
+    if (gemma_arch_is(src->hp.arch) && (is_head || is_embed)) {
+        if (is_head)
+            return 0;
+        if (strcmp(src->hp.arch, "gemma3") == 0 && t.n_dims == 2 && t.ne[1] > src->hp.n_vocab) {
+            /* Gemma3Model.modify_tensors drops the embedding rows past the tokenizer's tokens (the
+             * 4B-27B releases have 262208 rows for 262144 tokens); rows are contiguous */
+            t.size_bytes = t.size_bytes / (uint64_t)t.ne[1] * (uint64_t)src->hp.n_vocab;
+            t.ne[1] = src->hp.n_vocab;
+        }
+        return model_src_add_tensor(src, &t);
+    }
     if (is_head && !has_embed && (rc = add_alias(src, st, "token_embd.weight")))
         return rc;
     if ((rc = model_src_add_tensor(src, &t)))
@@ -332,7 +367,7 @@ static int add_quantized(struct model_src *src, struct hf_impl *impl, const stru
     char hf_name[512], name[MODEL_NAME_MAX];
     int64_t layer, n_in, n_out;
     snprintf(hf_name, sizeof hf_name, "%s.weight", prefix);
-    int m = map_name(hf_name, name, sizeof name, src->hp.n_layer, &layer);
+    int m = map_name(hf_name, name, sizeof name, src->hp.n_layer, &layer, src->hp.arch);
     if (m <= 0 || !linear_dims(&src->hp, name, &n_in, &n_out))
         return ig_error_set(IG_EINVAL, "%s: tensor '%s' is a quantized linear, but '%s' is not a linear of a %s model (or its layer is >= num_hidden_layers %lld)",
                             st->file, st->name, prefix, src->hp.arch, (long long)src->hp.n_layer);
@@ -363,6 +398,16 @@ static int add_quantized(struct model_src *src, struct hf_impl *impl, const stru
     return model_src_add_tensor(src, &t);
 }
 
+/* A Mixtral expert linear: recorded, and its stack added once the last expert's part is seen
+ * (where llama.cpp's converter yields it). */
+static int add_expert_part(struct model_src *src, struct hf_impl *impl, const struct st_tensor *st)
+{
+    bool complete;
+    struct src_tensor t;
+    int rc = hf_moe_take(impl->moe, st, &complete, &t);
+    return rc || !complete ? rc : model_src_add_tensor(src, &t);
+}
+
 /* Gather quantized linears (when the folder has a quantization config) and add every other
  * tensor by name. */
 static int add_all(struct model_src *src, struct hf_impl *impl, bool has_embed, bool has_head)
@@ -383,6 +428,8 @@ static int add_all(struct model_src *src, struct hf_impl *impl, bool has_embed, 
         else if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
             rc = ig_error_set(IG_EINVAL, "%s: tensor '%s': dtype %s is not part of a %s linear (expected F32, F16 or BF16)",
                               t->file, t->name, t->dtype ? t->dtype : "?", qc->desc[0] ? qc->desc : "quantized");
+        else if (impl->moe && hf_moe_is_part(t->name))
+            rc = add_expert_part(src, impl, t);
         else
             rc = add_mapped(src, t, has_embed, has_head);
     }
@@ -410,11 +457,23 @@ static int read_weights(struct model_src *src, const char *folder)
         src->hp.tie_embeddings = true;
     if (strcmp(src->hp.rope_scaling_type, "llama3") == 0)
         rc = add_rope_freqs(src, impl);
+    if (!rc && src->hp.n_expert > 0)
+        rc = hf_moe_create(&impl->moe, src->hp.n_layer, src->hp.n_expert);
     if (!rc)
         rc = add_all(src, impl, has_embed, has_head);
     for (int i = 0; i < st_n_files(impl->st) && !rc; i++)
         rc = model_src_add_file(src, st_file_path(impl->st, i), st_file_size(impl->st, i));
     return rc;
+}
+
+/* phi3 (q3p): tokenizer.json's added tokens over tokenizer.model's pieces and the padding, as
+ * llama.cpp's Phi3 converter lays them; then the special ids again, now that their texts exist. */
+static int overlay_added(struct model_src *src, const char *folder)
+{
+    char *path = file_path_join(folder, "tokenizer.json");
+    int rc = path ? tokenizer_hf_overlay_added(&src->vocab, path) : IG_ENOMEM;
+    free(path);
+    return rc ? rc : tokenizer_hf_apply_config(&src->vocab, folder);
 }
 
 int hf_model_open(struct model_src *src, const char *folder)
@@ -427,12 +486,17 @@ int hf_model_open(struct model_src *src, const char *folder)
     if (!rc)
         rc = read_tokenizer(src, folder);
     int tok_file = src->n_files - 1;
+    /* gemma3: the embedding is cut to the tokenizer (add_mapped), so the vocabulary is its size */
+    if (!rc && strcmp(src->hp.arch, "gemma3") == 0 && src->vocab.n_tokens < src->hp.n_vocab)
+        src->hp.n_vocab = src->vocab.n_tokens;
     if (!rc)
         rc = read_weights(src, folder);
     if (!rc)
         rc = model_src_check_tensors(src);
     if (!rc)
         rc = pad_vocab(src, src->files[tok_file].path);
+    if (!rc && strcmp(src->hp.arch, "phi3") == 0 && strcmp(src->vocab.model, "llama") == 0)
+        rc = overlay_added(src, folder);
     return rc;
 }
 

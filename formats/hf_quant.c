@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* AutoAWQ's AWQ_ORDER [0,2,4,6,1,3,5,7] maps field j -> column offset; its inverse
  * AWQ_REVERSE_ORDER maps column offset k -> field. */
@@ -191,6 +192,65 @@ int hfq_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, 
     return 0;
 }
 
+/* ---- the integers behind the rows --------------------------------------------------------- */
+
+int64_t hfq_group_of(const struct hfq_tensor *q, int64_t i)
+{
+    return q->method == HFQ_GPTQ && q->g_idx ? load_i32(q->g_idx, i) : i / q->group_size;
+}
+
+uint32_t hfq_code(const struct hfq_tensor *q, int64_t o, int64_t i)
+{
+    switch (q->method) {
+    case HFQ_GPTQ: return hfq_unpack(q->qweight + 4 * o, q->n_out, i, q->bits);
+    case HFQ_AWQ:
+        if (q->awq_gemv)
+            return hfq_unpack(q->qweight + (size_t)(o * (q->n_in / 8)) * 4, 1, i, 4);
+        return hfq_unpack(q->qweight + (size_t)(i * (q->n_out / 8)) * 4, 1, (o / 8) * 8 + HFQ_AWQ_FIELD[o % 8], 4);
+    case HFQ_BNB4: {
+        int64_t k = o * q->n_in + i;
+        return k % 2 == 0 ? q->codes[k / 2] >> 4 : q->codes[k / 2] & 15u;
+    }
+    case HFQ_BNB8: return (uint32_t)((int32_t)(int8_t)q->weight_i8[o * q->n_in + i] + 128);
+    default: return 0;
+    }
+}
+
+uint32_t hfq_zero(const struct hfq_tensor *q, int64_t g, int64_t o)
+{
+    if (q->method == HFQ_AWQ && q->awq_gemv)
+        return hfq_unpack(q->qzeros + (size_t)(o * q->qzeros_row_words) * 4, 1, g, 4);
+    if (q->method == HFQ_AWQ)
+        return hfq_unpack(q->qzeros + (size_t)(g * (q->n_out / 8)) * 4, 1, (o / 8) * 8 + HFQ_AWQ_FIELD[o % 8], 4);
+    uint32_t z = hfq_unpack(q->qzeros + (size_t)(g * q->qzeros_row_words) * 4, 1, o, q->bits);
+    return q->zeros_v1 ? (z + 1u) & ((1u << q->bits) - 1u) : z;
+}
+
+float hfq_scale(const struct hfq_tensor *q, int64_t g, int64_t o)
+{
+    if (q->method == HFQ_AWQ && q->awq_gemv)
+        return load_scale(q->scales, q->scales_type, o * q->scales_row + g);
+    return load_scale(q->scales, q->scales_type, g * q->scales_row + o);
+}
+
+float hfq_absmax(const struct hfq_tensor *q, int64_t j)
+{
+    return q->method == HFQ_BNB8 ? load_f32(q->scb, j) : bnb_absmax(q, j);
+}
+
+uint64_t hfq_tensor_xxh3(const struct hfq_tensor *q)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (!st)   /* out of memory: a recognisable non-checksum rather than a crash */
+        return 0;
+    XXH3_64bits_reset(st);
+    for (int k = 0; k < q->n_parts; k++)
+        XXH3_64bits_update(st, q->part_data[k], (size_t)q->part_bytes[k]);
+    uint64_t h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
+}
+
 const char *src_tensor_type_name(const struct src_tensor *t)
 {
     return t->type_name ? t->type_name : ggml_type_name(t->type);
@@ -310,6 +370,15 @@ static int groups_check(struct hfq_tensor *q, const struct hfq_config *qc, const
     return 0;
 }
 
+/* Record a stored part for hfq_tensor_xxh3 (the builders call it in the layout's order). */
+static void add_part(struct hfq_tensor *q, const struct st_tensor *t)
+{
+    if (q->n_parts < HFQ_MAX_PARTS) {
+        q->part_data[q->n_parts] = t->data;
+        q->part_bytes[q->n_parts++] = t->size_bytes;
+    }
+}
+
 /* The packed words, zeros and scales of a GPTQ or AWQ linear, found and sized by the caller:
  * the scales must be a float type. Returns 0 or IG_EINVAL naming the tensor. */
 static int set_int_parts(struct hfq_tensor *q, const char *prefix, const struct st_tensor *qw,
@@ -322,6 +391,9 @@ static int set_int_parts(struct hfq_tensor *q, const char *prefix, const struct 
     q->qzeros = qz->data;
     q->scales = sc->data;
     q->scales_type = sc->type;
+    add_part(q, qw);
+    add_part(q, qz);
+    add_part(q, sc);
     return 0;
 }
 
@@ -372,6 +444,7 @@ static int gptq_build(struct hfq_tensor *q, const struct hfq_config *qc, const s
                                     (long long)q->n_in, (long long)q->group_size);
         }
         q->g_idx = gi->data;
+        add_part(q, gi);
         *size_bytes += gi->size_bytes;
     }
     snprintf(q->type_name, sizeof q->type_name, "GPTQ-%dbit-g%lld", b, (long long)qc->group_size);
@@ -502,6 +575,9 @@ static int bnb4_build(struct hfq_tensor *q, const struct st_model *st, const cha
     if (!qm)
         return IG_EINVAL;
     *size_bytes = w->size_bytes + am->size_bytes + qm->size_bytes + js->size_bytes;
+    add_part(q, w);
+    add_part(q, am);
+    add_part(q, qm);
     for (int c = 0; c < 16; c++)
         q->quant_map[c] = load_f32(qm->data, c);
     if (nested) {
@@ -516,7 +592,10 @@ static int bnb4_build(struct hfq_tensor *q, const struct st_model *st, const cha
             q->nested_quant_map[c] = load_f32(nm->data, c);
         q->nested_absmax = na->data;
         *size_bytes += na->size_bytes + nm->size_bytes;
+        add_part(q, na);
+        add_part(q, nm);
     }
+    add_part(q, js);
     q->codes = w->data;
     q->absmax = am->data;
     q->absmax_u8 = nested;
@@ -537,6 +616,8 @@ static int bnb8_build(struct hfq_tensor *q, const struct st_model *st, const cha
         return ig_error_set(IG_EINVAL, "%s: tensor '%s.weight': dtype %s, expected I8", w->file, prefix, w->dtype);
     q->weight_i8 = w->data;
     q->scb = scb->data;
+    add_part(q, w);
+    add_part(q, scb);
     *size_bytes = w->size_bytes + scb->size_bytes;
     snprintf(q->type_name, sizeof q->type_name, "BNB-INT8");
     return 0;

@@ -54,6 +54,7 @@ extern "C" {
 enum hfq_method { HFQ_NONE = 0, HFQ_GPTQ, HFQ_AWQ, HFQ_BNB4, HFQ_BNB8 };
 
 #define HFQ_DESC_MAX 256
+#define HFQ_MAX_PARTS 6    /* bnb 4-bit with double quantization has the most */
 
 /* The folder-wide quantization settings, as the config file states them. */
 struct hfq_config {
@@ -92,6 +93,12 @@ struct hfq_tensor {
     /* bitsandbytes 8-bit */
     const uint8_t *weight_i8, *scb;
     char type_name[32];         /* "GPTQ-4bit-g128", "AWQ-4bit-g128", "BNB-NF4-b64", ... */
+    /* every stored part in the order of the layout above (qweight, qzeros, scales[, g_idx];
+     * weight, absmax, quant_map[, nested_absmax, nested_quant_map], quant_state; weight, SCB):
+     * what hfq_tensor_xxh3 hashes. borrowed: into the safetensors mapping */
+    int n_parts;
+    const uint8_t *part_data[HFQ_MAX_PARTS];
+    uint64_t part_bytes[HFQ_MAX_PARTS];
 };
 
 /* ---- config (hf_quant_config.c) -------------------------------------------------------- */
@@ -127,6 +134,31 @@ void hfq_dequant_row(const struct hfq_tensor *q, int64_t o, float *dst);
 /* The src_tensor.read_rows_f32 of these tensors: t->aux is a struct hfq_tensor; applies
  * t->permute_n_head. Returns 0, or IG_EINVAL for rows out of range. */
 int hfq_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
+
+/* ---- the integers behind the rows (hf_quant.c): for a writer that keeps them ------------------ */
+
+/* GPTQ/AWQ: the group of input i (g_idx[i], or i / group_size). */
+int64_t hfq_group_of(const struct hfq_tensor *q, int64_t i);
+
+/* The stored code of output o, input i: GPTQ/AWQ the b-bit integer q; bnb 4-bit the code
+ * index into quant_map (element o*n_in + i of the flattened weight); bnb 8-bit the int8
+ * weight as stored, plus 128 (0..255). */
+uint32_t hfq_code(const struct hfq_tensor *q, int64_t o, int64_t i);
+
+/* GPTQ/AWQ: the true zero of group g, output o (v1's stored zero - 1 already undone, as the
+ * row functions do). */
+uint32_t hfq_zero(const struct hfq_tensor *q, int64_t g, int64_t o);
+
+/* GPTQ/AWQ: the scale of group g, output o, exactly as stored (F16/BF16 widen exactly). */
+float hfq_scale(const struct hfq_tensor *q, int64_t g, int64_t o);
+
+/* bnb 4-bit: the absmax of block j (of blocksize elements of the flattened weight) as the
+ * dequantizer computes it (double quantization decoded); bnb 8-bit: SCB of row j. */
+float hfq_absmax(const struct hfq_tensor *q, int64_t j);
+
+/* xxh3-64 over every stored part's bytes, one after another in part order (the provenance
+ * checksum of a tensor that has no single byte range). */
+uint64_t hfq_tensor_xxh3(const struct hfq_tensor *q);
 
 /* ---- packing (hf_quant.c): the one place that knows the bit streams ----------------------- */
 

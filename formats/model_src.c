@@ -9,13 +9,17 @@
 #include "../common/ig_error.h"
 #include "../common/ig_half.h"
 #include "ggml_type.h"
+#include "gemma_arch.h"
 #include "gguf.h"
+#include "hf_moe.h"
+#include "hf_quant.h"
 #include "llama2c.h"
 #include "model_src_impl.h"
 #include "out_file.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <xxhash.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,32 +195,76 @@ static int check_hparams(const struct model_src *src)
 }
 
 /* What fixes one dimension of a tensor. */
-enum shape_dim { DIM_ONE, DIM_EMBD, DIM_FF, DIM_VOCAB, DIM_Q, DIM_KV, DIM_ROT_HALF };
+enum shape_dim { DIM_ONE, DIM_EMBD, DIM_FF, DIM_VOCAB, DIM_Q, DIM_KV, DIM_ROT_HALF, DIM_HEAD, DIM_QKV, DIM_FF2,
+                 DIM_EXPERT };
+
+/* When a model must have a tensor (top level: once; in a block: in every block). */
+enum shape_need {
+    NEED_OPTIONAL = 0,
+    NEED_ALWAYS,                 /* every model */
+    NEED_QKV_BIAS,               /* hp.attn_qkv_bias (qwen2) */
+    NEED_QK_NORM,                /* hp.attn_qk_norm (qwen3) */
+    NEED_SPLIT_ATTN,             /* separate q/k/v: every architecture but phi3 (fused attn_qkv) */
+    NEED_FUSED_ATTN,             /* phi3 */
+    NEED_DENSE_FFN,              /* ffn_up / ffn_down: no experts (phi3's ffn_up holds gate and up, [n_embd, 2·n_ff]) */
+    NEED_DENSE_GATE,             /* ffn_gate: no experts, not phi3 */
+    NEED_MOE,                    /* hp.n_expert > 0 (mixtral) */
+    NEED_POST_NORMS,             /* gemma2, gemma3: norms of the attention and FFN outputs (gem) */
+};
 
 static const struct {
     const char *suffix;          /* whole name, or the part after "blk.N." */
     bool in_block;
-    enum shape_dim ne0, ne1;     /* ggml order */
-    bool required;               /* every model (top level) or every block has it */
+    enum shape_dim ne0, ne1, ne2;   /* ggml order */
+    enum shape_need need;
 } shape_table[] = {
-    {"token_embd.weight", false, DIM_EMBD, DIM_VOCAB, true},
-    {"output_norm.weight", false, DIM_EMBD, DIM_ONE, true},
-    {"output.weight", false, DIM_EMBD, DIM_VOCAB, false},
-    {"rope_freqs.weight", false, DIM_ROT_HALF, DIM_ONE, false},
-    {"attn_norm.weight", true, DIM_EMBD, DIM_ONE, true},
-    {"attn_q.weight", true, DIM_EMBD, DIM_Q, true},
-    {"attn_k.weight", true, DIM_EMBD, DIM_KV, true},
-    {"attn_v.weight", true, DIM_EMBD, DIM_KV, true},
-    {"attn_output.weight", true, DIM_Q, DIM_EMBD, true},
-    {"ffn_norm.weight", true, DIM_EMBD, DIM_ONE, true},
-    {"ffn_gate.weight", true, DIM_EMBD, DIM_FF, true},
-    {"ffn_up.weight", true, DIM_EMBD, DIM_FF, true},
-    {"ffn_down.weight", true, DIM_FF, DIM_EMBD, true},
-    {"attn_q.bias", true, DIM_Q, DIM_ONE, false},    /* required when hp.attn_qkv_bias */
-    {"attn_k.bias", true, DIM_KV, DIM_ONE, false},
-    {"attn_v.bias", true, DIM_KV, DIM_ONE, false},
+    {"token_embd.weight", false, DIM_EMBD, DIM_VOCAB, DIM_ONE, NEED_ALWAYS},
+    {"output_norm.weight", false, DIM_EMBD, DIM_ONE, DIM_ONE, NEED_ALWAYS},
+    {"output.weight", false, DIM_EMBD, DIM_VOCAB, DIM_ONE, NEED_OPTIONAL},
+    {"rope_freqs.weight", false, DIM_ROT_HALF, DIM_ONE, DIM_ONE, NEED_OPTIONAL},
+    {"rope_factors_long.weight", false, DIM_ROT_HALF, DIM_ONE, DIM_ONE, NEED_OPTIONAL},    /* phi3 longrope */
+    {"rope_factors_short.weight", false, DIM_ROT_HALF, DIM_ONE, DIM_ONE, NEED_OPTIONAL},
+    {"attn_norm.weight", true, DIM_EMBD, DIM_ONE, DIM_ONE, NEED_ALWAYS},
+    {"attn_q.weight", true, DIM_EMBD, DIM_Q, DIM_ONE, NEED_SPLIT_ATTN},
+    {"attn_k.weight", true, DIM_EMBD, DIM_KV, DIM_ONE, NEED_SPLIT_ATTN},
+    {"attn_v.weight", true, DIM_EMBD, DIM_KV, DIM_ONE, NEED_SPLIT_ATTN},
+    {"attn_qkv.weight", true, DIM_EMBD, DIM_QKV, DIM_ONE, NEED_FUSED_ATTN},
+    {"attn_output.weight", true, DIM_Q, DIM_EMBD, DIM_ONE, NEED_ALWAYS},
+    {"attn_q_norm.weight", true, DIM_HEAD, DIM_ONE, DIM_ONE, NEED_QK_NORM},
+    {"attn_k_norm.weight", true, DIM_HEAD, DIM_ONE, DIM_ONE, NEED_QK_NORM},
+    {"ffn_norm.weight", true, DIM_EMBD, DIM_ONE, DIM_ONE, NEED_ALWAYS},
+    {"ffn_gate.weight", true, DIM_EMBD, DIM_FF, DIM_ONE, NEED_DENSE_GATE},
+    {"ffn_up.weight", true, DIM_EMBD, DIM_FF2, DIM_ONE, NEED_DENSE_FFN},   /* [n_embd, 2·n_ff] in phi3 */
+    {"ffn_down.weight", true, DIM_FF, DIM_EMBD, DIM_ONE, NEED_DENSE_FFN},
+    {"ffn_gate_inp.weight", true, DIM_EMBD, DIM_EXPERT, DIM_ONE, NEED_MOE},  /* the router */
+    {"ffn_gate_exps.weight", true, DIM_EMBD, DIM_FF, DIM_EXPERT, NEED_MOE},
+    {"ffn_up_exps.weight", true, DIM_EMBD, DIM_FF, DIM_EXPERT, NEED_MOE},
+    {"ffn_down_exps.weight", true, DIM_FF, DIM_EMBD, DIM_EXPERT, NEED_MOE},
+    {"post_attention_norm.weight", true, DIM_EMBD, DIM_ONE, DIM_ONE, NEED_POST_NORMS},
+    {"post_ffw_norm.weight", true, DIM_EMBD, DIM_ONE, DIM_ONE, NEED_POST_NORMS},
+    {"attn_q.bias", true, DIM_Q, DIM_ONE, DIM_ONE, NEED_QKV_BIAS},
+    {"attn_k.bias", true, DIM_KV, DIM_ONE, DIM_ONE, NEED_QKV_BIAS},
+    {"attn_v.bias", true, DIM_KV, DIM_ONE, DIM_ONE, NEED_QKV_BIAS},
 };
 #define N_SHAPES (sizeof shape_table / sizeof shape_table[0])
+
+/* Whether hp's model must have a tensor of this need. */
+static bool shape_needed(const struct model_hparams *hp, enum shape_need need)
+{
+    bool phi3 = strcmp(hp->arch, "phi3") == 0;
+    switch (need) {
+    case NEED_ALWAYS: return true;
+    case NEED_QKV_BIAS: return hp->attn_qkv_bias;
+    case NEED_QK_NORM: return hp->attn_qk_norm;
+    case NEED_SPLIT_ATTN: return !phi3;
+    case NEED_FUSED_ATTN: return phi3;
+    case NEED_DENSE_FFN: return hp->n_expert == 0;
+    case NEED_DENSE_GATE: return hp->n_expert == 0 && !phi3;
+    case NEED_MOE: return hp->n_expert > 0;
+    case NEED_POST_NORMS: return gemma_arch_is(hp->arch);
+    default: return false;
+    }
+}
 
 static int64_t dim_value(const struct model_hparams *hp, enum shape_dim d)
 {
@@ -227,6 +275,10 @@ static int64_t dim_value(const struct model_hparams *hp, enum shape_dim d)
     case DIM_Q: return hp->n_head * hp->head_dim;
     case DIM_KV: return hp->n_head_kv * hp->head_dim;
     case DIM_ROT_HALF: return hp->n_rot / 2;
+    case DIM_HEAD: return hp->head_dim;
+    case DIM_QKV: return (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
+    case DIM_FF2: return strcmp(hp->arch, "phi3") == 0 ? 2 * hp->n_ff : hp->n_ff;
+    case DIM_EXPERT: return hp->n_expert;
     default: return 1;
     }
 }
@@ -247,6 +299,13 @@ static void dim_origin(const struct model_src *src, enum shape_dim d, char *buf,
     case DIM_Q: snprintf(buf, size, "%s x head size", hp_key(src, HP_HEAD, a, sizeof a)); break;
     case DIM_KV: snprintf(buf, size, "%s x head size", hp_key(src, HP_HEAD_KV, b, sizeof b)); break;
     case DIM_ROT_HALF: snprintf(buf, size, "%s / 2", hp_key(src, HP_ROT, a, sizeof a)); break;
+    case DIM_HEAD: snprintf(buf, size, "head size"); break;
+    case DIM_QKV:
+        snprintf(buf, size, "(%.50s + 2 x %.50s) x head size", hp_key(src, HP_HEAD, a, sizeof a),
+                 hp_key(src, HP_HEAD_KV, b, sizeof b));
+        break;
+    case DIM_FF2: snprintf(buf, size, "2 x %s (gate and up)", hp_key(src, HP_FF, a, sizeof a)); break;
+    case DIM_EXPERT: snprintf(buf, size, "the expert count"); break;
     default: snprintf(buf, size, "1"); break;
     }
 }
@@ -294,12 +353,17 @@ static int check_tensor_shape(const struct model_src *src, const struct src_tens
     if (i < 0)
         return ig_error_set(IG_EINVAL, "%s: tensor '%s' is not a tensor of a %s model (expected token_embd, output_norm, output, rope_freqs or blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}.weight)",
                             t->file, t->src_name, hp->arch);
+    enum shape_need need = shape_table[i].need;
+    if (need != NEED_OPTIONAL && need != NEED_QKV_BIAS && !shape_needed(hp, need))
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' is not a tensor of a %s model%s", t->file, t->src_name, hp->arch,
+                            need == NEED_MOE ? " without experts" : need == NEED_QK_NORM ? " (no q/k norms)" : "");
     if (layer >= hp->n_layer)
         return ig_error_set(IG_EINVAL, "%s: tensor '%s' belongs to block %lld, but %s is %lld (blocks 0..%lld)", t->file,
                             t->src_name, (long long)layer, hp_key(src, HP_LAYER, key, sizeof key),
                             (long long)hp->n_layer, (long long)hp->n_layer - 1);
-    int64_t want[4] = {dim_value(hp, shape_table[i].ne0), dim_value(hp, shape_table[i].ne1), 1, 1};
-    int want_dims = shape_table[i].ne1 == DIM_ONE ? 1 : 2;
+    int64_t want[4] = {dim_value(hp, shape_table[i].ne0), dim_value(hp, shape_table[i].ne1),
+                       dim_value(hp, shape_table[i].ne2), 1};
+    int want_dims = shape_table[i].ne2 != DIM_ONE ? 3 : shape_table[i].ne1 == DIM_ONE ? 1 : 2;
     /* as llama.cpp's check_tensor_dims: trailing 1s do not count, every ne must match */
     bool ok = t->n_dims >= 1 && t->n_dims <= 4;
     for (int d = 0; d < 4 && ok; d++)
@@ -311,6 +375,9 @@ static int check_tensor_shape(const struct model_src *src, const struct src_tens
     shape_text(src, want_dims, want, exp, sizeof exp);
     dim_origin(src, shape_table[i].ne0, o0, sizeof o0);
     dim_origin(src, shape_table[i].ne1, o1, sizeof o1);
+    if (want_dims == 3)
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s': shape %s, expected %s (one matrix per expert) from %s", t->file,
+                            t->src_name, got, exp, hp_file(src));
     if (want_dims == 1)
         return ig_error_set(IG_EINVAL, "%s: tensor '%s': shape %s, expected %s (%s) from %s", t->file, t->src_name, got,
                             exp, o0, hp_file(src));
@@ -336,15 +403,14 @@ static int check_complete(const struct model_src *src)
     const struct model_hparams *hp = &src->hp;
     char name[MODEL_NAME_MAX], shown[96], key[96];
     for (size_t i = 0; i < N_SHAPES; i++) {
-        if (shape_table[i].in_block || !shape_table[i].required || model_src_find(src, shape_table[i].suffix))
+        if (shape_table[i].in_block || !shape_needed(hp, shape_table[i].need) || model_src_find(src, shape_table[i].suffix))
             continue;
         missing_name(src, shape_table[i].suffix, shown, sizeof shown);
         return ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing", src->path, shown);
     }
     for (int64_t l = 0; l < hp->n_layer; l++) {
         for (size_t i = 0; i < N_SHAPES; i++) {
-            bool bias = strstr(shape_table[i].suffix, ".bias") != NULL;
-            if (!shape_table[i].in_block || !(shape_table[i].required || (bias && hp->attn_qkv_bias)))
+            if (!shape_table[i].in_block || !shape_needed(hp, shape_table[i].need))
                 continue;
             snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, shape_table[i].suffix);
             if (!model_src_find(src, name))
@@ -441,6 +507,18 @@ int64_t src_tensor_n_rows(const struct src_tensor *t)
     return t->ne[1] * t->ne[2] * t->ne[3];
 }
 
+uint64_t src_tensor_xxh3(const struct src_tensor *t)
+{
+    if (t->data)
+        return XXH3_64bits(t->data, (size_t)t->size_bytes);
+    /* a third-party linear has no one byte range: its stored parts, in order */
+    if (t->read_rows_f32 == hfq_read_rows_f32 && t->aux)
+        return hfq_tensor_xxh3(t->aux);
+    if (t->read_rows_f32 == hf_moe_read_rows_f32 && t->aux)   /* a stack of expert linears: its parts */
+        return hf_moe_xxh3(t->aux);
+    return XXH3_64bits(NULL, 0);
+}
+
 int64_t model_permuted_row(int64_t r, int64_t n_rows, int64_t n_head)
 {
     int64_t head_rows = n_rows / n_head;   /* rows of one head: head_dim */
@@ -482,6 +560,16 @@ static void convert_row(int type, const uint8_t *src, float *dst, int64_t n)
     }
 }
 
+/* gemma's norms: w + shift as llama.cpp's converter computes it. torch adds in the tensor's dtype,
+ * which the converter has made F32 for BF16 and kept for F16 (the sum rounded to F16 again). */
+static void shift_norm(const struct src_tensor *t, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float v = dst[i] + t->norm_shift;
+        dst[i] = t->type == GGML_TYPE_F16 ? ig_fp16_to_fp32(ig_fp32_to_fp16(v)) : v;
+    }
+}
+
 int src_tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst)
 {
     if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
@@ -506,5 +594,7 @@ int src_tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n
             s = model_permuted_row(s, total, t->permute_n_head);
         convert_row(t->type, t->data + (size_t)s * (size_t)n_cols * elem, dst + r * n_cols, n_cols);
     }
+    if (t->norm_shift != 0.0f)
+        shift_norm(t, dst, n_rows * n_cols);
     return 0;
 }

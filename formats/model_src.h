@@ -26,7 +26,7 @@ enum model_src_kind { MODEL_SRC_HF = 1, MODEL_SRC_GGUF = 2, MODEL_SRC_LLAMA2C = 
 
 /* Hyperparameters of a llama-family model, in the units of llama.cpp's {arch}.* keys. */
 struct model_hparams {
-    char arch[16];            /* "llama" or "qwen2" (general.architecture) */
+    char arch[16];            /* general.architecture: one of formats/model_arch.h's table */
     char name[128];           /* general.name; "" to leave it out */
     int64_t n_vocab;          /* rows of token_embd */
     int64_t n_ctx_train;      /* context_length */
@@ -50,6 +50,25 @@ struct model_hparams {
     double rope_llama3_low_freq, rope_llama3_high_freq;
     int64_t rope_llama3_orig_ctx;
     bool attn_qkv_bias;       /* q/k/v projections carry biases (qwen2) */
+    /* qwen3 (engineer q3p): RMSNorm over each head of q and of k before RoPE, weights
+     * blk.N.attn_q_norm / attn_k_norm [head_dim] shared by the heads */
+    bool attn_qk_norm;
+    /* mixtral (q3p): a sparse MoE feed-forward of n_expert experts, n_expert_used of them
+     * per token ({arch}.expert_count / expert_used_count); both 0 for a dense model */
+    int64_t n_expert, n_expert_used;
+    /* phi3 (q3p): {arch}.attention.sliding_window (0: none, as llama.cpp's converter writes
+     * a missing one), and longrope's attention factor (rope.scaling.attn_factor; 0: unset) */
+    int64_t sliding_window;
+    float rope_attn_factor;
+    /* gemma2 / gemma3 (engineer gem; formats/gemma_arch.h, model/arch_gemma.c) */
+    float attn_softcap;       /* {arch}.attn_logit_softcapping: scores s -> c·tanh(s/c) (gemma2); 0: none */
+    float final_softcap;      /* {arch}.final_logit_softcapping: the same on the logits; 0: none */
+    int64_t swa_pattern;      /* > 0: block l attends within sliding_window unless l % swa_pattern ==
+                               * swa_pattern - 1 (llama.cpp's set_swa_pattern: gemma2 2, gemma3 6);
+                               * 0: no block slides, whatever sliding_window says */
+    float query_scale;        /* scores q·k are scaled by this (gemma: 1/sqrt(query_pre_attn_scalar));
+                               * 0: 1/sqrt(head_dim) */
+    float rope_theta_swa;     /* RoPE base of the sliding blocks, unscaled (gemma3: 10000); 0: rope_theta */
 };
 
 /* One tensor of the source, under its GGUF name. */
@@ -71,6 +90,10 @@ struct src_tensor {
     int (*read_rows_f32)(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
     const void *aux;            /* borrowed: read_rows_f32's state, owned by the source */
     const char *type_name;      /* borrowed: "GPTQ-4bit-g128", ...; NULL: ggml_type_name(type) */
+    /* gemma's RMSNorm weights (HF computes x·(1 + w)): llama.cpp's converter writes w + 1, so the
+     * GGUF value is the stored one plus norm_shift (1, or 0 for every other tensor), added by
+     * src_tensor_read_rows_f32 in the stored precision (F16: rounded to F16 again, as torch adds) */
+    float norm_shift;
 };
 
 /* src_tensor.type of a tensor only read_rows_f32 can read (no ggml id is negative). */
@@ -138,8 +161,14 @@ const struct src_tensor *model_src_find(const struct model_src *src, const char 
 /* Number of rows of t: the product of ne[1..3]. */
 int64_t src_tensor_n_rows(const struct src_tensor *t);
 
+/* xxh3-64 of what t stores, for ingot.source.tensor_xxh3: its bytes, or for a third-party
+ * linear (SRC_TYPE_CALLBACK) every stored part's bytes one after another (qweight, qzeros,
+ * scales[, g_idx]; bnb's weight, absmax, quant_map, ...: hf_quant.h), so the checksum names
+ * the checkpoint's bytes, not a dequantization of them. */
+uint64_t src_tensor_xxh3(const struct src_tensor *t);
+
 /* Convert rows [row0, row0 + n_rows) of t to fp32 into dst ([n_rows][ne[0]]),
- * applying the Q/K permutation. t must be F32, F16 or BF16 (quantized sources are
+ * applying the Q/K permutation and t->norm_shift. t must be F32, F16 or BF16 (quantized sources are
  * dequantized by quantizers/). Returns 0 or IG_EINVAL. */
 int src_tensor_read_rows_f32(const struct src_tensor *t, int64_t row0, int64_t n_rows, float *dst);
 

@@ -36,6 +36,12 @@ int tokenizer_hf_read(struct vocab *v, const char *path);
  * id 0 unknown, ids 1 and 2 control, "<0xXX>" byte, the rest normal). */
 int tokenizer_llama2c_read(struct vocab *v, const char *path, int64_t n_vocab);
 
+/* Lay path's (a tokenizer.json) added_tokens with ids inside v over v: text, score -1000, type
+ * CONTROL (special) or USER_DEFINED, as llama.cpp's Phi3 converter does over tokenizer.model's
+ * pieces (tokenizer_hf_added.c). A missing file changes nothing. Returns 0, IG_EINVAL naming the
+ * file and entry, IG_EIO, IG_ENOMEM. */
+int tokenizer_hf_overlay_added(struct vocab *v, const char *path);
+
 /* Apply an HF folder's tokenizer_config.json and special_tokens_map.json (whichever exist):
  * add_bos_token / add_eos_token, and bos/eos/unk/pad token ids from the token texts.
  * Missing files are not an error; malformed ones are (IG_EINVAL). */

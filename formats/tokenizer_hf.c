@@ -216,6 +216,18 @@ static int hf_is_type(const json_t *step, const char *type)
     return t && strcmp(t, type) == 0;
 }
 
+/* Qwen2's split regex as its tokenizer.json spells it (Qwen2, Qwen2.5 and Qwen3 ship the same one). */
+static const char hf_qwen2_regex[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/* A Split step whose pattern is Qwen2's regex. */
+static int hf_is_qwen2_split(const json_t *step)
+{
+    const char *re = json_string_value(json_object_get(json_object_get(step, "pattern"), "Regex"));
+    return hf_is_type(step, "Split") && re && strcmp(re, hf_qwen2_regex) == 0;
+}
+
 static int hf_is_byte_level(const json_t *step)
 {
     return hf_is_type(step, "ByteLevel");
@@ -618,8 +630,10 @@ int tokenizer_hf_read(struct vocab *v, const char *path)
         snprintf(v->model, sizeof v->model, "gpt2");
         /* llama.cpp names its pre-tokenizer regexes ("llama-bpe", "qwen2", ...) and
          * convert_hf_to_gguf picks one by hashing how the tokenizer splits a test text.
-         * Telling them apart is out of scope here: "default" is GPT-2's split. */
-        snprintf(v->pre, sizeof v->pre, "default");
+         * ingot recognises Qwen2's by the regex itself (the split that text hash stands for);
+         * anything else is "default", GPT-2's split. */
+        int qwen2 = hf_any_step(json_object_get(r.root, "pre_tokenizer"), "pretokenizers", hf_is_qwen2_split);
+        snprintf(v->pre, sizeof v->pre, "%s", qwen2 ? "qwen2" : "default");
     }
 out_free:
     free(r.index.slots);

@@ -12,6 +12,7 @@
  */
 #include "common/ig_error.h"
 #include "formats/hf_config.h"
+#include "formats/model_arch.h"
 #include "fuzz/fuzz_util.h"
 
 #include <math.h>
@@ -25,7 +26,11 @@ static bool in_dim_range(int64_t v)
 
 static void check_accepted(const struct model_hparams *hp)
 {
-    if (strcmp(hp->arch, "llama") != 0 && strcmp(hp->arch, "qwen2") != 0)
+    if (!model_arch_find(hp->arch))   /* one of formats/model_arch.h's table */
+        __builtin_trap();
+    /* gemma (gem): soft caps and the query scale finite and >= 0, the window pattern sane */
+    if (!isfinite(hp->attn_softcap) || hp->attn_softcap < 0 || !isfinite(hp->final_softcap) || hp->final_softcap < 0 ||
+        !isfinite(hp->query_scale) || hp->query_scale < 0 || hp->swa_pattern < 0 || hp->sliding_window < 0)
         __builtin_trap();
     const int64_t dims[] = {hp->n_vocab, hp->n_ctx_train, hp->n_embd, hp->n_layer, hp->n_ff,
                             hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_rot};
@@ -40,6 +45,11 @@ static void check_accepted(const struct model_hparams *hp)
     if (!isfinite(hp->rope_scaling_factor) || hp->rope_scaling_factor < 0 || hp->rope_scaling_orig_ctx < 0)
         __builtin_trap();
     if (strcmp(hp->arch, "qwen2") == 0 && !hp->attn_qkv_bias)
+        __builtin_trap();
+    /* mixtral (q3p): no experts, or at least 2 with 1..n_expert per token */
+    if (hp->n_expert != 0 && (hp->n_expert < 2 || hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert))
+        __builtin_trap();
+    if (hp->n_expert == 0 && hp->n_expert_used != 0)
         __builtin_trap();
 }
 

@@ -14,6 +14,7 @@
 #ifndef BACKEND_H
 #define BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -29,6 +30,15 @@ enum rope_mode {
 enum backend_acc {
     BACKEND_STORE = 0,    /* C = A·Bᵀ */
     BACKEND_SUB = 1,      /* C = C − A·Bᵀ (the product rounded, then one subtraction) */
+};
+
+/* What attention_rows_ext does beyond plain causal attention (gemma2 and gemma3). */
+struct backend_attn_opts {
+    float scale;       /* scores are (q·k)·scale; 0: 1/sqrt(head_dim) */
+    float softcap;     /* > 0: score -> softcap·tanh(score / softcap) before the softmax (gemma2's
+                        * attn_logit_softcapping); 0: none */
+    int64_t window;    /* > 0: the row at position t sees keys t - window + 1 .. t only (llama.cpp's
+                        * standard sliding window: key s is masked when t - s >= window); 0: 0 .. t */
 };
 
 /* Fill dst [n_rows][k] with rows row0 .. row0 + n_rows - 1 of a weight matrix as fp32 (a packed
@@ -54,6 +64,16 @@ struct backend {
      * with its message, whatever the thread count. Returns 0, rows' code, or IG_ENOMEM. */
     int (*matmul_rows)(const float *X, int64_t n, int64_t k, backend_rows_fn rows, void *rows_ctx, int64_t m,
                        const float *bias, float *Y);
+
+    /* `ingot verify --matmul q8`: Y[n][m] = X[n][k] · Wᵀ (+ bias) for a packed weight W of ggml
+     * type `type` (the file's bytes, m rows of k), in llama.cpp's CPU arithmetic: X rounded to
+     * Q8_K per 256 (k-quants) or Q8_0 per 32 (Q4_0, Q5_0, Q8_0), exact integer dot products per
+     * block, one fixed float chain per output (kernels/cpu/q8_dot.h). Other bits than matmul's, but the same whatever the thread count
+     * or SIMD. Returns 0; IG_EINVAL (no kernel for type, k not whole blocks, a non-finite fp16
+     * scale: "row R, block B: ..."); IG_ENOMEM. matmul_q8_supports says which types have one. */
+    int (*matmul_q8)(const float *X, int64_t n, int64_t k, int32_t type, const void *W, int64_t m, const float *bias,
+                     float *Y);
+    bool (*matmul_q8_supports)(int32_t type);
 
     /* out[t] = x[t] / sqrt(mean(x[t]²) + eps) * w, for each of n rows of dim (ggml_rms_norm
      * then ggml_mul: the mean is accumulated in double). out may equal x. */
@@ -81,6 +101,18 @@ struct backend {
 
     /* gate[i] = silu(gate[i]) * up[i] for n elements (SwiGLU). */
     void (*swiglu)(float *gate, const float *up, int64_t n);
+
+    /* attention_rows with a score scale, soft-capping and a sliding window (opts NULL, or all
+     * fields 0: attention_rows, bit for bit). Row r still equals the whole window's row pos0 + r. */
+    int (*attention_rows_ext)(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
+                              int64_t n_head, int64_t n_head_kv, int64_t head_dim,
+                              const struct backend_attn_opts *opts, float *out);
+
+    /* gate[i] = gelu_tanh(gate[i]) * up[i] for n elements (GeGLU, gemma; kernels/cpu/det_act.h). */
+    void (*geglu)(float *gate, const float *up, int64_t n);
+
+    /* x[i] = cap · tanh(x[i] / cap) for n elements, cap > 0 (gemma's logit soft-capping). */
+    void (*softcap)(float *x, int64_t n, float cap);
 
     /* x[i] += y[i]. */
     void (*add)(float *x, const float *y, int64_t n);

@@ -3,7 +3,11 @@
 
 #include "../common/ig_error.h"
 #include "../formats/file_map.h"
+#include "../formats/gemma_arch.h"
+#include "../formats/model_arch.h"
 #include "../kernels/backend.h"
+#include "arch_gemma.h"
+#include "moe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +18,21 @@
 struct model_weight {
     float *f32;                  /* owned, or NULL when packed */
     const struct src_tensor *t;  /* packed: borrowed, into the source mapping; else NULL */
+    int64_t row0;                /* 0; in a view of one expert of a stack (moe_ffn), its first row */
 };
 
 struct model_layer {
     float *attn_norm;            /* [n_embd] */
     struct model_weight wq, wk, wv, wo;  /* [n_head*hd][n_embd], [n_kv*hd][n_embd] x2, [n_embd][n_head*hd] */
     float *bq, *bk, *bv;         /* biases or NULL */
+    float *q_norm, *k_norm;      /* [head_dim] qwen3's per-head RMSNorm of q and k before RoPE, or NULL */
     float *ffn_norm;             /* [n_embd] */
+    float *attn_post_norm, *ffn_post_norm;   /* [n_embd] gemma's norms of the attention and FFN outputs, or NULL */
     struct model_weight w_gate, w_up;    /* [n_ff][n_embd] */
     struct model_weight w_down;  /* [n_embd][n_ff] */
+    struct model_weight wqkv;    /* phi3: [n_head*hd + 2·n_kv*hd][n_embd], q, k, v rows fused (w_up: gate and up) */
+    struct model_weight ffn_gate_inp;    /* mixtral: [n_expert][n_embd], the router */
+    struct model_weight gate_exps, up_exps, down_exps;   /* mixtral: [n_expert][n_ff][n_embd] x2, [n_expert][n_embd][n_ff] */
     bool loaded;
 };
 
@@ -43,11 +53,13 @@ struct model {
     struct model_layer *layers;  /* [n_layer]; a block's pointers are NULL while it is not loaded */
     enum model_mode mode;
     bool streamed;               /* blocks load and release on demand (MODE_STREAMED, MODE_PACKED) */
+    bool gemma;                  /* gemma2/3: embeddings · √n_embd, GeGLU, post norms (model/arch_gemma.h) */
     const struct model_src *src; /* where blocks are fetched from */
     model_fetch_fn fetch;        /* fp32 modes */
     void *fetch_ctx;
     model_rows_fn rows;          /* MODE_PACKED: a tile of rows as fp32 */
     void *rows_ctx;
+    enum model_matmul matmul;    /* MODE_PACKED: fp32 tiles, or the backend's matmul_q8 where it has a kernel */
 };
 
 struct model_ctx {
@@ -56,6 +68,11 @@ struct model_ctx {
     float *q, *k, *v, *attn;     /* [n_max][n_head*hd] / [n_max][n_kv*hd] */
     float *proj;                 /* [n_max][n_embd] */
     float *gate, *up;            /* [n_max][n_ff] */
+    float *fused;                /* phi3: [n_max][max(q + 2·kv, 2·n_ff)], a fused product before its split; else NULL */
+    float *moe_logits, *moe_w;   /* mixtral: [n_max][n_expert] router logits, [n_max][k] expert weights */
+    int32_t *moe_sel;            /* [n_max][k] the experts of each row, largest weight first */
+    int64_t *moe_rows;           /* [n_max] the rows routed to one expert */
+    float *moe_x, *moe_out;      /* [n_max][n_embd] those rows' inputs; [n_max][k][n_embd] each slot's output */
     model_capture_fn capture;    /* or NULL */
     void *capture_ctx;
 };
@@ -120,12 +137,15 @@ static void weight_free(struct model_weight *w)
 /* Free every buffer of a block and leave its pointers NULL. */
 static void layer_free(struct model_layer *L)
 {
-    float **p[] = {&L->attn_norm, &L->bq, &L->bk, &L->bv, &L->ffn_norm};
+    float **p[] = {&L->attn_norm, &L->bq, &L->bk, &L->bv, &L->ffn_norm, &L->q_norm, &L->k_norm,
+                     &L->attn_post_norm, &L->ffn_post_norm};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         free(*p[i]);
         *p[i] = NULL;
     }
-    struct model_weight *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    struct model_weight *w[] = {&L->wq,           &L->wk,           &L->wv,       &L->wo,      &L->w_gate,
+                                &L->w_up,         &L->w_down,       &L->wqkv,     &L->ffn_gate_inp,
+                                &L->gate_exps,    &L->up_exps,      &L->down_exps};
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
         weight_free(w[i]);
     L->loaded = false;
@@ -137,6 +157,9 @@ static int load_layer(struct model *m, const struct model_src *src, model_fetch_
     struct model_layer *L = &m->layers[l];
     int64_t q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
     bool bias = hp->attn_qkv_bias;
+    /* phi3 keeps q/k/v fused and gate/up fused in ffn_up; mixtral has experts instead of one FFN */
+    const bool phi3 = strcmp(hp->arch, "phi3") == 0, moe = hp->n_expert > 0;
+    const int64_t qkv = q + 2 * kv, up_rows = phi3 ? 2 * hp->n_ff : hp->n_ff, ne = hp->n_expert;
     /* vectors (norms, biases) are always fp32; matrices (w != NULL) packed in MODE_PACKED */
     struct {
         const char *suffix;
@@ -146,17 +169,26 @@ static int load_layer(struct model *m, const struct model_src *src, model_fetch_
         struct model_weight *w;
     } items[] = {
         {"attn_norm.weight", hp->n_embd, true, &L->attn_norm, NULL},
-        {"attn_q.weight", q * hp->n_embd, true, NULL, &L->wq},
-        {"attn_k.weight", kv * hp->n_embd, true, NULL, &L->wk},
-        {"attn_v.weight", kv * hp->n_embd, true, NULL, &L->wv},
+        {"attn_q.weight", q * hp->n_embd, !phi3, NULL, &L->wq},
+        {"attn_k.weight", kv * hp->n_embd, !phi3, NULL, &L->wk},
+        {"attn_v.weight", kv * hp->n_embd, !phi3, NULL, &L->wv},
         {"attn_output.weight", hp->n_embd * q, true, NULL, &L->wo},
         {"attn_q.bias", q, bias, &L->bq, NULL},
         {"attn_k.bias", kv, bias, &L->bk, NULL},
         {"attn_v.bias", kv, bias, &L->bv, NULL},
+        {"attn_q_norm.weight", hp->head_dim, hp->attn_qk_norm, &L->q_norm, NULL},
+        {"attn_k_norm.weight", hp->head_dim, hp->attn_qk_norm, &L->k_norm, NULL},
         {"ffn_norm.weight", hp->n_embd, true, &L->ffn_norm, NULL},
-        {"ffn_gate.weight", hp->n_ff * hp->n_embd, true, NULL, &L->w_gate},
-        {"ffn_up.weight", hp->n_ff * hp->n_embd, true, NULL, &L->w_up},
-        {"ffn_down.weight", hp->n_embd * hp->n_ff, true, NULL, &L->w_down},
+        {"post_attention_norm.weight", hp->n_embd, m->gemma, &L->attn_post_norm, NULL},
+        {"post_ffw_norm.weight", hp->n_embd, m->gemma, &L->ffn_post_norm, NULL},
+        {"ffn_gate.weight", hp->n_ff * hp->n_embd, !moe && !phi3, NULL, &L->w_gate},
+        {"ffn_up.weight", up_rows * hp->n_embd, !moe, NULL, &L->w_up},
+        {"ffn_down.weight", hp->n_embd * hp->n_ff, !moe, NULL, &L->w_down},
+        {"attn_qkv.weight", qkv * hp->n_embd, phi3, NULL, &L->wqkv},
+        {"ffn_gate_inp.weight", ne * hp->n_embd, moe, NULL, &L->ffn_gate_inp},
+        {"ffn_gate_exps.weight", ne * hp->n_ff * hp->n_embd, moe, NULL, &L->gate_exps},
+        {"ffn_up_exps.weight", ne * hp->n_ff * hp->n_embd, moe, NULL, &L->up_exps},
+        {"ffn_down_exps.weight", ne * hp->n_embd * hp->n_ff, moe, NULL, &L->down_exps},
     };
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         char name[MODEL_NAME_MAX];
@@ -175,8 +207,16 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
 {
     *out = NULL;
     const struct model_hparams *hp = &src->hp;
-    if (strcmp(hp->arch, "llama") != 0 && strcmp(hp->arch, "qwen2") != 0)
-        return ig_error_set(IG_EINVAL, "%s: architecture '%s' is not supported (llama, qwen2)", src->path, hp->arch);
+    const struct model_arch_info *arch = model_arch_find(hp->arch);
+    char list[256];
+    if (!arch)
+        return ig_error_set(IG_EINVAL, "%s: architecture '%s' is not supported (supported: %s)", src->path, hp->arch,
+                            model_arch_list(MODEL_ARCH_GGUF, list, sizeof list));
+    /* phi3's longrope (128k variants): llama.cpp divides the RoPE frequencies by these factors
+     * (the short ones up to the original context); ingot's RoPE does not (engineer q3p) */
+    if (model_src_find(src, "rope_factors_long.weight") || model_src_find(src, "rope_factors_short.weight"))
+        return ig_error_set(IG_EINVAL, "%s: tensor 'rope_factors_long.weight' / 'rope_factors_short.weight': "
+                            "longrope scaling (phi3 128k) is not supported yet", src->path);
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
         return ig_error_set(IG_EINVAL, "%s: rope dimension %lld with head size %lld is not supported", src->path,
                             (long long)hp->n_rot, (long long)hp->head_dim);
@@ -184,7 +224,8 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
     if (!m)
         return IG_ENOMEM;
     m->hp = *hp;
-    m->rope_mode = strcmp(hp->arch, "qwen2") == 0 ? ROPE_MODE_NEOX : ROPE_MODE_NORM;
+    m->gemma = gemma_arch_is(hp->arch);
+    m->rope_mode = arch->rope_neox ? ROPE_MODE_NEOX : ROPE_MODE_NORM;
     /* llama.cpp: rope_freq_scale_train = 1/factor, or 1 when the factor is 0 or absent */
     m->rope_freq_scale = strcmp(hp->rope_scaling_type, "linear") == 0 && hp->rope_scaling_factor > 0
                              ? 1.0f / hp->rope_scaling_factor
@@ -243,6 +284,18 @@ int model_create_packed(struct model **out, const struct model_src *src, model_r
 bool model_is_packed(const struct model *m)
 {
     return m->mode == MODE_PACKED;
+}
+
+void model_set_matmul(struct model *m, enum model_matmul mode)
+{
+    m->matmul = mode;
+}
+
+bool model_weight_q8(const struct model *m, const struct src_tensor *t)
+{
+    const struct backend *be = backend_active();
+    return m->mode == MODE_PACKED && m->matmul == MODEL_MATMUL_Q8 && be->matmul_q8 && !t->read_rows_f32 &&
+           t->permute_n_head == 0 && be->matmul_q8_supports((int32_t)t->type);
 }
 
 uint64_t model_block_size_bytes(const struct model *m, int64_t l)
@@ -319,9 +372,17 @@ float *model_tensor_data(struct model *m, const char *name, int64_t *n_elems)
             {"attn_k.weight", L->wk.f32, kv * hp->n_embd},      {"attn_v.weight", L->wv.f32, kv * hp->n_embd},
             {"attn_output.weight", L->wo.f32, hp->n_embd * q},  {"ffn_norm.weight", L->ffn_norm, hp->n_embd},
             {"ffn_gate.weight", L->w_gate.f32, hp->n_ff * hp->n_embd},
-            {"ffn_up.weight", L->w_up.f32, hp->n_ff * hp->n_embd},
+            {"ffn_up.weight", L->w_up.f32, (strcmp(hp->arch, "phi3") == 0 ? 2 : 1) * hp->n_ff * hp->n_embd},
+            {"attn_qkv.weight", L->wqkv.f32, (q + 2 * kv) * hp->n_embd},   /* phi3: q, k, v rows fused */
             {"ffn_down.weight", L->w_down.f32, hp->n_embd * hp->n_ff}, {"attn_q.bias", L->bq, q},
+            /* mixtral: the expert stacks, expert e's rows after expert e - 1's */
+            {"ffn_gate_exps.weight", L->gate_exps.f32, hp->n_expert * hp->n_ff * hp->n_embd},
+            {"ffn_up_exps.weight", L->up_exps.f32, hp->n_expert * hp->n_ff * hp->n_embd},
+            {"ffn_down_exps.weight", L->down_exps.f32, hp->n_expert * hp->n_embd * hp->n_ff},
             {"attn_k.bias", L->bk, kv},                         {"attn_v.bias", L->bv, kv},
+            {"attn_q_norm.weight", L->q_norm, hp->head_dim}, {"attn_k_norm.weight", L->k_norm, hp->head_dim},
+            {"post_attention_norm.weight", L->attn_post_norm, hp->n_embd},
+            {"post_ffw_norm.weight", L->ffn_post_norm, hp->n_embd},
         };
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
             if (strcmp(s, t[i].suffix) == 0 && t[i].data) {
@@ -338,6 +399,26 @@ float *model_tensor_data(struct model *m, const char *name, int64_t *n_elems)
 }
 
 /* ---- scratch ------------------------------------------------------------------------------ */
+
+/* phi3's and mixtral's scratch (none for other architectures). Returns 0 or IG_ENOMEM. */
+static int ctx_create_q3p(struct model_ctx *c, const struct model_hparams *hp, size_t n)
+{
+    const int64_t qkv = (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim, k = hp->n_expert_used;
+    if (strcmp(hp->arch, "phi3") == 0) {
+        const int64_t w = qkv > 2 * hp->n_ff ? qkv : 2 * hp->n_ff;
+        if (!(c->fused = ig_malloc(n * (size_t)w * sizeof(float))))
+            return IG_ENOMEM;
+    }
+    if (hp->n_expert == 0)
+        return 0;
+    c->moe_logits = ig_malloc(n * (size_t)hp->n_expert * sizeof(float));
+    c->moe_w = ig_malloc(n * (size_t)k * sizeof(float));
+    c->moe_sel = ig_malloc(n * (size_t)k * sizeof(int32_t));
+    c->moe_rows = ig_malloc(n * sizeof(int64_t));
+    c->moe_x = ig_malloc(n * (size_t)hp->n_embd * sizeof(float));
+    c->moe_out = ig_malloc(n * (size_t)(k * hp->n_embd) * sizeof(float));
+    return c->moe_logits && c->moe_w && c->moe_sel && c->moe_rows && c->moe_x && c->moe_out ? 0 : IG_ENOMEM;
+}
 
 int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_max)
 {
@@ -356,7 +437,7 @@ int model_ctx_create(struct model_ctx **out, const struct model *m, int64_t n_ma
     c->proj = ig_malloc(n * (size_t)hp->n_embd * sizeof(float));
     c->gate = ig_malloc(n * (size_t)hp->n_ff * sizeof(float));
     c->up = ig_malloc(n * (size_t)hp->n_ff * sizeof(float));
-    if (!c->norm || !c->q || !c->k || !c->v || !c->attn || !c->proj || !c->gate || !c->up) {
+    if (!c->norm || !c->q || !c->k || !c->v || !c->attn || !c->proj || !c->gate || !c->up || ctx_create_q3p(c, hp, n)) {
         model_ctx_destroy(c);
         return IG_ENOMEM;
     }
@@ -382,6 +463,13 @@ void model_ctx_destroy(struct model_ctx *c)
     free(c->proj);
     free(c->gate);
     free(c->up);
+    free(c->fused);
+    free(c->moe_logits);
+    free(c->moe_w);
+    free(c->moe_sel);
+    free(c->moe_rows);
+    free(c->moe_x);
+    free(c->moe_out);
     free(c);
 }
 
@@ -391,12 +479,13 @@ void model_ctx_destroy(struct model_ctx *c)
 struct packed_rows {
     const struct model *m;
     const struct src_tensor *t;
+    int64_t row0;                /* an expert's first row in its stack, else 0 */
 };
 
 static int packed_rows_fill(void *ctx, int64_t row0, int64_t n_rows, float *dst)
 {
     const struct packed_rows *p = ctx;
-    return p->m->rows(p->m->rows_ctx, p->t, row0, n_rows, dst);
+    return p->m->rows(p->m->rows_ctx, p->t, p->row0 + row0, n_rows, dst);
 }
 
 /* Y [n][m_out] = X [n][k] · Wᵀ (+ bias): the whole fp32 matrix, or a packed one a tile at a time
@@ -406,11 +495,28 @@ static int linear(const struct model *m, const struct model_weight *w, const flo
 {
     const struct backend *be = backend_active();
     if (w->f32)
-        return be->matmul(X, n, k, w->f32, m_out, bias, Y);
+        return be->matmul(X, n, k, w->f32 + w->row0 * k, m_out, bias, Y);
     if (!w->t)
         return ig_error_set(IG_EINVAL, "model: a weight of %lld x %lld is not loaded", (long long)m_out, (long long)k);
-    struct packed_rows p = {m, w->t};
+    if (w->t->n_dims < 3 && model_weight_q8(m, w->t)) {   /* --matmul q8: llama.cpp's integer products */
+        if (w->t->ne[0] != k)
+            return ig_error_set(IG_EINVAL, "%s: tensor '%s': rows of %lld, the product needs %lld", w->t->file,
+                                w->t->name, (long long)w->t->ne[0], (long long)k);
+        int rc = be->matmul_q8(X, n, k, (int32_t)w->t->type, w->t->data, m_out, bias, Y);
+        return rc == IG_EINVAL ? ig_error_wrap(rc, "%s: tensor '%s'", w->t->file, w->t->name) : rc;
+    }
+    struct packed_rows p = {m, w->t, w->row0};
     return be->matmul_rows(X, n, k, packed_rows_fill, &p, m_out, bias, Y);
+}
+
+/* gemma: x[n][n_embd] · √n_embd (ggml_scale: one float product per element). */
+static void embd_scale(const struct model *m, float *x, int64_t n)
+{
+    if (!m->gemma)
+        return;
+    const float s = gemma_embd_scale(&m->hp);
+    for (int64_t i = 0; i < n * m->hp.n_embd; i++)
+        x[i] *= s;
 }
 
 int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *x)
@@ -423,6 +529,7 @@ int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *
     if (m->tok_embd.f32) {
         for (int64_t t = 0; t < n; t++)
             memcpy(x + t * d, m->tok_embd.f32 + (int64_t)tokens[t] * d, sizeof(float) * (size_t)d);
+        embd_scale(m, x, n);
         return 0;
     }
     /* packed: one row per token, read from the file's bytes */
@@ -430,6 +537,8 @@ int model_embed(const struct model *m, const int32_t *tokens, int64_t n, float *
     for (int64_t t = 0; t < n && !rc; t++)
         rc = m->rows(m->rows_ctx, m->tok_embd.t, tokens[t], 1, x + t * d);
     file_map_drop_pages(m->tok_embd.t->data, m->tok_embd.t->size_bytes);
+    if (!rc)
+        embd_scale(m, x, n);
     return rc;
 }
 
@@ -447,16 +556,22 @@ static int64_t seq_row0(const struct model_seq *seq, int64_t stride, int64_t s)
 /* RoPE and attention of one sequence's rows, its keys and values in c->k / c->v at row r0: with a
  * cache they are appended at pos0 and the rows attend to positions 0 .. pos0 + n - 1 of it,
  * without one to each other (pos0 = 0; attention is attention_rows with pos0 = 0, backend.h). */
-static int seq_attend(const struct model *m, struct model_ctx *c, const struct model_seq *sq, int64_t r0)
+static int seq_attend(const struct model *m, struct model_ctx *c, int64_t layer, const struct model_seq *sq,
+                      int64_t r0)
 {
     const struct backend *be = backend_active();
     const struct model_hparams *hp = &m->hp;
     const int64_t hd = hp->head_dim, q = hp->n_head * hd, kv = hp->n_head_kv * hd, n = sq->n;
     float *qs = c->q + r0 * q, *ks = c->k + r0 * kv, *vs = c->v + r0 * kv;
-    int e = be->rope(qs, n, hp->n_head, hd, hp->n_rot, sq->pos0, hp->rope_theta, m->rope_freq_scale, m->rope_freqs,
-                     m->rope_mode);
-    e = e ? e : be->rope(ks, n, hp->n_head_kv, hd, hp->n_rot, sq->pos0, hp->rope_theta, m->rope_freq_scale,
-                         m->rope_freqs, m->rope_mode);
+    /* gemma: per-block score scale, soft cap, window and RoPE base (model/arch_gemma.h) */
+    struct backend_attn_opts ao;
+    float base;
+    bool scaled;
+    model_block_attn(hp, layer, &ao, &base, &scaled);
+    const float fs = scaled ? m->rope_freq_scale : 1.0f;
+    const float *ff = scaled ? m->rope_freqs : NULL;
+    int e = be->rope(qs, n, hp->n_head, hd, hp->n_rot, sq->pos0, base, fs, ff, m->rope_mode);
+    e = e ? e : be->rope(ks, n, hp->n_head_kv, hd, hp->n_rot, sq->pos0, base, fs, ff, m->rope_mode);
     if (e)
         return e;
     const float *K = ks, *V = vs;
@@ -466,7 +581,103 @@ static int seq_attend(const struct model *m, struct model_ctx *c, const struct m
         K = sq->k_cache;
         V = sq->v_cache;
     }
+    if (model_attn_opts_any(&ao))
+        return be->attention_rows_ext(qs, K, V, sq->pos0, n, hp->n_head, hp->n_head_kv, hd, &ao, c->attn + r0 * q);
     return be->attention_rows(qs, K, V, sq->pos0, n, hp->n_head, hp->n_head_kv, hd, c->attn + r0 * q);
+}
+
+/* ---- phi3 and mixtral (engineer q3p) ---- */
+
+/* phi3: c->q, c->k, c->v from one product with attn_qkv, whose rows are q's, then k's, then v's
+ * (llama.cpp keeps the HF qkv_proj fused and takes views of the product). */
+static int qkv_fused(const struct model *m, struct model_ctx *c, const struct model_layer *L, int64_t rows)
+{
+    const struct model_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd, q = hp->n_head * hp->head_dim, kv = hp->n_head_kv * hp->head_dim;
+    const int64_t w = q + 2 * kv;
+    int rc = linear(m, &L->wqkv, c->norm, rows, d, w, NULL, c->fused);
+    for (int64_t r = 0; r < rows && !rc; r++) {
+        memcpy(c->q + r * q, c->fused + r * w, sizeof(float) * (size_t)q);
+        memcpy(c->k + r * kv, c->fused + r * w + q, sizeof(float) * (size_t)kv);
+        memcpy(c->v + r * kv, c->fused + r * w + q + kv, sizeof(float) * (size_t)kv);
+    }
+    return rc;
+}
+
+/* phi3: c->gate, c->up from one product with ffn_up [2·n_ff][n_embd]: the first n_ff outputs are
+ * the gate, the next the up projection (HF's gate_up_proj chunked in two; ggml_swiglu's halves). */
+static int gate_up_fused(const struct model *m, struct model_ctx *c, const struct model_layer *L, int64_t rows)
+{
+    const int64_t d = m->hp.n_embd, ff = m->hp.n_ff;
+    int rc = linear(m, &L->w_up, c->norm, rows, d, 2 * ff, NULL, c->fused);
+    for (int64_t r = 0; r < rows && !rc; r++) {
+        memcpy(c->gate + r * ff, c->fused + r * 2 * ff, sizeof(float) * (size_t)ff);
+        memcpy(c->up + r * ff, c->fused + r * 2 * ff + ff, sizeof(float) * (size_t)ff);
+    }
+    return rc;
+}
+
+/* One expert of a stack [n_expert][rows][cols] as a weight of its own. */
+static struct model_weight expert_view(const struct model_weight *w, int64_t e, int64_t rows)
+{
+    struct model_weight v = *w;
+    v.row0 = e * rows;
+    return v;
+}
+
+/* mixtral: x += Σ_j w_j · down_e(silu(gate_e(n2)) ⊙ up_e(n2)) over each row's top-k experts e
+ * (moe.h), n2 = c->norm. Each expert multiplies only its rows, gathered; a row's result does not
+ * depend on which other rows share its experts. */
+static int moe_ffn(const struct model *m, struct model_ctx *c, const struct model_layer *L, int64_t layer, float *x,
+                   int64_t rows)
+{
+    const struct backend *be = backend_active();
+    const struct model_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd, ff = hp->n_ff, k = hp->n_expert_used;
+    int rc = linear(m, &L->ffn_gate_inp, c->norm, rows, d, hp->n_expert, NULL, c->moe_logits);
+    if (rc)
+        return rc;
+    moe_route(c->moe_logits, rows, hp->n_expert, k, true, c->moe_sel, c->moe_w);
+    for (int32_t e = 0; e < (int32_t)hp->n_expert && !rc; e++) {
+        const int64_t n_e = moe_rows_of(c->moe_sel, rows, k, e, c->moe_rows);
+        if (n_e == 0)
+            continue;
+        for (int64_t i = 0; i < n_e; i++)
+            memcpy(c->moe_x + i * d, c->norm + c->moe_rows[i] * d, sizeof(float) * (size_t)d);
+        const struct model_weight g = expert_view(&L->gate_exps, e, ff), u = expert_view(&L->up_exps, e, ff);
+        const struct model_weight dn = expert_view(&L->down_exps, e, d);
+        const enum model_linear_input in = (enum model_linear_input)(MODEL_IN_EXPERT + 2 * e);
+        rc = c->capture ? c->capture(c->capture_ctx, layer, in, c->moe_x, n_e, d) : 0;
+        rc = rc ? rc : linear(m, &g, c->moe_x, n_e, d, ff, NULL, c->gate);
+        rc = rc ? rc : linear(m, &u, c->moe_x, n_e, d, ff, NULL, c->up);
+        if (rc)
+            break;
+        be->swiglu(c->gate, c->up, n_e * ff);
+        rc = c->capture ? c->capture(c->capture_ctx, layer, (enum model_linear_input)(in + 1), c->gate, n_e, ff) : 0;
+        rc = rc ? rc : linear(m, &dn, c->gate, n_e, ff, d, NULL, c->proj);
+        /* each routed row's output, scaled by its weight, into its slot */
+        for (int64_t i = 0; i < n_e && !rc; i++) {
+            const int64_t t = c->moe_rows[i];
+            int64_t j = 0;
+            while (c->moe_sel[t * k + j] != e)
+                j++;
+            float *dst = c->moe_out + (t * k + j) * d;
+            for (int64_t a = 0; a < d; a++)
+                dst[a] = c->proj[i * d + a] * c->moe_w[t * k + j];
+        }
+    }
+    if (rc)
+        return rc;
+    /* slots summed in order (ggml_add of slot 0, 1, ...), then the residual */
+    for (int64_t t = 0; t < rows; t++) {
+        float *y = c->proj + t * d;
+        memcpy(y, c->moe_out + t * k * d, sizeof(float) * (size_t)d);
+        for (int64_t j = 1; j < k; j++)
+            for (int64_t a = 0; a < d; a++)
+                y[a] += c->moe_out[(t * k + j) * d + a];
+    }
+    be->add(x, c->proj, rows * d);
+    return 0;
 }
 
 /* The one block sequence behind every public block call. Each step stops the block at the first
@@ -499,9 +710,19 @@ static int block_forward(const struct model *m, struct model_ctx *c, int64_t lay
     for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
         rc = c->capture(c->capture_ctx, layer, MODEL_IN_ATTN, c->norm + seq_row0(seq, stride, s) * d,
                         seq[s * stride].n, d);
-    rc = rc ? rc : linear(m, &L->wq, c->norm, rows, d, q, L->bq, c->q);
-    rc = rc ? rc : linear(m, &L->wk, c->norm, rows, d, kv, L->bk, c->k);
-    rc = rc ? rc : linear(m, &L->wv, c->norm, rows, d, kv, L->bv, c->v);
+    if (L->wqkv.f32 || L->wqkv.t) {   /* phi3 */
+        rc = rc ? rc : qkv_fused(m, c, L, rows);
+    } else {
+        rc = rc ? rc : linear(m, &L->wq, c->norm, rows, d, q, L->bq, c->q);
+        rc = rc ? rc : linear(m, &L->wk, c->norm, rows, d, kv, L->bk, c->k);
+        rc = rc ? rc : linear(m, &L->wv, c->norm, rows, d, kv, L->bv, c->v);
+    }
+    if (!rc && L->q_norm) {
+        /* qwen3: each head of q and of k RMS-normed on its own (llama.cpp's build_norm over
+         * [head_dim, n_head, n_tokens]), before RoPE; rows of head_dim, in place */
+        be->rms_norm(c->q, rows * hp->n_head, hd, L->q_norm, hp->rms_eps, c->q);
+        be->rms_norm(c->k, rows * hp->n_head_kv, hd, L->k_norm, hp->rms_eps, c->k);
+    }
     if (!rc) {
         /* sequences side by side, one per thread (each operation's bits do not depend on its
          * thread count); a worker's message would die with its thread */
@@ -509,7 +730,7 @@ static int block_forward(const struct model *m, struct model_ctx *c, int64_t lay
         ig_par_error_init(&pe);
 #pragma omp parallel for schedule(dynamic, 1) if (n_seq > 1)
         for (int64_t s = 0; s < n_seq; s++) {
-            int e = seq_attend(m, c, &seq[s * stride], seq_row0(seq, stride, s));
+            int e = seq_attend(m, c, layer, &seq[s * stride], seq_row0(seq, stride, s));
             if (e)
                 ig_par_error_record(&pe, s, e);
         }
@@ -521,23 +742,36 @@ static int block_forward(const struct model *m, struct model_ctx *c, int64_t lay
     rc = rc ? rc : linear(m, &L->wo, c->attn, rows, q, d, NULL, c->proj);
     if (rc)
         return rc;
+    if (L->attn_post_norm)   /* gemma: the attention output is normed before the residual add */
+        be->rms_norm(c->proj, rows, d, L->attn_post_norm, hp->rms_eps, c->proj);
     be->add(x, c->proj, rows * d);
     /* feed-forward */
     be->rms_norm(x, rows, d, L->ffn_norm, hp->rms_eps, c->norm);
     for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
         rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN, c->norm + seq_row0(seq, stride, s) * d,
                         seq[s * stride].n, d);
-    rc = rc ? rc : linear(m, &L->w_gate, c->norm, rows, d, ff, NULL, c->gate);
-    rc = rc ? rc : linear(m, &L->w_up, c->norm, rows, d, ff, NULL, c->up);
+    if (hp->n_expert > 0)   /* mixtral: the sparse MoE feed-forward, added to x there */
+        return rc ? rc : moe_ffn(m, c, L, layer, x, rows);
+    if (L->w_gate.f32 || L->w_gate.t) {
+        rc = rc ? rc : linear(m, &L->w_gate, c->norm, rows, d, ff, NULL, c->gate);
+        rc = rc ? rc : linear(m, &L->w_up, c->norm, rows, d, ff, NULL, c->up);
+    } else {   /* phi3: gate and up fused in ffn_up */
+        rc = rc ? rc : gate_up_fused(m, c, L, rows);
+    }
     if (rc)
         return rc;
-    be->swiglu(c->gate, c->up, rows * ff);
+    if (m->gemma)
+        be->geglu(c->gate, c->up, rows * ff);   /* gelu_tanh(gate) ⊙ up */
+    else
+        be->swiglu(c->gate, c->up, rows * ff);
     for (int64_t s = 0; s < n_seq && c->capture && !rc; s++)
         rc = c->capture(c->capture_ctx, layer, MODEL_IN_FFN_DOWN, c->gate + seq_row0(seq, stride, s) * ff,
                         seq[s * stride].n, ff);
     rc = rc ? rc : linear(m, &L->w_down, c->gate, rows, ff, d, NULL, c->proj);
     if (rc)
         return rc;
+    if (L->ffn_post_norm)   /* gemma: so is the FFN output */
+        be->rms_norm(c->proj, rows, d, L->ffn_post_norm, hp->rms_eps, c->proj);
     be->add(x, c->proj, rows * d);
     return 0;
 }
@@ -578,6 +812,8 @@ int model_output(const struct model *m, struct model_ctx *c, const float *x, int
     int rc = linear(m, &m->output, c->norm, n, m->hp.n_embd, m->hp.n_vocab, NULL, logits);
     if (m->output.t)
         file_map_drop_pages(m->output.t->data, m->output.t->size_bytes);
+    if (!rc && m->hp.final_softcap > 0)   /* gemma's final logit soft-capping */
+        be->softcap(logits, n * m->hp.n_vocab, m->hp.final_softcap);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* llama.h — the llama-family forward pass (Llama 1/2/3, Mistral, TinyLlama, SmolLM,
- * llama2.c stories, and qwen2 with q/k/v biases), block by block.
+ * llama2.c stories, qwen2 with q/k/v biases, qwen3 with per-head q/k RMSNorm, phi3 with fused
+ * attn_qkv and gate/up, mixtral's sparse MoE feed-forward (moe.h), gemma), block by block.
  *
  * A window of n tokens is evaluated at once with full causal attention (no KV cache
  * across windows: perplexity and calibration both work on independent windows):
@@ -8,6 +9,9 @@
  *   logits = output(rms_norm(x))                        model_output
  * block: h = x + Wo·attn(rope(Wq·n1), rope(Wk·n1), Wv·n1),  n1 = rms_norm(x)·attn_norm
  *        x' = h + Wdown·(silu(Wgate·n2) ⊙ Wup·n2),        n2 = rms_norm(h)·ffn_norm
+ * gemma2 / gemma3 add to this block (model/arch_gemma.h): embeddings · √n_embd, GeGLU, the
+ * post-attention and post-FFN norms, soft-capped scores and logits, per-block sliding windows
+ * and RoPE bases.
  * Weights are fp32; where they come from (dequantization of any ggml type) is the
  * caller's business, through a fetch callback, so model/ never depends on quantizers/.
  * model_create makes every weight resident; model_create_streamed only the embeddings and
@@ -59,6 +63,19 @@ int model_create_packed(struct model **out, const struct model_src *src, model_r
 /* Whether m came from model_create_packed. */
 bool model_is_packed(const struct model *m);
 
+/* How a packed model multiplies its quantized weights (`ingot verify --matmul`). */
+enum model_matmul {
+    MODEL_MATMUL_FP32 = 0,   /* dequantized tiles through the fp32 GEMM (the default) */
+    MODEL_MATMUL_Q8 = 1,     /* llama.cpp's CPU arithmetic where the backend has a kernel for the
+                              * type (backend.h matmul_q8); other types stay fp32 */
+};
+
+/* Set how m's packed weights are multiplied (no effect on a resident or streamed fp32 model). */
+void model_set_matmul(struct model *m, enum model_matmul mode);
+
+/* Whether tensor t of m is multiplied by matmul_q8 (q8 mode, packed, a type with a kernel). */
+bool model_weight_q8(const struct model *m, const struct src_tensor *t);
+
 /* Bytes of block l's tensors in the source file (l < 0: the output projection, or the tied
  * embedding), for sizing a memory budget. */
 uint64_t model_block_size_bytes(const struct model *m, int64_t l);
@@ -88,6 +105,10 @@ enum model_linear_input {
     MODEL_IN_ATTN_OUT = 1,   /* attn_output: the attention result */
     MODEL_IN_FFN = 2,        /* ffn_gate, ffn_up: rms_norm(h)·ffn_norm */
     MODEL_IN_FFN_DOWN = 3,   /* ffn_down: silu(gate) ⊙ up */
+    /* mixtral (q3p): MODEL_IN_EXPERT + 2e is expert e's gate/up input (the rows routed to it of
+     * rms_norm(h)·ffn_norm, in row order), MODEL_IN_EXPERT + 2e + 1 its down input; the router
+     * (ffn_gate_inp) sees MODEL_IN_FFN */
+    MODEL_IN_EXPERT = 16,
 };
 
 /* Called with each linear input X [n][dim] as the block computes it (calib/ accumulates

@@ -67,6 +67,61 @@ static size_t gpt2_word_end(const uint32_t *cpts, size_t n, size_t pos)
     return pos + 1;   /* no branch matched (a space before the end cannot reach here) */
 }
 
+/* Qwen2's regex (tokenizer.json of Qwen2/2.5/3; llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2):
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * llama.cpp runs it through std::regex (no hand-written splitter matches it: its llama3 one has
+ * \p{N}{1,3}); this is the same leftmost-alternative match written out, the llama3 splitter's
+ * branch order with single digits. End of the word that starts at pos (pos < n). */
+static size_t qwen2_word_end(const uint32_t *cpts, size_t n, size_t pos)
+{
+    uint32_t c = cpts[pos];
+    int cls = class_at(cpts, n, pos);
+    if (c == '\'' && pos + 1 < n) {   /* contractions, either case */
+        uint32_t c1 = cpts[pos + 1] | 0x20;   /* ASCII lower case; harmless for the letters compared */
+        if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+            return pos + 2;
+        if (pos + 2 < n) {
+            uint32_t c2 = cpts[pos + 2] | 0x20;
+            if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+                return pos + 3;
+        }
+    }
+    /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+    if (cls == UNICODE_LETTER || (c != '\r' && c != '\n' && cls != UNICODE_NUMBER &&
+                                  class_at(cpts, n, pos + 1) == UNICODE_LETTER)) {
+        size_t end = pos + 1;
+        while (class_at(cpts, n, end) == UNICODE_LETTER)
+            end++;
+        return end;
+    }
+    if (cls == UNICODE_NUMBER)   /* \p{N}: one at a time */
+        return pos + 1;
+    /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
+    size_t start = pos + (c == ' ' && is_other(class_at(cpts, n, pos + 1)));
+    if (is_other(class_at(cpts, n, start))) {
+        size_t end = start;
+        while (is_other(class_at(cpts, n, end)))
+            end++;
+        while (end < n && (cpts[end] == '\r' || cpts[end] == '\n'))
+            end++;
+        return end;
+    }
+    /* whitespace: \s*[\r\n]+ ends after the run's last newline; then \s+(?!\S), \s+ */
+    size_t n_space = 0, last_nl = 0;
+    while (class_at(cpts, n, pos + n_space) == UNICODE_SPACE) {
+        if (cpts[pos + n_space] == '\r' || cpts[pos + n_space] == '\n')
+            last_nl = pos + n_space + 1;
+        n_space++;
+    }
+    if (last_nl > 0)
+        return last_nl;
+    if (n_space > 1 && pos + n_space < n)
+        return pos + n_space - 1;
+    if (n_space > 0)
+        return pos + n_space;
+    return pos + 1;
+}
+
 /* ---- merging one word ----------------------------------------------------------------------- */
 
 /* A pair merges when "a b" is a merge whose left part is exactly a; the lowest rank goes first. */
@@ -146,7 +201,7 @@ int tokenize_bpe_piece(const struct tokenizer *t, struct tokenize_work *w, const
         off += unicode_utf8_decode((const uint8_t *)text + off, n - off, &w->cpts[n_cpts++]);
     int rc = 0;
     for (size_t pos = 0; pos < n_cpts && !rc;) {
-        size_t end = gpt2_word_end(w->cpts, n_cpts, pos);
+        size_t end = t->pre == TOKENIZE_PRE_QWEN2 ? qwen2_word_end(w->cpts, n_cpts, pos) : gpt2_word_end(w->cpts, n_cpts, pos);
         rc = encode_word(t, w, w->cpts + pos, end - pos, out);
         pos = end;
     }

@@ -327,10 +327,10 @@ static int pick_kind(const struct vocab *v, int *kind)
     if (strcmp(v->model, "gpt2") != 0)
         return ig_error_set(IG_EINVAL, "tokenizer_create: tokenizer model '%s' is not supported (known: llama, gpt2)",
                             v->model);
-    if (!is_gpt2_pre(v->pre))
+    if (!is_gpt2_pre(v->pre) && strcmp(v->pre, "qwen2") != 0)
         return ig_error_set(IG_EINVAL,
                             "tokenizer_create: gpt2 pre-tokenizer '%s' is not supported (known: gpt-2, phi-2, "
-                            "jina-es, jina-de, gigachat, jina-v2-es, jina-v2-de, a.x-4.0, mellum, exaone4)",
+                            "jina-es, jina-de, gigachat, jina-v2-es, jina-v2-de, a.x-4.0, mellum, exaone4, qwen2)",
                             v->pre);
     *kind = TOKENIZE_BPE;
     return 0;
@@ -505,6 +505,8 @@ int tokenizer_create(struct tokenizer **out, const struct vocab *v)
         return IG_ENOMEM;
     t->v = v;
     t->kind = kind;
+    /* llama.cpp: LLAMA_VOCAB_PRE_TYPE_QWEN2 for "qwen2" (Qwen2, Qwen2.5, Qwen3 vocabularies) */
+    t->pre = kind == TOKENIZE_BPE && strcmp(v->pre, "qwen2") == 0 ? TOKENIZE_PRE_QWEN2 : TOKENIZE_PRE_GPT2;
     t->n_tokens = v->n_tokens;
     resolve_specials(t, v);
     rc = build_tokens(t, v);

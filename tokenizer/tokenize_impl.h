@@ -23,6 +23,12 @@
 
 enum tokenize_kind { TOKENIZE_SPM = 1, TOKENIZE_BPE = 2 };
 
+/* How a BPE piece is split into words before merging (llama.cpp's pre-tokenizer types). */
+enum tokenize_pre {
+    TOKENIZE_PRE_GPT2 = 0,      /* GPT-2's regex (bpe.c gpt2_word_end) */
+    TOKENIZE_PRE_QWEN2 = 1,     /* Qwen2/Qwen3's regex (bpe.c qwen2_word_end) */
+};
+
 /* ---- an open-addressing hash map from byte strings to ids --------------------------------- */
 
 struct tokenize_slot {
@@ -60,6 +66,7 @@ const struct tokenize_slot *tokenize_map_get_pair(const struct tokenize_map *m, 
 struct tokenizer {
     const struct vocab *v;      /* borrowed */
     int kind;                   /* enum tokenize_kind */
+    int pre;                    /* BPE: enum tokenize_pre */
     int64_t n_tokens;
     struct tokenize_map tokens; /* token text -> id (a later duplicate wins, as in llama.cpp) */
     struct tokenize_map merges; /* BPE: "left right" -> rank (the first duplicate wins) */

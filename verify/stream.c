@@ -162,8 +162,10 @@ static int batch_alloc(struct batch *b, struct model *source, struct verify_targ
     return model_ctx_create(&b->ctx, source, wb * n_ctx);
 }
 
-/* Every model's hidden states of the nb windows, through every block, one block in memory. */
-static int batch_forward(struct batch *b, int64_t nb, int64_t n_ctx)
+/* Every model's hidden states of the nb windows from window k0 on, through every block, one block
+ * in memory, telling o's on_block after each block. */
+static int batch_forward(struct batch *b, int64_t k0, int64_t nb, int64_t n_ctx, int64_t n_chunks,
+                         const struct verify_opts *o)
 {
     const struct model_hparams *hp = model_hparams(b->models[0]);
     const int64_t d = hp->n_embd;
@@ -176,6 +178,10 @@ static int batch_forward(struct batch *b, int64_t nb, int64_t n_ctx)
             rc = model_layer_load(b->models[i], l);
             rc = rc ? rc : model_block_forward_batch(b->models[i], b->ctx, l, b->x[i], nb, n_ctx);
             model_layer_release(b->models[i], l);
+            /* the output projection and scoring count as one more block's share */
+            if (!rc && i == b->n_models - 1 && o->on_block)
+                o->on_block(o->on_chunk_ctx, (double)k0 + (double)nb * (double)(l + 1) / (double)(hp->n_layer + 1),
+                            n_chunks, l + 1, hp->n_layer);
         }
     return rc;
 }
@@ -259,7 +265,7 @@ int verify_perplexity_streamed(struct model *source, struct ppl_stats *source_st
                 b.windows[w * n_ctx] = o->bos;   /* llama-perplexity replaces, it does not insert */
             b.win_rc[w] = 0;
         }
-        rc = batch_forward(&b, nb, n_ctx);
+        rc = batch_forward(&b, k0, nb, n_ctx, n_chunks, o);
         rc = rc ? rc : batch_score(&b, tokens, k0, nb, n_ctx);
         /* accumulated in window order, as verify_perplexity does */
         for (int64_t w = 0; w < nb && !rc; w++) {

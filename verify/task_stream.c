@@ -12,13 +12,16 @@
 #include "task_stream_impl.h"
 
 #include "../common/ig_error.h"
+#include "verify.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of activations (prefixes, or continuations) one block call takes at most; an item larger
- * than this goes alone. */
+/* Rows of activations (prefixes, or continuations) one block call takes at most without a memory
+ * budget (verify_task_mem_budget_set); an item larger than this goes alone. */
 #define STREAM_ROWS 1024
+/* Options per item the budget assumes when it sizes the key/value copies (HellaSwag has 4). */
+#define BUDGET_OPTS 4
 /* Rows of logits computed at once (n_vocab floats each). */
 #define OUTPUT_ROWS 256
 
@@ -46,8 +49,47 @@ static int64_t item_rows(const struct task_prepared *p, int64_t i, int64_t *rows
     return P > b ? P : b;
 }
 
-/* The batch starting at item i0: as many items as keep both calls within STREAM_ROWS rows. */
-static void batch_plan(const struct task_prepared *p, int64_t i0, struct batch *b)
+/* ---- the batch size ---------------------------------------------------------------------------- */
+
+static uint64_t mem_budget;   /* bytes; 0: STREAM_ROWS rows per batch */
+
+void verify_task_mem_budget_set(uint64_t budget_bytes)
+{
+    mem_budget = budget_bytes;
+}
+
+/* Rows per block call: STREAM_ROWS, or as many as the budget holds once the largest block and the
+ * logits are set aside (as verify_mem_plan_make does for windows), at least 64 and never more
+ * than all the items need. Per row: its hidden state in xp or xb, the block scratch
+ * (model_ctx_create), and the keys and values of up to BUDGET_OPTS options' copies. */
+static int64_t stream_rows(const struct model *m, const struct task_prepared *p)
+{
+    if (mem_budget == 0)
+        return STREAM_ROWS;
+    const struct model_hparams *hp = model_hparams(m);
+    const uint64_t d = (uint64_t)hp->n_embd, ff = (uint64_t)hp->n_ff, q = (uint64_t)(hp->n_head * hp->head_dim);
+    const uint64_t kv = (uint64_t)(hp->n_head_kv * hp->head_dim);
+    uint64_t block = 0;
+    for (int64_t l = -1; l < hp->n_layer; l++) {
+        uint64_t b = model_block_size_bytes(m, l);
+        block = b > block ? b : block;
+    }
+    const uint64_t fixed = block + (uint64_t)OUTPUT_ROWS * (d + (uint64_t)hp->n_vocab) * sizeof(float);
+    const uint64_t per_row = sizeof(float) * (2 * d + 2 * d + 2 * q + 2 * kv + 2 * ff + 2 * (1 + BUDGET_OPTS) * kv);
+    int64_t rows = (int64_t)((mem_budget > fixed ? mem_budget - fixed : 0) / per_row), all_p = 0, all_b = 0;
+    for (int64_t i = 0; i < p->set->n_items; i++) {
+        int64_t rp, rb;
+        item_rows(p, i, &rp, &rb);
+        all_p += rp;
+        all_b += rb;
+    }
+    const int64_t all = all_p > all_b ? all_p : all_b;
+    rows = rows > all ? all : rows;
+    return rows < 64 ? 64 : rows;
+}
+
+/* The batch starting at item i0: as many items as keep both calls within max_rows rows. */
+static void batch_plan(const struct task_prepared *p, int64_t i0, int64_t max_rows, struct batch *b)
 {
     b->i0 = i0;
     b->rows_p = b->rows_b = 0;
@@ -55,7 +97,7 @@ static void batch_plan(const struct task_prepared *p, int64_t i0, struct batch *
     for (; i < p->set->n_items; i++) {
         int64_t rp, rb;
         item_rows(p, i, &rp, &rb);
-        if (i > i0 && (b->rows_p + rp > STREAM_ROWS || b->rows_b + rb > STREAM_ROWS))
+        if (i > i0 && (b->rows_p + rp > max_rows || b->rows_b + rb > max_rows))
             break;
         b->rows_p += rp;
         b->rows_b += rb;
@@ -192,9 +234,10 @@ int task_score_streamed(struct model *m, const struct task_prepared *p, struct t
 {
     const struct model_hparams *hp = model_hparams(m);
     const int64_t n_items = p->set->n_items;
-    /* the scratch takes a whole block call, the logits OUTPUT_ROWS rows; an item larger than
+    /* the scratch takes a whole block call (max_rows), the logits OUTPUT_ROWS rows; an item larger than
      * either goes alone, so both grow to the largest item */
-    int64_t block_rows = STREAM_ROWS, out_rows = OUTPUT_ROWS;
+    const int64_t max_rows = stream_rows(m, p);
+    int64_t block_rows = max_rows, out_rows = OUTPUT_ROWS;
     for (int64_t i = 0; i < n_items; i++) {
         int64_t rp, rb, r = item_rows(p, i, &rp, &rb);
         block_rows = r > block_rows ? r : block_rows;
@@ -208,7 +251,7 @@ int task_score_streamed(struct model *m, const struct task_prepared *p, struct t
         rc = IG_ENOMEM;
     for (int64_t i0 = 0; i0 < n_items && !rc;) {
         struct batch b = {0};
-        batch_plan(p, i0, &b);
+        batch_plan(p, i0, max_rows, &b);
         rc = batch_setup(&b, m, p);
         for (int64_t l = 0; l < hp->n_layer && !rc; l++) {
             rc = model_layer_load(m, l);

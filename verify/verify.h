@@ -100,6 +100,10 @@ struct verify_opts {
     int32_t bos;                /* replaces the first token of each window; < 0: no BOS */
     void (*on_chunk)(void *ctx, int64_t done, int64_t total);  /* progress, or NULL */
     void *on_chunk_ctx;
+    /* The streamed path also calls this (with on_chunk_ctx) after each block of a batch:
+     * windows_done counts the batch's windows by the share of blocks done, so a display moves
+     * while one batch holds every window; block is 1 .. n_blocks. NULL: not called. */
+    void (*on_block)(void *ctx, double windows_done, int64_t total, int64_t block, int64_t n_blocks);
 };
 
 /* Number of windows verify_perplexity will score for n_tokens tokens. */
@@ -142,6 +146,11 @@ int verify_mem_budget_parse(const char *text, uint64_t *out);
 /* The default budget: half of MemAvailable in /proc/meminfo, at most 64 GiB (4 GiB when it
  * cannot be read). */
 uint64_t verify_mem_budget_default(void);
+
+/* Rows (prefix and continuation tokens, all items together) per batch of the block-streamed
+ * task scorer (task_stream.c), from a memory budget as verify_mem_plan_make sizes windows:
+ * 0 (the default) keeps 1024 rows per batch. Process-wide; set before scoring. */
+void verify_task_mem_budget_set(uint64_t budget_bytes);
 
 /* verify_perplexity on packed models (source and every targets[i].model from
  * model_create_packed), window_batch windows at a time. Returns as verify_perplexity. */

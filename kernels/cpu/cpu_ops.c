@@ -13,11 +13,14 @@
 #include "../backend.h"
 
 #include "../../common/ig_error.h"
+#include "det_act.h"
 #include "det_attention.h"
 #include "det_gemm.h"
 #include "det_math.h"
+#include "q8_dot.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -92,19 +95,50 @@ static int cpu_matmul_rows(const float *X, int64_t n, int64_t k, backend_rows_fn
     return ig_par_error_raise(&pe);
 }
 
+/* Σ_i (double)(x_i²) of four rows at once, one row per lane of a double vector: each lane adds
+ * in i order, as the scalar loop does, so the sums are its bits; the four dependent chains
+ * overlap instead of waiting on each other's additions. */
+__attribute__((target("avx2"))) static void sum_squares4_avx2(const float *x, int64_t dim, double sum[4])
+{
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= dim; i += 4) {
+        __m128 r0 = _mm_loadu_ps(x + i), r1 = _mm_loadu_ps(x + dim + i);
+        __m128 r2 = _mm_loadu_ps(x + 2 * dim + i), r3 = _mm_loadu_ps(x + 3 * dim + i);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);   /* r_j: element i + j of the four rows */
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_mul_ps(r0, r0)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_mul_ps(r1, r1)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_mul_ps(r2, r2)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_mul_ps(r3, r3)));
+    }
+    for (; i < dim; i++) {
+        const __m128 v = _mm_setr_ps(x[i], x[dim + i], x[2 * dim + i], x[3 * dim + i]);
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_mul_ps(v, v)));
+    }
+    _mm256_storeu_pd(sum, acc);
+}
+
 static void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w, float eps, float *out)
 {
+    const bool simd = det_simd_active();
 #pragma omp parallel for schedule(static) if (n * dim >= LOOP_PARALLEL_MIN)
-    for (int64_t t = 0; t < n; t++) {
-        const float *xt = x + t * dim;
-        float *ot = out + t * dim;
-        double sum = 0.0;
-        for (int64_t i = 0; i < dim; i++)
-            sum += (double)(xt[i] * xt[i]);
-        const float mean = (float)(sum / (double)dim);
-        const float scale = 1.0f / sqrtf(mean + eps);
-        for (int64_t i = 0; i < dim; i++)
-            ot[i] = (xt[i] * scale) * w[i];
+    for (int64_t t0 = 0; t0 < n; t0 += 4) {
+        const int64_t nr = n - t0 < 4 ? n - t0 : 4;
+        double sum[4] = {0.0, 0.0, 0.0, 0.0};
+        if (simd && nr == 4)
+            sum_squares4_avx2(x + t0 * dim, dim, sum);
+        else
+            for (int64_t r = 0; r < nr; r++)
+                for (int64_t i = 0; i < dim; i++)
+                    sum[r] += (double)(x[(t0 + r) * dim + i] * x[(t0 + r) * dim + i]);
+        for (int64_t r = 0; r < nr; r++) {   /* every sum is taken before out (which may be x) is written */
+            const float *xt = x + (t0 + r) * dim;
+            float *ot = out + (t0 + r) * dim;
+            const float mean = (float)(sum[r] / (double)dim);
+            const float scale = 1.0f / sqrtf(mean + eps);
+            for (int64_t i = 0; i < dim; i++)
+                ot[i] = (xt[i] * scale) * w[i];
+        }
     }
 }
 
@@ -175,6 +209,15 @@ static void cpu_swiglu(float *gate, const float *up, int64_t n)
     }
 }
 
+/* gemma's attention options, GeGLU and soft-capping: det_attention.h and det_act.h hold the
+ * figures (their own files, since their tanh must not be glibc's either). */
+static int cpu_attention_rows_ext(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
+                                  int64_t n_head, int64_t n_head_kv, int64_t head_dim,
+                                  const struct backend_attn_opts *opts, float *out)
+{
+    return det_attention_rows_ext(q, k, v, pos0, n_new, n_head, n_head_kv, head_dim, opts, out);
+}
+
 static void cpu_add(float *x, const float *y, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= LOOP_PARALLEL_MIN)
@@ -201,11 +244,16 @@ static const struct backend cpu_backend = {
     .set_threads = cpu_set_threads,
     .matmul = cpu_matmul,
     .matmul_rows = cpu_matmul_rows,
+    .matmul_q8 = q8_matmul,
+    .matmul_q8_supports = q8_matmul_supports,
     .rms_norm = cpu_rms_norm,
     .rope = cpu_rope,
     .attention = cpu_attention,
     .attention_rows = cpu_attention_rows,
     .swiglu = cpu_swiglu,
+    .attention_rows_ext = cpu_attention_rows_ext,
+    .geglu = det_geglu,
+    .softcap = det_softcap,
     .add = cpu_add,
     .sgemm_nt = cpu_sgemm_nt,
     .dgemm_nt = cpu_dgemm_nt,

@@ -14,6 +14,8 @@
 #ifndef DET_ATTENTION_H
 #define DET_ATTENTION_H
 
+#include "../backend.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -32,6 +34,17 @@ int det_attention_rows(const float *q, const float *k, const float *v, int64_t p
  * against). Returns 0 or IG_ENOMEM. */
 int det_attention_rows_ref(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
                            int64_t n_head, int64_t n_head_kv, int64_t head_dim, float *out);
+
+/* Both with gemma's options (backend.h, struct backend_attn_opts; NULL: the functions above,
+ * bit for bit): scores scaled by opts->scale instead of 1/√head_dim, then, with a soft cap c,
+ *   score[s] = det_softcapf(score[s], c)   (c·tanh(score/c), kernels/cpu/det_act.h)
+ * and with a window w only keys s0 = max(0, t − w + 1) .. t enter the max, the sum and the
+ * weighted sum, in the same order as above from s0. */
+int det_attention_rows_ext(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new, int64_t n_head,
+                           int64_t n_head_kv, int64_t head_dim, const struct backend_attn_opts *opts, float *out);
+int det_attention_rows_ext_ref(const float *q, const float *k, const float *v, int64_t pos0, int64_t n_new,
+                               int64_t n_head, int64_t n_head_kv, int64_t head_dim,
+                               const struct backend_attn_opts *opts, float *out);
 
 #ifdef __cplusplus
 }

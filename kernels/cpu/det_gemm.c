@@ -180,10 +180,14 @@ _Static_assert(S_MR == 6 && D_MR == 6, "the AVX2 kernels name six rows");
         size_t ws_elems;                                                                                              \
     };                                                                                                                \
                                                                                                                       \
-    /* The tile at (i0, j0); ws holds B's packed panel and the accumulators [mc][NC]. */                             \
+    /* The tile at (i0, j0); ws holds B's packed panel and the accumulators [mc][NC]. With DET_STORE */ \
+    /* the whole micro-tiles accumulate in C itself (the same chains, stored in T between depth */    \
+    /* blocks either way) and only the edge ones go through ws, which saves copying the tile out. */  \
     static void X##_tile(const struct X##_gemm *g, int64_t i0, int64_t j0, T *ws)                                     \
     {                                                                                                                 \
         const int64_t mc = min64(g->mc, g->m - i0), nc = min64(NC, g->n - j0);                                        \
+        const bool direct = g->acc == DET_STORE && g->k > 0;                                                          \
+        const int64_t full_r = direct ? mc / MR * MR : 0, full_c = direct ? nc / NR * NR : 0;                         \
         T *Ct = ws, *Bp = Ct + g->mc * NC;                                                                            \
         const T *a[MR];                                                                                               \
         if (g->k <= 0)                                                                                                \
@@ -195,21 +199,25 @@ _Static_assert(S_MR == 6 && D_MR == 6, "the AVX2 kernels name six rows");
                 for (int i = 0; i < MR; i++) /* rows past the end repeat the last; never written out */             \
                     a[i] = g->A + (i0 + min64(ir + i, mc - 1)) * g->lda + p0;                                         \
                 for (int64_t jr = 0; jr < nc; jr += NR) {                                                             \
+                    const bool in_c = ir < full_r && jr < full_c;                                                     \
+                    T *c = in_c ? g->C + (i0 + ir) * g->ldc + j0 + jr : Ct + ir * NC + jr;                            \
+                    const int64_t ldc = in_c ? g->ldc : NC;                                                           \
                     if (g->simd)                                                                                      \
-                        X##_kernel_avx2(kc, a, Bp + jr * kc, Ct + ir * NC + jr, NC, p0 == 0);                         \
+                        X##_kernel_avx2(kc, a, Bp + jr * kc, c, ldc, p0 == 0);                                        \
                     else                                                                                              \
-                        X##_kernel_fma(kc, a, Bp + jr * kc, Ct + ir * NC + jr, NC, p0 == 0);                          \
+                        X##_kernel_fma(kc, a, Bp + jr * kc, c, ldc, p0 == 0);                                         \
                 }                                                                                                     \
             }                                                                                                         \
         }                                                                                                             \
         for (int64_t i = 0; i < mc; i++) {                                                                            \
             T *c = g->C + (i0 + i) * g->ldc + j0;                                                                     \
             const T *ct = Ct + i * NC;                                                                                \
+            const int64_t j_from = i < full_r ? full_c : 0; /* columns before it are in C already */                \
             if (g->acc == DET_SUB)                                                                                    \
                 for (int64_t j = 0; j < nc; j++)                                                                      \
                     c[j] = c[j] - ct[j];                                                                              \
-            else                                                                                                      \
-                memcpy(c, ct, sizeof(T) * (size_t)nc);                                                                \
+            else if (j_from < nc)                                                                                     \
+                memcpy(c + j_from, ct + j_from, sizeof(T) * (size_t)(nc - j_from));                                   \
         }                                                                                                             \
     }                                                                                                                 \
                                                                                                                       \

@@ -49,9 +49,9 @@ static inline float det_expf(float x)
     return (float)(p * det_exp2_table[k & 31] * scale);
 }
 
-/* y[i] = det_expf(x[i]) for i < n, bit for bit (x and y may be the same array): four lanes
- * at a time with AVX2 (the same double operations, in the same order, per lane) when
- * det_simd_active(), else the scalar function. */
+/* y[i] = det_expf(x[i]) for i < n, bit for bit (x and y may be the same array): eight lanes
+ * at a time with AVX-512 where the CPU has it, then four with AVX2 (the same double operations,
+ * in the same order, per lane) when det_simd_active(), else the scalar function. */
 void det_expf_array(const float *x, float *y, int64_t n);
 
 /* e^x and ln x in double, for the statistics verify reports (log-softmax, KLD, PPL, ECE),

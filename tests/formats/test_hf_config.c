@@ -288,7 +288,7 @@ static const struct bad_cfg bad_cfgs[] = {
      {"duplicate", "vocab_size", NULL}},
     {"no arch at all", "{" BASE_KEYS "}", {"'model_type' is missing", "'architectures'", NULL}},
     {"unsupported model_type", "{\"model_type\": \"gpt2\", " BASE_KEYS "}",
-     {"key 'model_type': 'gpt2' is not supported (supported: llama, mistral, qwen2)", NULL}},
+     {"key 'model_type': 'gpt2' is not supported (supported: llama, mistral, ", "qwen3"}},
     {"model_type a number", "{\"model_type\": 7, " BASE_KEYS "}",
      {"key 'model_type': found integer 7, expected a string", NULL}},
     {"unsupported architecture", "{\"architectures\": [\"GPT2LMHeadModel\"], " BASE_KEYS "}",
