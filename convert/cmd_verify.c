@@ -227,8 +227,13 @@ static int load_model(struct loaded_model *lm, const char *path, bool packed)
                     : model_create(&lm->model, lm->src, tensor_fetch_f32, NULL);
     if (rc)
         return rc;
+    /* the bytes of every file read (a folder's shards, config and tokenizer), not the path's own
+     * stat size, which for a folder is its directory entry */
+    for (int i = 0; i < lm->src->n_files; i++)
+        lm->file_bytes += lm->src->files[i].size_bytes;
     struct stat st;
-    lm->file_bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (lm->src->n_files == 0 && stat(path, &st) == 0)
+        lm->file_bytes = (uint64_t)st.st_size;
     for (int64_t i = 0; i < lm->src->n_tensors; i++) {
         const struct src_tensor *t = &lm->src->tensors[i];
         lm->tensor_bytes += t->size_bytes;

@@ -106,6 +106,20 @@ Test(verify_cli, a_file_against_itself_has_zero_divergence, .timeout = 300)
     json_decref(j);
 }
 
+/* A folder's "bytes" are those of the files read from it (model.safetensors is 6,824,480 bytes,
+ * `ls -l`), not the directory entry's own size (4,096). */
+Test(verify_cli, a_folder_container_counts_its_files_bytes, .timeout = 300)
+{
+    SHARED(src, "tl3m");
+    SHARED(text, "tl3m/split_eval_ts.txt");
+    const char *tail[] = {src, "--source", src, "--eval", text, "--chunks", "4", NULL};
+    json_t *j = run_verify(tail);
+    double bytes = test_json_num(json_array_get(json_object_get(j, "containers"), 0), "bytes");
+    cr_expect_geq(bytes, 6824480.0, "bytes %.0f: less than model.safetensors alone", bytes);
+    cr_expect_lt(bytes, 6824480.0 + 2e6, "bytes %.0f: more than the folder's files", bytes);
+    json_decref(j);
+}
+
 Test(verify_cli, bad_input_exits_2)
 {
     SHARED(src, "gguf-stories260K/stories260K.gguf");
