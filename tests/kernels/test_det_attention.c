@@ -31,9 +31,10 @@ static float *random_floats(int64_t n, uint32_t *s, float amp)
 }
 
 /* One shape: every path and thread count against the reference. */
-static void check_shape(int64_t n, int64_t n_head, int64_t n_head_kv, int64_t hd, int64_t pos0)
+static void check_shape_seeded(uint32_t seed, int64_t n, int64_t n_head, int64_t n_head_kv, int64_t hd,
+                               int64_t pos0)
 {
-    uint32_t s = SEED ^ (uint32_t)(n * 7919 + n_head * 131 + hd * 17 + pos0);
+    uint32_t s = seed ^ (uint32_t)(n * 7919 + n_head * 131 + hd * 17 + pos0);
     const int64_t n_new = n - pos0, out_n = n_new * n_head * hd;
     /* amplitude 3: scores spread over several units, so the softmax is far from uniform */
     float *q = random_floats(n_new * n_head * hd, &s, 3.0f), *k = random_floats(n * n_head_kv * hd, &s, 3.0f);
@@ -67,6 +68,11 @@ static void check_shape(int64_t n, int64_t n_head, int64_t n_head_kv, int64_t hd
     free(v);
     free(ref);
     free(got);
+}
+
+static void check_shape(int64_t n, int64_t n_head, int64_t n_head_kv, int64_t hd, int64_t pos0)
+{
+    check_shape_seeded(SEED, n, n_head, n_head_kv, hd, pos0);
 }
 
 Test(det_attention, equals_the_reference_on_every_path, .timeout = 120)
@@ -137,4 +143,24 @@ Test(det_attention, hand_worked_rows)
                   "row 2 = (v0 + v1 + 4 v2)/6 = %g %g: got %g %g", want0, want1, out[4], out[5]);
     }
     det_simd_set(DET_SIMD_AUTO);
+}
+
+/* ---- the AVX2 path's two-heads-at-a-time attention (det_attention.c attend2) --------------
+ * on head layouts the tests above leave out: an odd head count (the last head runs alone), a
+ * pair whose heads read different kv heads (groups of 1 and of 3), head sizes off the 8-lane
+ * vector, and key counts around the 8- and 32-key groups. Every path and thread count must
+ * equal det_attention_rows_ref bit for bit. */
+#define SEED_PAIRS 20261207u
+
+Test(det_attention_pairs, odd_heads_and_mixed_kv_heads_equal_the_reference, .timeout = 120)
+{
+    const int64_t ns[] = {1, 8, 9, 33, 70};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        check_shape_seeded(SEED_PAIRS, ns[i], 3, 1, 32, 0);    /* odd: heads 0+1 paired, head 2 alone */
+        check_shape_seeded(SEED_PAIRS, ns[i], 5, 5, 16, 0);    /* MHA: each pair reads two kv heads */
+        check_shape_seeded(SEED_PAIRS, ns[i], 9, 3, 40, 0);    /* groups of 3: pairs straddle groups */
+        check_shape_seeded(SEED_PAIRS, ns[i], 7, 7, 13, 0);    /* head size not a multiple of 8 */
+    }
+    check_shape_seeded(SEED_PAIRS, 140, 3, 1, 32, 0);   /* the threaded path */
+    check_shape_seeded(SEED_PAIRS, 90, 5, 5, 24, 61);   /* rows after a prefix */
 }
