@@ -26,6 +26,7 @@
 #include "../../model/tensor_f32.h"
 #include "../../quantizers/bnb4.h"
 #include "../../quantizers/ext_types.h"
+#include "../formats/hf_quant_build.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -37,7 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define FX "thirdparty/anamnesis-fixtures/"
+#define FX QB_FX
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -421,23 +422,6 @@ Test(export_hf, bnb_reads_back_to_the_exported_values_with_bnb_codes, .timeout =
 
 /* ---- the packer on real third-party slices ----------------------------------------------------- */
 
-static uint8_t *fixture(const char *rel, size_t *n)
-{
-    const char *path = test_shared_path(rel);
-    if (!path)
-        cr_skip_test("%s is not present (INGOT_DATA)", rel);
-    uint8_t *b = test_read_file(path, n);
-    cr_assert_not_null(b);
-    return b;
-}
-
-static uint32_t u32(const uint8_t *p, int64_t i)
-{
-    uint32_t v;
-    memcpy(&v, p + 4 * i, 4);
-    return v;
-}
-
 static uint16_t u16(const uint8_t *p, int64_t i)
 {
     uint16_t v;
@@ -457,12 +441,12 @@ static float f32(const uint8_t *p, int64_t i)
 static void gptq_real(const char *rel, int bits)
 {
     size_t n;
-    uint8_t *b = fixture(rel, &n);
+    uint8_t *b = qb_fixture(rel, &n);
     cr_assert_eq(memcmp(b, "AMNQ", 4), 0);
-    cr_assert_eq(u32(b + 4, 1), (uint32_t)bits);
-    cr_assert_eq(u32(b + 4, 5), 2u, "F16 scales");
-    const uint8_t *qw = b + 56, *sc = qw + u32(b + 4, 7), *qz = sc + u32(b + 4, 8), *gi = qz + u32(b + 4, 9);
-    const uint8_t *golden = gi + u32(b + 4, 10) + u32(b + 4, 11);   /* F32 [in][out] */
+    cr_assert_eq(qb_u32_at(b + 4, 1), (uint32_t)bits);
+    cr_assert_eq(qb_u32_at(b + 4, 5), 2u, "F16 scales");
+    const uint8_t *qw = b + 56, *sc = qw + qb_u32_at(b + 4, 7), *qz = sc + qb_u32_at(b + 4, 8), *gi = qz + qb_u32_at(b + 4, 9);
+    const uint8_t *golden = gi + qb_u32_at(b + 4, 10) + qb_u32_at(b + 4, 11);   /* F32 [in][out] */
     enum { IN = 256, OUT = 256, G = 128 };
     const int pf = 32 / bits;
     const uint32_t mask = (1u << bits) - 1;
@@ -475,11 +459,11 @@ static void gptq_real(const char *rel, int bits)
         uint8_t codes[IN], zeros[2];
         uint16_t s16[2];
         for (int k = 0; k < 2; k++) {
-            zeros[k] = (uint8_t)(((u32(qz, k * (OUT / pf) + o / pf) >> (bits * (o % pf))) + 1) & mask);   /* v1: +1 */
+            zeros[k] = (uint8_t)(((qb_u32_at(qz, k * (OUT / pf) + o / pf) >> (bits * (o % pf))) + 1) & mask);   /* v1: +1 */
             s16[k] = u16(sc, k * OUT + o);
         }
         for (int i = 0; i < IN; i++) {
-            codes[i] = (uint8_t)((u32(qw, (i / pf) * OUT + o) >> (bits * (i % pf))) & mask);
+            codes[i] = (uint8_t)((qb_u32_at(qw, (i / pf) * OUT + o) >> (bits * (i % pf))) & mask);
             const float w = ig_fp16_to_fp32(s16[i / G]) * (float)((int)codes[i] - (int)zeros[i / G]);
             wrong += memcmp(&w, golden + 4 * ((size_t)i * OUT + o), 4) != 0;
         }
@@ -507,10 +491,10 @@ Test(export_hf, gptq_packer_reproduces_real_gptqmodel_int8_bytes)
 Test(export_hf, awq_packer_reproduces_real_autoawq_gemm_bytes)
 {
     size_t n;
-    uint8_t *b = fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
+    uint8_t *b = qb_fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
     cr_assert_eq(memcmp(b, "AMNA", 4), 0);
-    const uint8_t *qw = b + 48, *sc = qw + u32(b + 4, 6), *qz = sc + u32(b + 4, 7);
-    const uint8_t *golden = qz + u32(b + 4, 8) + u32(b + 4, 9);
+    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
+    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
     enum { IN = 256, OUT = 256, G = 128 };
     const int order[8] = {0, 2, 4, 6, 1, 3, 5, 7};   /* AutoAWQ AWQ_ORDER: field j holds column c*8 + order[j] */
     struct hfq_int_geom g;
@@ -525,11 +509,11 @@ Test(export_hf, awq_packer_reproduces_real_autoawq_gemm_bytes)
         uint8_t codes[IN], zeros[2];
         uint16_t s16[2];
         for (int k = 0; k < 2; k++) {
-            zeros[k] = (uint8_t)((u32(qz, k * (OUT / 8) + o / 8) >> (4 * field)) & 15);
+            zeros[k] = (uint8_t)((qb_u32_at(qz, k * (OUT / 8) + o / 8) >> (4 * field)) & 15);
             s16[k] = u16(sc, k * OUT + o);
         }
         for (int i = 0; i < IN; i++) {
-            codes[i] = (uint8_t)((u32(qw, i * (OUT / 8) + o / 8) >> (4 * field)) & 15);
+            codes[i] = (uint8_t)((qb_u32_at(qw, i * (OUT / 8) + o / 8) >> (4 * field)) & 15);
             const float w = (float)((int)codes[i] - (int)zeros[i / G]) * ig_fp16_to_fp32(s16[i / G]);
             wrong += memcmp(&w, golden + 4 * ((size_t)i * OUT + o), 4) != 0;
         }
@@ -548,12 +532,12 @@ Test(export_hf, awq_packer_reproduces_real_autoawq_gemm_bytes)
 Test(export_hf, bnb_map_and_packing_reproduce_real_double_quant_bytes)
 {
     size_t n;
-    uint8_t *b = fixture(FX "bnb_reference/llama_1b_nf4_double_quant.bin", &n);
+    uint8_t *b = qb_fixture(FX "bnb_reference/llama_1b_nf4_double_quant.bin", &n);
     cr_assert_eq(memcmp(b, "AMNB", 4), 0);
-    cr_assert_eq(u32(b + 4, 1), 2u, "format 2: double quantization");
+    cr_assert_eq(qb_u32_at(b + 4, 1), 2u, "format 2: double quantization");
     const float offset = f32(b + 48, 0);
-    const uint8_t *w = b + 52, *am = w + u32(b + 4, 4), *qm = am + u32(b + 4, 5), *na = qm + u32(b + 4, 6);
-    const uint8_t *nm = na + u32(b + 4, 7), *golden = nm + u32(b + 4, 8) + u32(b + 4, 9);
+    const uint8_t *w = b + 52, *am = w + qb_u32_at(b + 4, 4), *qm = am + qb_u32_at(b + 4, 5), *na = qm + qb_u32_at(b + 4, 6);
+    const uint8_t *nm = na + qb_u32_at(b + 4, 7), *golden = nm + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
     float map[256];
     bnb_dynamic_map(map);
     cr_expect_eq(memcmp(map, nm, sizeof map), 0, "the dynamic map differs from the one bitsandbytes stored");

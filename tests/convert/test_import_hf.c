@@ -37,30 +37,7 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#define FX "thirdparty/anamnesis-fixtures/"
-
-static const char *const proj[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                    "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-static const char *const gguf[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static uint8_t *fixture(const char *rel, size_t *n)
-{
-    const char *p = test_shared_path(rel);
-    if (!p)
-        cr_skip_test("%s is missing (../shared/data)", rel);
-    uint8_t *b = test_read_file(p, n);
-    cr_assert_not_null(b, "%s", p);
-    return b;
-}
-
-static uint32_t u32_at(const uint8_t *p, int i)
-{
-    uint32_t v;
-    memcpy(&v, p + 4 * i, 4);
-    return v;
-}
 
 /* The converted file's paths, in a fresh folder. */
 struct conv {
@@ -158,7 +135,7 @@ static void expect_all_exact(const struct conv *c, const char *dir, int want_typ
     for (int p = 0; p < 7; p++) {
         char name[64];
         int type;
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         cr_expect_eq(differing(c->out, dir, name, &type), 0, "%s: values differ", name);
         cr_expect_eq(type, want_type, "%s written as %s, expected %s", name, ggml_type_name(type), ggml_type_name(want_type));
         json_t *e = import_entry(c, name);
@@ -179,28 +156,28 @@ static void expect_all_exact(const struct conv *c, const char *dir, int want_typ
 static const char *gptq_real_folder(const char *file, int bits, const uint8_t **qparts, size_t *qsizes)
 {
     size_t n;
-    uint8_t *b = fixture(file, &n);
+    uint8_t *b = qb_fixture(file, &n);
     cr_assert_eq(memcmp(b, "AMNQ", 4), 0);
-    cr_assert_eq(u32_at(b + 4, 1), (uint32_t)bits);
-    const uint8_t *qw = b + 56, *sc = qw + u32_at(b + 4, 7), *qz = sc + u32_at(b + 4, 8), *gi = qz + u32_at(b + 4, 9);
+    cr_assert_eq(qb_u32_at(b + 4, 1), (uint32_t)bits);
+    const uint8_t *qw = b + 56, *sc = qw + qb_u32_at(b + 4, 7), *qz = sc + qb_u32_at(b + 4, 8), *gi = qz + qb_u32_at(b + 4, 9);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 1);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", proj[p]);
-        qb_add(&l, name, "I32", 2, 256 * bits / 32, 256, qw, u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 256 * bits / 32, qz, u32_at(b + 4, 9));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, u32_at(b + 4, 8));
-        snprintf(name, sizeof name, "model.layers.0.%s.g_idx", proj[p]);
-        qb_add(&l, name, "I32", 1, 256, 0, gi, u32_at(b + 4, 10));
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 256 * bits / 32, 256, qw, qb_u32_at(b + 4, 7));
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 2, 256 * bits / 32, qz, qb_u32_at(b + 4, 9));
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
+        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 8));
+        snprintf(name, sizeof name, "model.layers.0.%s.g_idx", qb_proj[p]);
+        qb_add(&l, name, "I32", 1, 256, 0, gi, qb_u32_at(b + 4, 10));
     }
     if (qparts) {   /* the stored parts in hf_quant.h's order, for the checksum test (the data stays alive) */
-        qparts[0] = qw, qsizes[0] = u32_at(b + 4, 7);
-        qparts[1] = qz, qsizes[1] = u32_at(b + 4, 9);
-        qparts[2] = sc, qsizes[2] = u32_at(b + 4, 8);
-        qparts[3] = gi, qsizes[3] = u32_at(b + 4, 10);
+        qparts[0] = qw, qsizes[0] = qb_u32_at(b + 4, 7);
+        qparts[1] = qz, qsizes[1] = qb_u32_at(b + 4, 9);
+        qparts[2] = sc, qsizes[2] = qb_u32_at(b + 4, 8);
+        qparts[3] = gi, qsizes[3] = qb_u32_at(b + 4, 10);
     }
     char q[256];
     snprintf(q, sizeof q, "{\"quant_method\": \"gptq\", \"bits\": %d, \"group_size\": 128, \"desc_act\": false, \"sym\": true}", bits);
@@ -214,7 +191,7 @@ static const char *gptq_real_folder(const char *file, int bits, const uint8_t **
  * loads, exactly. */
 Test(import_hf, gptq_int4_real_sym_v1_exact_in_q4_0, .timeout = 120)
 {
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
     struct conv c;
     convert(&c, dir, NULL);
     expect_all_exact(&c, dir, GGML_TYPE_Q4_0);
@@ -234,7 +211,7 @@ Test(import_hf, gptq_int4_q4_0_dequantized_by_llama_cpp_bit_exact, .timeout = 12
         cr_skip_test("llama.cpp's libggml-base is not installed (set GGML_BASE_LIB; node-llama-cpp in /tmp/llb)");
     ggml_lib_to_float_fn to_float = ggml_lib_to_float(&lib, GGML_TYPE_Q4_0);
     cr_assert_not_null(to_float);
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
     struct conv c;
     convert(&c, dir, NULL);
     cr_assert_eq(c.r.exit_code, 0, "%s", c.r.err);
@@ -243,7 +220,7 @@ Test(import_hf, gptq_int4_q4_0_dequantized_by_llama_cpp_bit_exact, .timeout = 12
     cr_assert_eq(model_src_open(&f, dir, NULL), 0, "%s", ig_error_message());
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         const struct src_tensor *tg = model_src_find(g, name), *tf = model_src_find(f, name);
         cr_assert_eq(tg->type, GGML_TYPE_Q4_0, "%s", name);
         int64_t n = tg->ne[0] * tg->ne[1], bad = 0;
@@ -265,7 +242,7 @@ Test(import_hf, gptq_int4_q4_0_dequantized_by_llama_cpp_bit_exact, .timeout = 12
 /* GPTQModel's 8-bit slice (v1 zeros; GPTQModel's sym files store 127 = 128 - 1) in Q8_0. */
 Test(import_hf, gptq_int8_real_exact, .timeout = 120)
 {
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_gptqmodel_int8.bin", 8, NULL, NULL);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_gptqmodel_int8.bin", 8, NULL, NULL);
     struct conv c;
     convert(&c, dir, NULL);
     expect_all_exact(&c, dir, GGML_TYPE_Q8_0);
@@ -277,18 +254,18 @@ Test(import_hf, gptq_int8_real_exact, .timeout = 120)
 Test(import_hf, awq_gemm_real_exact_in_i4_g128, .timeout = 120)
 {
     size_t n;
-    uint8_t *b = fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    const uint8_t *qw = b + 48, *sc = qw + u32_at(b + 4, 6), *qz = sc + u32_at(b + 4, 7);
+    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
+    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 2);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", proj[p]);
-        qb_add(&l, name, "I32", 2, 256, 32, qw, u32_at(b + 4, 6));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 32, qz, u32_at(b + 4, 8));
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 256, 32, qw, qb_u32_at(b + 4, 6));
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
+        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 7));
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 2, 32, qz, qb_u32_at(b + 4, 8));
     }
     const char *dir = qb_folder(&l, 256, 256, 4, 4,
                                 "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemm\"}");
@@ -393,7 +370,7 @@ static const char *syn_folder(const struct syn_case *c, uint32_t seed)
         int64_t n_in, n_out;
         char prefix[96];
         syn_dims(p, &n_in, &n_out);
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         syn_linear(&l, c, prefix, n_in, n_out, &seed);
     }
     char q[512];
@@ -443,7 +420,7 @@ ParameterizedTest(struct syn_case *c, import_hf, gptq_synthetic_rules, .timeout 
     for (int p = 0; p < 7; p++) {
         char name[64];
         int type;
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         json_t *e = import_entry(&cv, name);
         int64_t bad = differing_ex(cv.out, dir, name, &type, false);
         cr_expect_eq(type, c->want_type, "%s: %s is %s", label, name, ggml_type_name(type));
@@ -485,19 +462,19 @@ struct bnb_slice {
 static const char *bnb4_folder(const char *file, bool dq, struct bnb_slice *s)
 {
     size_t n;
-    s->b = fixture(file, &n);
+    s->b = qb_fixture(file, &n);
     cr_assert_eq(memcmp(s->b, "AMNB", 4), 0);
     const uint8_t *h = s->b + 4;
-    cr_assert_eq(u32_at(h, 2), 4096u);
-    cr_assert_eq(u32_at(h, 3), 64u);
+    cr_assert_eq(qb_u32_at(h, 2), 4096u);
+    cr_assert_eq(qb_u32_at(h, 3), 64u);
     memcpy(&s->offset, s->b + 48, 4);
     s->dq = dq;
     s->w = s->b + 52;
-    s->am = s->w + u32_at(h, 4);
-    s->qm = s->am + u32_at(h, 5);
-    s->na = s->qm + u32_at(h, 6);
-    s->nm = s->na + u32_at(h, 7);
-    size_t wl = u32_at(h, 4), al = u32_at(h, 5);
+    s->am = s->w + qb_u32_at(h, 4);
+    s->qm = s->am + qb_u32_at(h, 5);
+    s->na = s->qm + qb_u32_at(h, 6);
+    s->nm = s->na + qb_u32_at(h, 7);
+    size_t wl = qb_u32_at(h, 4), al = qb_u32_at(h, 5);
     uint8_t *codes = malloc(wl * 16), *absmax = malloc(al * 16);
     for (int c = 0; c < 16; c++) {
         memcpy(codes + c * wl, s->w, wl);
@@ -507,26 +484,26 @@ static const char *bnb4_folder(const char *file, bool dq, struct bnb_slice *s)
     qb_add_base(&l, 256, 275, 3);
     for (int p = 0; p < 7; p++) {
         char name[160], js[512];
-        snprintf(name, sizeof name, "model.layers.0.%s.weight", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight", qb_proj[p]);
         qb_add(&l, name, "U8", 2, 256 * 256 / 2, 1, codes, wl * 16);
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.absmax", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.absmax", qb_proj[p]);
         qb_add(&l, name, dq ? "U8" : "F32", 1, 1024, 0, absmax, al * 16);
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_map", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_map", qb_proj[p]);
         qb_add(&l, name, "F32", 1, 16, 0, s->qm, 64);
         if (dq) {
             float nested[4];
             for (int k = 0; k < 4; k++)
                 memcpy(&nested[k], s->na, 4);
-            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_absmax", proj[p]);
+            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_absmax", qb_proj[p]);
             qb_add(&l, name, "F32", 1, 4, 0, nested, sizeof nested);
-            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_quant_map", proj[p]);
+            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_quant_map", qb_proj[p]);
             qb_add(&l, name, "F32", 1, 256, 0, s->nm, 1024);
             snprintf(js, sizeof js, "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [256, 256], \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": %.9g}",
                      (double)s->offset);
         } else {
             snprintf(js, sizeof js, "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [256, 256]}");
         }
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_state.bitsandbytes__nf4", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_state.bitsandbytes__nf4", qb_proj[p]);
         qb_add(&l, name, "U8", 1, (int64_t)strlen(js), 0, js, strlen(js));
     }
     free(codes);
@@ -568,7 +545,7 @@ static void bnb4_check(const char *file, bool dq, const char *src_type, bool exa
     cr_assert_eq(model_src_open(&g, c.out, NULL), 0, "%s", ig_error_message());
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         const struct src_tensor *t = model_src_find(g, name);
         cr_assert_eq(t->type, GGML_TYPE_NF4_F16, "%s is %s", name, ggml_type_name(t->type));
         float *y = malloc(65536 * sizeof *y);
@@ -611,30 +588,30 @@ static void bnb4_check(const char *file, bool dq, const char *src_type, bool exa
  * |w|), which fp16 holds exactly from 2^-14 up: the import is exact. */
 Test(import_hf, bnb_nf4_real_exact_in_nf4_f16, .timeout = 120)
 {
-    bnb4_check(FX "bnb_reference/llama_1b_nf4.bin", false, "BNB-NF4-b64", true);
+    bnb4_check(QB_FX "bnb_reference/llama_1b_nf4.bin", false, "BNB-NF4-b64", true);
 }
 
 Test(import_hf, bnb_nf4_double_quant_real_codes_kept_in_nf4_f16, .timeout = 120)
 {
     /* the decoded absmax f32(code * nested scale) + offset is no fp16: rounded, measured */
-    bnb4_check(FX "bnb_reference/llama_1b_nf4_double_quant.bin", true, "BNB-NF4-dq-b64", false);
+    bnb4_check(QB_FX "bnb_reference/llama_1b_nf4_double_quant.bin", true, "BNB-NF4-dq-b64", false);
 }
 
 /* LLM.int8: int8 codes kept in Q8_0 with d = fp16(SCB * f32(1/127)). */
 Test(import_hf, bnb_int8_real_codes_kept_in_q8_0, .timeout = 120)
 {
     size_t n;
-    uint8_t *b = fixture(FX "bnb_reference/llama_1b_int8.bin", &n);
+    uint8_t *b = qb_fixture(QB_FX "bnb_reference/llama_1b_int8.bin", &n);
     const uint8_t *h = b + 4;
-    cr_assert_eq(u32_at(h, 2), 256u);
-    const uint8_t *w = b + 36, *scb = w + u32_at(h, 4);
+    cr_assert_eq(qb_u32_at(h, 2), 256u);
+    const uint8_t *w = b + 36, *scb = w + qb_u32_at(h, 4);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 4);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.weight", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight", qb_proj[p]);
         qb_add(&l, name, "I8", 2, 256, 256, w, 65536);
-        snprintf(name, sizeof name, "model.layers.0.%s.SCB", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.SCB", qb_proj[p]);
         qb_add(&l, name, "F32", 1, 256, 0, scb, 1024);
     }
     const char *dir = qb_folder(&l, 256, 256, 4, 4, "{\"quant_method\": \"bitsandbytes\", \"load_in_8bit\": true}");
@@ -670,7 +647,7 @@ Test(import_hf, bnb_int8_real_codes_kept_in_q8_0, .timeout = 120)
 
 Test(import_hf, type_requantizes_with_warning_and_errors, .timeout = 120)
 {
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
     struct conv c;
     const char *extra[] = {"--type", "Q4_K_M", NULL};
     convert(&c, dir, extra);
@@ -681,7 +658,7 @@ Test(import_hf, type_requantizes_with_warning_and_errors, .timeout = 120)
     cr_expect_str_eq(json_string_value(json_object_get(json_object_get(c.j, "import"), "policy")), "type");
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         json_t *e = import_entry(&c, name);
         cr_expect_str_eq(entry_str(e, "how"), "re-quantized", "%s", name);
         double rel = json_number_value(json_object_get(e, "rel_rms_error"));
@@ -698,7 +675,7 @@ Test(import_hf, type_requantizes_with_warning_and_errors, .timeout = 120)
 /* --type naming a type that holds the codes: repacked, no second rounding. */
 Test(import_hf, type_that_holds_the_codes_repacks_exactly, .timeout = 120)
 {
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, NULL, NULL);
     struct conv c;
     const char *extra[] = {"--type", "Q4_0", "--pure", NULL};
     convert(&c, dir, extra);
@@ -706,7 +683,7 @@ Test(import_hf, type_that_holds_the_codes_repacks_exactly, .timeout = 120)
     for (int p = 0; p < 7; p++) {
         char name[64];
         int type;
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         cr_expect_eq(differing(c.out, dir, name, &type), 0, "%s", name);
         cr_expect_eq(type, GGML_TYPE_Q4_0);
         cr_expect(json_is_true(json_object_get(import_entry(&c, name), "exact")));
@@ -895,7 +872,7 @@ Test(import_hf, source_checksum_covers_the_stored_parts, .timeout = 120)
 {
     const uint8_t *parts[4];
     size_t sizes[4];
-    const char *dir = gptq_real_folder(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, parts, sizes);
+    const char *dir = gptq_real_folder(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, parts, sizes);
     /* qweight, qzeros, scales, g_idx one after another (formats/hf_quant.h's part order) */
     size_t total = sizes[0] + sizes[1] + sizes[2] + sizes[3], off = 0;
     uint8_t *cat = malloc(total);
@@ -954,7 +931,7 @@ Test(import_hf, nan_scale_exits_2_naming_tensor_row_and_element, .timeout = 120)
         int64_t n_in, n_out;
         char prefix[96];
         syn_dims(p, &n_in, &n_out);
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         syn_linear(&l, &sc, prefix, n_in, n_out, &seed);
     }
     for (int i = 0; i < l.n; i++)   /* v_proj's scale of group 0, output 3: NaN */
@@ -983,7 +960,7 @@ Test(import_hf, bad_g_idx_exits_2_naming_file_tensor_and_field, .timeout = 120)
         int64_t n_in, n_out;
         char prefix[96];
         syn_dims(p, &n_in, &n_out);
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         syn_linear(&l, &sc, prefix, n_in, n_out, &seed);
     }
     for (int i = 0; i < l.n; i++)
@@ -1022,7 +999,7 @@ Test(import_hf, rows_no_block_divides_are_widened_to_f32_exactly, .timeout = 60)
     const int64_t ins[7] = {40, 40, 40, 40, 40, 40, 80}, outs[7] = {40, 40, 40, 40, 80, 80, 40};
     for (int p = 0; p < 7; p++) {
         char prefix[96];
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         syn_linear(&l, &sc, prefix, ins[p], outs[p], &seed);
     }
     const char *dir = qb_folder(&l, 40, 80, 4, 4,
@@ -1033,7 +1010,7 @@ Test(import_hf, rows_no_block_divides_are_widened_to_f32_exactly, .timeout = 60)
     for (int p = 0; p < 7; p++) {
         char name[64];
         int type;
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         cr_expect_eq(differing(c.out, dir, name, &type), 0, "%s", name);
         cr_expect_eq(type, GGML_TYPE_F32, "%s", name);
         json_t *e = import_entry(&c, name);

@@ -9,6 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const qb_proj[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+const char *const qb_gguf[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+
+uint8_t *qb_fixture(const char *rel, size_t *n)
+{
+    const char *p = test_shared_path(rel);
+    if (!p)
+        cr_skip_test("%s is missing (../shared/data)", rel);
+    uint8_t *b = test_read_file(p, n);
+    cr_assert_not_null(b, "%s", p);
+    return b;
+}
+
+uint32_t qb_u32_at(const uint8_t *p, int64_t i)
+{
+    uint32_t v;
+    memcpy(&v, p + 4 * i, 4);
+    return v;
+}
+
 void qb_add(struct qb_list *l, const char *name, const char *dtype, int n_dims, int64_t d0, int64_t d1, const void *data,
             size_t size)
 {

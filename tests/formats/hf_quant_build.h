@@ -50,4 +50,17 @@ void qb_pack(uint32_t *w, int64_t stride, int64_t k, int bits, uint32_t v);
 /* Seeded uniform floats in [0, 1). */
 float qb_rand(uint32_t *state);
 
+/* The anamnesis fixtures' folder under ../shared/data. */
+#define QB_FX "thirdparty/anamnesis-fixtures/"
+
+/* The seven linears of a llama block: HF names and llama.cpp's, in the same order. */
+extern const char *const qb_proj[7];
+extern const char *const qb_gguf[7];
+
+/* A file under ../shared/data, read whole (*n bytes); skips the test where it is absent. */
+uint8_t *qb_fixture(const char *rel, size_t *n);
+
+/* The i-th little-endian u32 of p. */
+uint32_t qb_u32_at(const uint8_t *p, int64_t i);
+
 #endif /* HF_QUANT_BUILD_H */

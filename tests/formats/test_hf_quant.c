@@ -30,30 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FX "thirdparty/anamnesis-fixtures/"
-
-static const char *const proj[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                    "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-static const char *const gguf[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static uint8_t *fixture(const char *rel, size_t *n)
-{
-    const char *p = test_shared_path(rel);
-    if (!p)
-        cr_skip_test("%s is missing (../shared/data)", rel);
-    uint8_t *b = test_read_file(p, n);
-    cr_assert_not_null(b, "%s", p);
-    return b;
-}
-
-static uint32_t u32_at(const uint8_t *p, int i)
-{
-    uint32_t v;
-    memcpy(&v, p + 4 * i, 4);
-    return v;
-}
 
 static uint32_t f32_bits(float f)
 {
@@ -167,7 +144,7 @@ static void check_all_linears(const char *dir, const uint8_t *golden, const char
     struct golden_io c = {golden, 256};
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         int64_t heads = p < 2 ? 4 : 0;   /* llama's Q/K rows come back permuted */
         cr_expect_eq(compare_tensor(src, name, 256, 256, heads, want_io, &c), 0, "%s: elements differ", name);
         cr_expect_str_eq(src_tensor_type_name(model_src_find(src, name)), type_name);
@@ -181,24 +158,24 @@ static void check_all_linears(const char *dir, const uint8_t *golden, const char
 static void gptq_fixture(const char *file, int bits, const char *type_name, const char *desc)
 {
     size_t n;
-    uint8_t *b = fixture(file, &n);
+    uint8_t *b = qb_fixture(file, &n);
     cr_assert_eq(memcmp(b, "AMNQ", 4), 0);
-    cr_assert_eq(u32_at(b + 4, 1), (uint32_t)bits);
-    cr_assert_eq(u32_at(b + 4, 5), 2u, "F16 scales");
-    const uint8_t *qw = b + 56, *sc = qw + u32_at(b + 4, 7), *qz = sc + u32_at(b + 4, 8), *gi = qz + u32_at(b + 4, 9);
-    const uint8_t *golden = gi + u32_at(b + 4, 10) + u32_at(b + 4, 11);
+    cr_assert_eq(qb_u32_at(b + 4, 1), (uint32_t)bits);
+    cr_assert_eq(qb_u32_at(b + 4, 5), 2u, "F16 scales");
+    const uint8_t *qw = b + 56, *sc = qw + qb_u32_at(b + 4, 7), *qz = sc + qb_u32_at(b + 4, 8), *gi = qz + qb_u32_at(b + 4, 9);
+    const uint8_t *golden = gi + qb_u32_at(b + 4, 10) + qb_u32_at(b + 4, 11);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 1);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", proj[p]);
-        qb_add(&l, name, "I32", 2, 256 * bits / 32, 256, qw, u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, u32_at(b + 4, 8));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 256 * bits / 32, qz, u32_at(b + 4, 9));
-        snprintf(name, sizeof name, "model.layers.0.%s.g_idx", proj[p]);
-        qb_add(&l, name, "I32", 1, 256, 0, gi, u32_at(b + 4, 10));
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 256 * bits / 32, 256, qw, qb_u32_at(b + 4, 7));
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
+        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 8));
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 2, 256 * bits / 32, qz, qb_u32_at(b + 4, 9));
+        snprintf(name, sizeof name, "model.layers.0.%s.g_idx", qb_proj[p]);
+        qb_add(&l, name, "I32", 1, 256, 0, gi, qb_u32_at(b + 4, 10));
     }
     char q[256];
     snprintf(q, sizeof q, "{\"quant_method\": \"gptq\", \"bits\": %d, \"group_size\": 128, \"desc_act\": false, \"sym\": true}", bits);
@@ -209,31 +186,31 @@ static void gptq_fixture(const char *file, int bits, const char *type_name, cons
 
 Test(hf_quant, gptq_int4_real_bytes_bit_exact)
 {
-    gptq_fixture(FX "gptq_reference/llama_3_2_1b_int4.bin", 4, "GPTQ-4bit-g128", "GPTQ 4-bit, group size 128, sym");
+    gptq_fixture(QB_FX "gptq_reference/llama_3_2_1b_int4.bin", 4, "GPTQ-4bit-g128", "GPTQ 4-bit, group size 128, sym");
 }
 
 Test(hf_quant, gptq_int8_gptqmodel_real_bytes_bit_exact)
 {
-    gptq_fixture(FX "gptq_reference/llama_3_2_1b_gptqmodel_int8.bin", 8, "GPTQ-8bit-g128", "v1 zeros");
+    gptq_fixture(QB_FX "gptq_reference/llama_3_2_1b_gptqmodel_int8.bin", 8, "GPTQ-8bit-g128", "v1 zeros");
 }
 
 Test(hf_quant, awq_gemm_real_bytes_bit_exact)
 {
     size_t n;
-    uint8_t *b = fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
+    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
     cr_assert_eq(memcmp(b, "AMNA", 4), 0);
-    const uint8_t *qw = b + 48, *sc = qw + u32_at(b + 4, 6), *qz = sc + u32_at(b + 4, 7);
-    const uint8_t *golden = qz + u32_at(b + 4, 8) + u32_at(b + 4, 9);
+    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
+    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 2);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", proj[p]);
-        qb_add(&l, name, "I32", 2, 256, 32, qw, u32_at(b + 4, 6));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 32, qz, u32_at(b + 4, 8));
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 256, 32, qw, qb_u32_at(b + 4, 6));
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
+        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 7));
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 2, 32, qz, qb_u32_at(b + 4, 8));
     }
     const char *dir = qb_folder(&l, 256, 256, 4, 4,
                                 "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemm\"}");
@@ -247,9 +224,9 @@ Test(hf_quant, awq_gemm_real_bytes_bit_exact)
 Test(hf_quant, awq_gemv_repacked_real_values_bit_exact)
 {
     size_t n;
-    uint8_t *b = fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    const uint8_t *qw = b + 48, *sc = qw + u32_at(b + 4, 6), *qz = sc + u32_at(b + 4, 7);
-    const uint8_t *golden = qz + u32_at(b + 4, 8) + u32_at(b + 4, 9);
+    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
+    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
+    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
     const int reverse[8] = {0, 4, 1, 5, 2, 6, 3, 7};   /* AutoAWQ AWQ_REVERSE_ORDER */
     enum { IN = 256, OUT = 256, GROUPS = 2, WZ = 1 };   /* ceil(2 groups / 8) words */
     uint32_t *gqw = calloc(OUT * IN / 8, 4), *gqz = calloc(OUT * WZ, 4);
@@ -257,9 +234,9 @@ Test(hf_quant, awq_gemv_repacked_real_values_bit_exact)
     for (int o = 0; o < OUT; o++) {
         int field = reverse[o % 8];
         for (int i = 0; i < IN; i++)
-            qb_pack(gqw + o * (IN / 8), 1, i, 4, (u32_at(qw, i * (OUT / 8) + o / 8) >> (4 * field)) & 15u);
+            qb_pack(gqw + o * (IN / 8), 1, i, 4, (qb_u32_at(qw, i * (OUT / 8) + o / 8) >> (4 * field)) & 15u);
         for (int g = 0; g < GROUPS; g++) {
-            qb_pack(gqz + o * WZ, 1, g, 4, (u32_at(qz, g * (OUT / 8) + o / 8) >> (4 * field)) & 15u);
+            qb_pack(gqz + o * WZ, 1, g, 4, (qb_u32_at(qz, g * (OUT / 8) + o / 8) >> (4 * field)) & 15u);
             memcpy(&gsc[o * WZ * 8 + g], sc + 2 * (g * OUT + o), 2);
         }
     }
@@ -267,11 +244,11 @@ Test(hf_quant, awq_gemv_repacked_real_values_bit_exact)
     qb_add_base(&l, 256, 275, 2);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
         qb_add(&l, name, "I32", 2, OUT, IN / 8, gqw, OUT * IN / 8 * 4);
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
         qb_add(&l, name, "F16", 2, OUT, WZ * 8, gsc, OUT * WZ * 8 * 2);
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
         qb_add(&l, name, "I32", 2, OUT, WZ, gqz, OUT * WZ * 4);
     }
     const char *dir = qb_folder(&l, 256, 256, 4, 4,
@@ -302,17 +279,17 @@ static float want_flat(const void *ctx, int64_t o, int64_t i)
 static void bnb4_fixture(const char *file, const char *qtype, bool dq, const char *type_name)
 {
     size_t n;
-    uint8_t *b = fixture(file, &n);
+    uint8_t *b = qb_fixture(file, &n);
     cr_assert_eq(memcmp(b, "AMNB", 4), 0);
     const uint8_t *h = b + 4;
-    cr_assert_eq(u32_at(h, 2), 4096u);
-    cr_assert_eq(u32_at(h, 3), 64u);
+    cr_assert_eq(qb_u32_at(h, 2), 4096u);
+    cr_assert_eq(qb_u32_at(h, 3), 64u);
     float offset;
     memcpy(&offset, b + 48, 4);
-    const uint8_t *w = b + 52, *am = w + u32_at(h, 4), *qm = am + u32_at(h, 5), *na = qm + u32_at(h, 6);
-    const uint8_t *nm = na + u32_at(h, 7), *golden = nm + u32_at(h, 8) + u32_at(h, 9);
+    const uint8_t *w = b + 52, *am = w + qb_u32_at(h, 4), *qm = am + qb_u32_at(h, 5), *na = qm + qb_u32_at(h, 6);
+    const uint8_t *nm = na + qb_u32_at(h, 7), *golden = nm + qb_u32_at(h, 8) + qb_u32_at(h, 9);
     enum { COPIES = 16 };   /* 16 x 4096 = 256 x 256 */
-    size_t wl = u32_at(h, 4), al = u32_at(h, 5);
+    size_t wl = qb_u32_at(h, 4), al = qb_u32_at(h, 5);
     uint8_t *codes = malloc(wl * COPIES), *absmax = malloc(al * COPIES);
     for (int c = 0; c < COPIES; c++) {
         memcpy(codes + c * wl, w, wl);
@@ -322,27 +299,27 @@ static void bnb4_fixture(const char *file, const char *qtype, bool dq, const cha
     qb_add_base(&l, 256, 275, 3);
     for (int p = 0; p < 7; p++) {
         char name[160], js[512];
-        snprintf(name, sizeof name, "model.layers.0.%s.weight", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight", qb_proj[p]);
         qb_add(&l, name, "U8", 2, 256 * 256 / 2, 1, codes, wl * COPIES);
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.absmax", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.absmax", qb_proj[p]);
         qb_add(&l, name, dq ? "U8" : "F32", 1, 1024, 0, absmax, al * COPIES);
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_map", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_map", qb_proj[p]);
         qb_add(&l, name, "F32", 1, 16, 0, qm, 64);
         if (dq) {
             /* 1024 blocks / 256 = 4 nested blocks, each the slice's one scale */
             float nested[4];
             for (int k = 0; k < 4; k++)
                 memcpy(&nested[k], na, 4);
-            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_absmax", proj[p]);
+            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_absmax", qb_proj[p]);
             qb_add(&l, name, "F32", 1, 4, 0, nested, sizeof nested);
-            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_quant_map", proj[p]);
+            snprintf(name, sizeof name, "model.layers.0.%s.weight.nested_quant_map", qb_proj[p]);
             qb_add(&l, name, "F32", 1, 256, 0, nm, 1024);
             snprintf(js, sizeof js, "{\"quant_type\": \"%s\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [256, 256], \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": %.9g}",
                      qtype, (double)offset);
         } else {
             snprintf(js, sizeof js, "{\"quant_type\": \"%s\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [256, 256]}", qtype);
         }
-        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_state.bitsandbytes__%s", proj[p], qtype);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight.quant_state.bitsandbytes__%s", qb_proj[p], qtype);
         qb_add(&l, name, "U8", 1, (int64_t)strlen(js), 0, js, strlen(js));
     }
     char q[256];
@@ -353,7 +330,7 @@ static void bnb4_fixture(const char *file, const char *qtype, bool dq, const cha
     struct golden_flat c = {golden, 256, 4096};
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         cr_expect_eq(compare_tensor(src, name, 256, 256, p < 2 ? 4 : 0, want_flat, &c), 0, "%s differs", name);
         cr_expect_str_eq(src_tensor_type_name(model_src_find(src, name)), type_name);
     }
@@ -366,34 +343,34 @@ static void bnb4_fixture(const char *file, const char *qtype, bool dq, const cha
 
 Test(hf_quant, bnb_nf4_real_bytes_bit_exact)
 {
-    bnb4_fixture(FX "bnb_reference/llama_1b_nf4.bin", "nf4", false, "BNB-NF4-b64");
+    bnb4_fixture(QB_FX "bnb_reference/llama_1b_nf4.bin", "nf4", false, "BNB-NF4-b64");
 }
 
 Test(hf_quant, bnb_fp4_real_bytes_bit_exact_with_negative_zero)
 {
-    bnb4_fixture(FX "bnb_reference/llama_1b_fp4.bin", "fp4", false, "BNB-FP4-b64");
+    bnb4_fixture(QB_FX "bnb_reference/llama_1b_fp4.bin", "fp4", false, "BNB-FP4-b64");
 }
 
 Test(hf_quant, bnb_nf4_double_quant_real_bytes_bit_exact)
 {
-    bnb4_fixture(FX "bnb_reference/llama_1b_nf4_double_quant.bin", "nf4", true, "BNB-NF4-dq-b64");
+    bnb4_fixture(QB_FX "bnb_reference/llama_1b_nf4_double_quant.bin", "nf4", true, "BNB-NF4-dq-b64");
 }
 
 Test(hf_quant, bnb_int8_real_bytes_bit_exact)
 {
     size_t n;
-    uint8_t *b = fixture(FX "bnb_reference/llama_1b_int8.bin", &n);
+    uint8_t *b = qb_fixture(QB_FX "bnb_reference/llama_1b_int8.bin", &n);
     const uint8_t *h = b + 4;
-    cr_assert_eq(u32_at(h, 1), 1u);
-    cr_assert_eq(u32_at(h, 2), 256u);
-    const uint8_t *w = b + 36, *scb = w + u32_at(h, 4), *golden = scb + u32_at(h, 5) + u32_at(h, 6);
+    cr_assert_eq(qb_u32_at(h, 1), 1u);
+    cr_assert_eq(qb_u32_at(h, 2), 256u);
+    const uint8_t *w = b + 36, *scb = w + qb_u32_at(h, 4), *golden = scb + qb_u32_at(h, 5) + qb_u32_at(h, 6);
     struct qb_list l = {0};
     qb_add_base(&l, 256, 275, 4);
     for (int p = 0; p < 7; p++) {
         char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.weight", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.weight", qb_proj[p]);
         qb_add(&l, name, "I8", 2, 256, 256, w, 65536);
-        snprintf(name, sizeof name, "model.layers.0.%s.SCB", proj[p]);
+        snprintf(name, sizeof name, "model.layers.0.%s.SCB", qb_proj[p]);
         qb_add(&l, name, "F32", 1, 256, 0, scb, 1024);
     }
     const char *dir = qb_folder(&l, 256, 256, 4, 4, "{\"quant_method\": \"bitsandbytes\", \"load_in_8bit\": true}");
@@ -401,7 +378,7 @@ Test(hf_quant, bnb_int8_real_bytes_bit_exact)
     struct golden_flat c = {golden, 256, 65536};   /* [out][in], as the weight */
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         cr_expect_eq(compare_tensor(src, name, 256, 256, p < 2 ? 4 : 0, want_flat, &c), 0, "%s differs", name);
     }
     cr_expect_str_eq(src_tensor_type_name(model_src_find(src, "blk.0.ffn_up.weight")), "BNB-INT8");
@@ -522,7 +499,7 @@ static const char *gptq_case_folder(const struct gptq_case *c, struct gptq_lin l
         char prefix[96];
         syn_dims(p, &n_in, &n_out);
         gptq_lin_make(&lin[p], c, n_in, n_out, &seed);
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         gptq_lin_add(&l, &lin[p], c, prefix);
     }
     char q[512], fmt[64] = "";
@@ -563,7 +540,7 @@ ParameterizedTest(struct gptq_case *c, hf_quant, gptq_synthetic)
     struct model_src *src = open_ok(dir);
     for (int p = 0; p < 7; p++) {
         char name[64];
-        snprintf(name, sizeof name, "blk.0.%s.weight", gguf[p]);
+        snprintf(name, sizeof name, "blk.0.%s.weight", qb_gguf[p]);
         int64_t heads = p == 0 ? 4 : p == 1 ? 2 : 0;
         cr_expect_eq(compare_tensor(src, name, lin[p].n_in, lin[p].n_out, heads, want_gptq, &lin[p]), 0,
                      "%d-bit group %d %s %s%s: %s differs", c->bits, c->group, c->sym ? "sym" : "asym", c->v2 ? "v2" : "v1",
@@ -620,7 +597,7 @@ static const char *bad_folder(const char *quant_json, void (*edit)(struct qb_lis
         char prefix[96];
         syn_dims(p, &n_in, &n_out);
         gptq_lin_make(&lin[p], &c, n_in, n_out, &seed);
-        snprintf(prefix, sizeof prefix, "model.layers.0.%s", proj[p]);
+        snprintf(prefix, sizeof prefix, "model.layers.0.%s", qb_proj[p]);
         gptq_lin_add(&l, &lin[p], &c, prefix);
         gptq_lin_free(&lin[p]);
     }
