@@ -694,87 +694,10 @@ Test(import_hf, type_that_holds_the_codes_repacks_exactly, .timeout = 120)
 
 /* ---- the whole model: verify's KLD against the folder is 0 for an exact import -------------------- */
 
-/* tests/data/tiny-llama's linears quantized the way AutoGPTQ sets scale and zero
- * (shared/reference/thirdparty-formats.md: range widened to include 0, sym: zero 2^(b-1) and
- * the range made symmetric; asym: zero = round(-xmin / scale); q = clamp(round(w / s) + zero)),
- * group 32, F16 scales, stored v1 (sym) or v2 (asym). */
-static void tiny_linear(struct qb_list *l, const char *prefix, const float *W, int64_t n_out, int64_t n_in, bool sym)
-{
-    enum { GS = 32, BITS = 4, MAXQ = 15 };
-    const int64_t n_groups = n_in / GS, qw_rows = n_in * BITS / 32, qz_cols = n_out * BITS / 32;
-    uint32_t *qw = calloc((size_t)(qw_rows * n_out), 4), *qz = calloc((size_t)(n_groups * qz_cols), 4);
-    uint16_t *sc = calloc((size_t)(n_groups * n_out), 2);
-    int32_t *g_idx = calloc((size_t)n_in, 4);
-    for (int64_t i = 0; i < n_in; i++)
-        g_idx[i] = (int32_t)(i / GS);
-    for (int64_t o = 0; o < n_out; o++)
-        for (int64_t g = 0; g < n_groups; g++) {
-            float xmin = 0, xmax = 0;
-            for (int64_t i = g * GS; i < (g + 1) * GS; i++) {
-                xmin = fminf(xmin, W[o * n_in + i]);
-                xmax = fmaxf(xmax, W[o * n_in + i]);
-            }
-            if (sym) {
-                xmax = fmaxf(-xmin, xmax);
-                xmin = xmin < 0 ? -xmax : xmin;
-            }
-            if (xmin == 0 && xmax == 0)
-                xmin = -1, xmax = 1;
-            uint16_t s16 = ig_fp32_to_fp16((xmax - xmin) / (float)MAXQ);
-            float s = ig_fp16_to_fp32(s16);
-            int zero = sym ? 8 : (int)fminf(fmaxf(roundf(-xmin / s), 0), (float)MAXQ);
-            sc[g * n_out + o] = s16;
-            qb_pack(qz + g * qz_cols, 1, o, BITS, (uint32_t)(sym ? zero - 1 : zero));
-            for (int64_t i = g * GS; i < (g + 1) * GS; i++) {
-                int q = (int)fminf(fmaxf(roundf(W[o * n_in + i] / s) + (float)zero, 0), (float)MAXQ);
-                qb_pack(qw + o, n_out, i, BITS, (uint32_t)q);
-            }
-        }
-    char name[200];
-    snprintf(name, sizeof name, "%s.qweight", prefix);
-    qb_add(l, name, "I32", 2, qw_rows, n_out, qw, (size_t)(qw_rows * n_out) * 4);
-    snprintf(name, sizeof name, "%s.qzeros", prefix);
-    qb_add(l, name, "I32", 2, n_groups, qz_cols, qz, (size_t)(n_groups * qz_cols) * 4);
-    snprintf(name, sizeof name, "%s.scales", prefix);
-    qb_add(l, name, "F16", 2, n_groups, n_out, sc, (size_t)(n_groups * n_out) * 2);
-    snprintf(name, sizeof name, "%s.g_idx", prefix);
-    qb_add(l, name, "I32", 1, n_in, 0, g_idx, (size_t)n_in * 4);
-    free(qw);
-    free(qz);
-    free(sc);
-    free(g_idx);
-}
-
+/* tests/data/tiny-llama with 4-bit group-32 linears (qb_gptq_tiny_llama), v1 when sym, v2 when not. */
 static const char *tiny_gptq(bool sym)
 {
-    struct st_model *st = NULL;
-    cr_assert_eq(st_open(&st, test_fixture_path("tiny-llama/model.safetensors")), 0);
-    struct qb_list l = {0};
-    for (int64_t i = 0; i < st_n_tensors(st); i++) {
-        const struct st_tensor *t = st_tensor_at(st, i);
-        char prefix[160];
-        size_t n = strlen(t->name);
-        if (strstr(t->name, "_proj.weight") && n < sizeof prefix) {
-            snprintf(prefix, sizeof prefix, "%.*s", (int)(n - strlen(".weight")), t->name);
-            float *W = malloc(t->size_bytes);
-            memcpy(W, t->data, t->size_bytes);
-            tiny_linear(&l, prefix, W, t->shape[0], t->shape[1], sym);
-            free(W);
-        } else {
-            /* fp16 values stored as F32, so convert's F16 embeddings and lm_head are exact too
-             * and the only difference left would be the linears' */
-            float *v = malloc(t->size_bytes);
-            memcpy(v, t->data, t->size_bytes);
-            for (size_t k = 0; k < t->size_bytes / 4; k++)
-                v[k] = ig_fp16_to_fp32(ig_fp32_to_fp16(v[k]));
-            qb_add(&l, t->name, "F32", t->n_dims, t->shape[0], t->n_dims > 1 ? t->shape[1] : 0, v, t->size_bytes);
-            free(v);
-        }
-    }
-    st_close(st);
-    return qb_folder(&l, 32, 64, 4, 2,
-                     sym ? "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"sym\": true, \"desc_act\": false}"
-                         : "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"sym\": false, \"desc_act\": false, \"checkpoint_format\": \"gptq_v2\"}");
+    return qb_gptq_tiny_llama(4, 32, sym, true);
 }
 
 /* ingot verify's mean KLD of gguf_path against folder; ctx NULL: verify's default context. */

@@ -2,9 +2,13 @@
 #include "hf_quant_build.h"
 
 #include "../test_util.h"
+#include "../../common/ig_half.h"
+#include "../../formats/ggml_type.h"
+#include "../../formats/safetensors.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +149,84 @@ void qb_pack(uint32_t *w, int64_t stride, int64_t k, int bits, uint32_t v)
         if ((v >> b) & 1u)
             w[(bit / 32) * stride] |= 1u << (bit % 32);
     }
+}
+
+/* One [n_out][n_in] F32 weight as GPTQ parts under prefix (see qb_gptq_tiny_llama). */
+static void gptq_linear(struct qb_list *l, const char *prefix, const float *W, int64_t n_out, int64_t n_in, int bits,
+                        int group, bool sym)
+{
+    const int maxq = (1 << bits) - 1;
+    const int64_t n_groups = n_in / group, qw_rows = n_in * bits / 32, qz_cols = n_out * bits / 32;
+    uint32_t *qw = calloc((size_t)(qw_rows * n_out), 4), *qz = calloc((size_t)(n_groups * qz_cols), 4);
+    uint16_t *sc = calloc((size_t)(n_groups * n_out), 2);
+    int32_t *g_idx = calloc((size_t)n_in, 4);
+    cr_assert(qw && qz && sc && g_idx);
+    for (int64_t i = 0; i < n_in; i++)
+        g_idx[i] = (int32_t)(i / group);
+    for (int64_t o = 0; o < n_out; o++)
+        for (int64_t g = 0; g < n_groups; g++) {
+            float xmin = 0, xmax = 0;
+            for (int64_t i = g * group; i < (g + 1) * group; i++) {
+                xmin = fminf(xmin, W[o * n_in + i]);
+                xmax = fmaxf(xmax, W[o * n_in + i]);
+            }
+            if (sym) {
+                xmax = fmaxf(-xmin, xmax);
+                xmin = xmin < 0 ? -xmax : xmin;
+            }
+            if (xmin == 0 && xmax == 0)
+                xmin = -1, xmax = 1;
+            uint16_t s16 = ig_fp32_to_fp16((xmax - xmin) / (float)maxq);
+            float s = ig_fp16_to_fp32(s16);
+            int zero = sym ? (maxq + 1) / 2 : (int)fminf(fmaxf(roundf(-xmin / s), 0), (float)maxq);
+            sc[g * n_out + o] = s16;
+            qb_pack(qz + g * qz_cols, 1, o, bits, (uint32_t)(sym ? zero - 1 : zero));   /* v1 stores zero - 1 */
+            for (int64_t i = g * group; i < (g + 1) * group; i++) {
+                int q = (int)fminf(fmaxf(roundf(W[o * n_in + i] / s) + (float)zero, 0), (float)maxq);
+                qb_pack(qw + o, n_out, i, bits, (uint32_t)q);
+            }
+        }
+    char name[200];
+    snprintf(name, sizeof name, "%s.qweight", prefix);
+    qb_add(l, name, "I32", 2, qw_rows, n_out, qw, (size_t)(qw_rows * n_out) * 4);
+    snprintf(name, sizeof name, "%s.qzeros", prefix);
+    qb_add(l, name, "I32", 2, n_groups, qz_cols, qz, (size_t)(n_groups * qz_cols) * 4);
+    snprintf(name, sizeof name, "%s.scales", prefix);
+    qb_add(l, name, "F16", 2, n_groups, n_out, sc, (size_t)(n_groups * n_out) * 2);
+    snprintf(name, sizeof name, "%s.g_idx", prefix);
+    qb_add(l, name, "I32", 1, n_in, 0, g_idx, (size_t)n_in * 4);
+    free(qw);
+    free(qz);
+    free(sc);
+    free(g_idx);
+}
+
+const char *qb_gptq_tiny_llama(int bits, int group, bool sym, bool f16_rest)
+{
+    struct st_model *st = NULL;
+    cr_assert_eq(st_open(&st, test_fixture_path("tiny-llama/model.safetensors")), 0);
+    struct qb_list l = {0};
+    for (int64_t i = 0; i < st_n_tensors(st); i++) {
+        const struct st_tensor *t = st_tensor_at(st, i);
+        cr_assert_eq(t->type, GGML_TYPE_F32, "%s", t->name);
+        char prefix[160];
+        size_t n = strlen(t->name);
+        float *v = malloc(t->size_bytes);
+        cr_assert_not_null(v);
+        memcpy(v, t->data, t->size_bytes);
+        if (strstr(t->name, "_proj.weight") && n < sizeof prefix) {
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(n - strlen(".weight")), t->name);
+            gptq_linear(&l, prefix, v, t->shape[0], t->shape[1], bits, group, sym);
+        } else {
+            for (size_t k = 0; f16_rest && k < t->size_bytes / 4; k++)
+                v[k] = ig_fp16_to_fp32(ig_fp32_to_fp16(v[k]));
+            qb_add(&l, t->name, "F32", t->n_dims, t->shape[0], t->n_dims > 1 ? t->shape[1] : 0, v, t->size_bytes);
+        }
+        free(v);
+    }
+    st_close(st);
+    char q[256];
+    snprintf(q, sizeof q, "{\"quant_method\": \"gptq\", \"bits\": %d, \"group_size\": %d, \"sym\": %s, \"desc_act\": false%s}",
+             bits, group, sym ? "true" : "false", sym ? "" : ", \"checkpoint_format\": \"gptq_v2\"");
+    return qb_folder(&l, 32, 64, 4, 2, q);
 }

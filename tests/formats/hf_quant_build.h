@@ -9,6 +9,7 @@
 #ifndef HF_QUANT_BUILD_H
 #define HF_QUANT_BUILD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -62,5 +63,13 @@ uint8_t *qb_fixture(const char *rel, size_t *n);
 
 /* The i-th little-endian u32 of p. */
 uint32_t qb_u32_at(const uint8_t *p, int64_t i);
+
+/* tests/data/tiny-llama with its linears quantized the way AutoGPTQ sets scale and zero
+ * (shared/reference/thirdparty-formats.md, "Scale, zero and sym/asym": range widened to include 0;
+ * sym: the range made symmetric and zero 2^(b-1); asym: zero = round(-xmin / scale);
+ * q = clamp(round(w / scale) + zero, 0, maxq); F16 scales) — round to nearest, no Hessian update.
+ * Stored v1 when sym, v2 when asym. f16_rest rounds the other tensors to fp16 values (kept F32),
+ * so a conversion's F16 embeddings and lm_head are exact. Returns the folder (qb_folder's ring). */
+const char *qb_gptq_tiny_llama(int bits, int group, bool sym, bool f16_rest);
 
 #endif /* HF_QUANT_BUILD_H */
