@@ -28,7 +28,10 @@ int tokenizer_spm_read(struct vocab *v, const char *path);
 
 /* Read an HF tokenizer.json into v. BPE with byte_fallback (SentencePiece-style, "▁" for
  * spaces) becomes model "llama" with scores that make llama.cpp's SentencePiece merge
- * order equal BPE's merge ranks; byte-level BPE becomes model "gpt2" with merges.
+ * order equal BPE's merge ranks; byte-level BPE becomes model "gpt2" with merges and pre named
+ * as llama.cpp's converter names its pre_tokenizer: ByteLevel alone "gpt-2"; a Split with
+ * Qwen2's / Llama 3's / GPT-4o's regex (ByteLevel use_regex false) "qwen2" / "llama-bpe" /
+ * "gpt-4o"; any other Split or step is refused.
  * Returns 0 or IG_EINVAL naming the file and field. */
 int tokenizer_hf_read(struct vocab *v, const char *path);
 

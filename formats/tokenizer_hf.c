@@ -216,16 +216,92 @@ static int hf_is_type(const json_t *step, const char *type)
     return t && strcmp(t, type) == 0;
 }
 
-/* Qwen2's split regex as its tokenizer.json spells it (Qwen2, Qwen2.5 and Qwen3 ship the same one). */
-static const char hf_qwen2_regex[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/* The Split regexes tokenizer.json files spell, and the tokenizer.ggml.pre name llama.cpp's
+ * convert_hf_to_gguf writes for each (it picks the name by hashing how the tokenizer splits a test
+ * text; the regex is the split that hash stands for). */
+static const struct {
+    const char *regex;
+    const char *pre;
+} hf_split_regexes[] = {
+    /* Qwen2, Qwen2.5, Qwen3 */
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "qwen2"},
+    /* Llama 3, 3.1, 3.2 */
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "llama-bpe"},
+    /* GPT-4o's o200k (Phi-4-mini) */
+    {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|"
+     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", "gpt-4o"},
+};
 
-/* A Split step whose pattern is Qwen2's regex. */
-static int hf_is_qwen2_split(const json_t *step)
+/* What the pre_tokenizer steps of a byte-level tokenizer.json amount to (hf_pick_pre). */
+struct hf_pre_walk {
+    const char *split_pre;   /* the known Split's name, or NULL */
+    int n_byte_level_regex;  /* ByteLevel steps that split with GPT-2's regex (use_regex, default on) */
+};
+
+/* Visit node, or each step of a Sequence; 0, or IG_EINVAL for a step ingot cannot split like llama.cpp. */
+static int hf_pre_visit(const struct hf_reader *r, const json_t *node, struct hf_pre_walk *w)
 {
-    const char *re = json_string_value(json_object_get(json_object_get(step, "pattern"), "Regex"));
-    return hf_is_type(step, "Split") && re && strcmp(re, hf_qwen2_regex) == 0;
+    static const char known[] = "(known: GPT-2's ByteLevel regex -> gpt-2, and the Split regexes of Qwen2 -> "
+                                "qwen2, Llama 3 -> llama-bpe, GPT-4o/Phi-4-mini -> gpt-4o)";
+    const char *type = json_string_value(json_object_get(node, "type"));
+    char q[200];
+    if (type && strcmp(type, "Sequence") == 0) {
+        size_t i;
+        const json_t *step;
+        int rc = 0;
+        json_array_foreach(json_object_get(node, "pretokenizers"), i, step)
+            if (!rc)
+                rc = hf_pre_visit(r, step, w);
+        return rc;
+    }
+    if (type && strcmp(type, "ByteLevel") == 0) {
+        w->n_byte_level_regex += !json_is_false(json_object_get(node, "use_regex"));
+        return 0;
+    }
+    if (!type || strcmp(type, "Split") != 0)
+        return ig_error_set(IG_EINVAL, "tokenizer_hf_read: %s: pre_tokenizer step '%s' is not supported for a "
+                            "byte-level BPE %s", r->path, type ? hf_quote(type, q, sizeof q) : "(no type)", known);
+    const char *re = json_string_value(json_object_get(json_object_get(node, "pattern"), "Regex"));
+    for (size_t k = 0; re && k < sizeof hf_split_regexes / sizeof hf_split_regexes[0]; k++)
+        if (strcmp(re, hf_split_regexes[k].regex) == 0 && !w->split_pre) {
+            w->split_pre = hf_split_regexes[k].pre;
+            return 0;
+        }
+    if (!re)
+        return ig_error_set(IG_EINVAL, "tokenizer_hf_read: %s: pre_tokenizer Split has no pattern.Regex %s", r->path,
+                            known);
+    return ig_error_set(IG_EINVAL, "tokenizer_hf_read: %s: pre_tokenizer Split pattern '%.200s%s' is %s %s", r->path,
+                        re, strlen(re) > 200 ? "..." : "", w->split_pre ? "a second Split" : "not one ingot knows",
+                        known);
+}
+
+/* tokenizer.ggml.pre of a byte-level tokenizer.json into pre[0..size): the name of its one known
+ * Split regex (with ByteLevel's own regex off), or "gpt-2" when ByteLevel alone splits, with
+ * GPT-2's regex. Anything else is IG_EINVAL: as llama.cpp's converter refuses a pre-tokenizer it
+ * does not know, so do we, rather than split with the wrong regex in silence. */
+static int hf_pick_pre(const struct hf_reader *r, char *pre, size_t size)
+{
+    struct hf_pre_walk w = {NULL, 0};
+    int rc = hf_pre_visit(r, json_object_get(r->root, "pre_tokenizer"), &w);
+    if (rc)
+        return rc;
+    if (w.split_pre && w.n_byte_level_regex == 0)
+        snprintf(pre, size, "%s", w.split_pre);
+    else if (!w.split_pre && w.n_byte_level_regex == 1)
+        snprintf(pre, size, "gpt-2");
+    else if (w.split_pre)
+        return ig_error_set(IG_EINVAL, "tokenizer_hf_read: %s: pre_tokenizer splits with both a Split regex and "
+                            "ByteLevel's GPT-2 regex (expected ByteLevel's use_regex false beside a Split)", r->path);
+    else
+        return ig_error_set(IG_EINVAL, "tokenizer_hf_read: %s: pre_tokenizer splits %s (expected one Split regex, "
+                            "or one ByteLevel with use_regex on)", r->path,
+                            w.n_byte_level_regex ? "with GPT-2's regex more than once"
+                                                 : "nothing (ByteLevel's use_regex is false and no Split)");
+    return 0;
 }
 
 static int hf_is_byte_level(const json_t *step)
@@ -628,12 +704,8 @@ int tokenizer_hf_read(struct vocab *v, const char *path)
         if ((rc = hf_read_merge_strings(&r)))
             goto out_free;
         snprintf(v->model, sizeof v->model, "gpt2");
-        /* llama.cpp names its pre-tokenizer regexes ("llama-bpe", "qwen2", ...) and
-         * convert_hf_to_gguf picks one by hashing how the tokenizer splits a test text.
-         * ingot recognises Qwen2's by the regex itself (the split that text hash stands for);
-         * anything else is "default", GPT-2's split. */
-        int qwen2 = hf_any_step(json_object_get(r.root, "pre_tokenizer"), "pretokenizers", hf_is_qwen2_split);
-        snprintf(v->pre, sizeof v->pre, "%s", qwen2 ? "qwen2" : "default");
+        if ((rc = hf_pick_pre(&r, v->pre, sizeof v->pre)))
+            goto out_free;
     }
 out_free:
     free(r.index.slots);

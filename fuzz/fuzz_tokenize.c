@@ -3,14 +3,19 @@
  * Two tokenizers are built once: SentencePiece from the fixture tests/data/tiny-llama/tokenizer.model
  * (read with tokenizer_spm_read; found through $INGOT_ROOT, else the checkout the Makefile compiled in
  * as INGOT_ROOT, so it runs from any folder: fuzz_util.h, fuzz_data_path), and
- * a byte-level BPE vocabulary made here (the 256 byte characters plus a few merges). Every input,
- * any bytes including invalid UTF-8, is encoded by both, with add_special set by the input's length
+ * a byte-level BPE vocabulary made here (the 256 byte characters plus a few merges), once for each
+ * of bpe.c's splits ("gpt-2", "qwen2", "llama-bpe", "gpt-4o": one name per split in tokenize.c's
+ * pre_names). An input's first byte picks the BPE split (its value modulo 4), so the fuzzer reaches
+ * every split and keeps a finding's split with its input; the rest, any bytes including invalid
+ * UTF-8, is the text, encoded by SPM and by that BPE, with add_special set by the text's length
  * parity. Nothing may crash, leak or fail, and:
  *   - every id is inside the vocabulary;
  *   - SPM: decode(encode(x)) == x with each whole "▁" (U+2581) symbol read as " " (expected_text);
  *   - BPE: decode(encode(x)) == x after llama.cpp's UTF-8 reading (each invalid byte -> U+FFFD);
  *   - decoding id by id, appending, gives the same bytes as decoding all at once.
+ * Seeds (tests/data/fuzz-seeds/fuzz_tokenize/<text>-<pre>): each text under each split's byte.
  * Build and run: make build/fuzz/fuzz_tokenize && build/fuzz/fuzz_tokenize -max_total_time=30
+ * (or make fuzz FUZZ_ONLY=fuzz_tokenize)
  */
 #include "common/ig_error.h"
 #include "tokenizer/tokenize.h"
@@ -23,8 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct vocab spm_vocab, bpe_vocab;
-static struct tokenizer *spm, *bpe;
+/* tokenizer.ggml.pre names, one per split in tokenizer/bpe.c's word_end */
+static const char *const bpe_pres[] = {"gpt-2", "qwen2", "llama-bpe", "gpt-4o"};
+#define N_BPE ((int)(sizeof bpe_pres / sizeof bpe_pres[0]))
+
+static struct vocab spm_vocab, bpe_vocab[N_BPE];
+static struct tokenizer *spm, *bpe[N_BPE];
 
 /* ---- setup ------------------------------------------------------------------------------------ */
 
@@ -49,41 +58,47 @@ static void build_spm(void)
         die("tokenizer_create (spm)");
 }
 
-/* Bytes 0..255 as GPT-2 characters (ids 0..255), then one token per merge (ids 256..). */
-static void build_bpe(void)
+/* Bytes 0..255 as GPT-2 characters (ids 0..255), then one token per merge (ids 256..), with
+ * pre-tokenizer pre; v must outlive the tokenizer (it borrows it). The merges join what each split
+ * keeps in one word: a space before a letter, letters, "'s" / "'LL" (contractions, either case for
+ * the Llama 3 splits), digits (\p{N}{1,3} in llama-bpe and gpt-4o), newline runs and "//". */
+static void build_bpe(struct vocab *v, struct tokenizer **t, const char *pre)
 {
     static const char *const merges[] = {"\xc4\xa0 t", "h e", "\xc4\xa0t he", "i n", "\xc4\xa0 a", "e r",
-                                         "\xc4\xa0 \xc4\xa0", "\xc3\xa2 \xc2\x80", "1 2"};
+                                         "\xc4\xa0 \xc4\xa0", "\xc3\xa2 \xc2\x80", "1 2", "12 3", "' s", "' L",
+                                         "'L L", "\xc4\x8a \xc4\x8a", "/ /"};
     const int n_merges = (int)(sizeof merges / sizeof merges[0]);
-    vocab_init(&bpe_vocab);
-    if (vocab_alloc(&bpe_vocab, 256 + n_merges, 0))
+    vocab_init(v);
+    if (vocab_alloc(v, 256 + n_merges, 0))
         die("vocab_alloc");
-    snprintf(bpe_vocab.model, sizeof bpe_vocab.model, "gpt2");
-    snprintf(bpe_vocab.pre, sizeof bpe_vocab.pre, "gpt-2");
+    snprintf(v->model, sizeof v->model, "gpt2");
+    snprintf(v->pre, sizeof v->pre, "%s", pre);
     for (int b = 0; b < 256; b++) {
         uint8_t u[5] = {0};
         unicode_utf8_encode(unicode_byte_to_cpt((uint8_t)b), u);
-        bpe_vocab.tokens[b] = strdup((const char *)u);
+        v->tokens[b] = strdup((const char *)u);
     }
-    bpe_vocab.merges = calloc((size_t)n_merges, sizeof *bpe_vocab.merges);
+    v->merges = calloc((size_t)n_merges, sizeof *v->merges);
     for (int i = 0; i < n_merges; i++) {
         char joined[32];
         const char *sp = strchr(merges[i], ' ');
         snprintf(joined, sizeof joined, "%.*s%s", (int)(sp - merges[i]), merges[i], sp + 1);
-        bpe_vocab.merges[i] = strdup(merges[i]);
-        bpe_vocab.tokens[256 + i] = strdup(joined);
+        v->merges[i] = strdup(merges[i]);
+        v->tokens[256 + i] = strdup(joined);
     }
-    bpe_vocab.n_merges = n_merges;
-    if (tokenizer_create(&bpe, &bpe_vocab))
-        die("tokenizer_create (bpe)");
+    v->n_merges = n_merges;
+    if (tokenizer_create(t, v))
+        die(pre);
 }
 
 static void cleanup(void)
 {
     tokenizer_destroy(spm);
-    tokenizer_destroy(bpe);
     vocab_free(&spm_vocab);
-    vocab_free(&bpe_vocab);
+    for (int i = 0; i < N_BPE; i++) {
+        tokenizer_destroy(bpe[i]);
+        vocab_free(&bpe_vocab[i]);
+    }
 }
 
 /* ---- oracles ---------------------------------------------------------------------------------- */
@@ -166,21 +181,28 @@ static void check(const struct tokenizer *t, int64_t n_tokens, const uint8_t *da
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* Once, before the first input: both tokenizers. */
+/* Once, before the first input: SPM and a BPE per split. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     build_spm();
-    build_bpe();
+    for (int i = 0; i < N_BPE; i++)
+        build_bpe(&bpe_vocab[i], &bpe[i], bpe_pres[i]);
     atexit(cleanup);
     return 0;
 }
 
+/* data[0] % N_BPE picks the BPE split; data[1..] is the text. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int add_special = (int)(size & 1);
-    check(spm, spm_vocab.n_tokens, data, size, 0, add_special);
-    check(bpe, bpe_vocab.n_tokens, data, size, 1, add_special);
+    if (size == 0)
+        return 0;
+    const int which = data[0] % N_BPE;
+    const uint8_t *text = data + 1;
+    const size_t n = size - 1;
+    int add_special = (int)(n & 1);
+    check(spm, spm_vocab.n_tokens, text, n, 0, add_special);
+    check(bpe[which], bpe_vocab[which].n_tokens, text, n, 1, add_special);
     return 0;
 }

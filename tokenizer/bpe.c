@@ -1,12 +1,13 @@
 /* bpe.c — byte-level BPE ("gpt2" vocabularies) for one text piece, as llama.cpp's
- * llm_tokenizer_bpe_session::tokenize does it with the GPT-2 pre-tokenizer, and the reverse byte
- * map for decoding.
+ * llm_tokenizer_bpe_session::tokenize does it, and the reverse byte map for decoding.
  *
  * 1. Decode the piece to codepoints (invalid UTF-8 -> U+FFFD per bad byte, unicode_class.h).
- * 2. Split into words with the GPT-2 regex, written out by hand as llama.cpp's
- *    unicode_regex_split_custom_gpt2 does (same branch order, so the same words):
- *      's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * 3. Re-encode each word as UTF-8, map every byte through bytes_to_unicode, and merge the
+ * 2. Split into words with the vocabulary's pre-tokenizer regex (tokenizer.ggml.pre), each
+ *    written out by hand so it gives the words llama.cpp's splitter gives:
+ *      GPT-2   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *      Qwen2, Llama 3 (\p{N} one or up to three digits a word), GPT-4o (case-aware letters): below.
+ * 3. Re-encode each word as UTF-8 and map every byte through bytes_to_unicode. With
+ *    ignore_merges (Llama 3) a word that is itself a token becomes that token; otherwise merge the
  *    characters through tokenize_merge: lowest merge rank first (ties: leftmost).
  * 4. Each final symbol is its token; a symbol that is none contributes the one-byte tokens of its
  *    bytes that exist (llama.cpp's fallback; for byte-level vocabularies it never triggers).
@@ -67,46 +68,12 @@ static size_t gpt2_word_end(const uint32_t *cpts, size_t n, size_t pos)
     return pos + 1;   /* no branch matched (a space before the end cannot reach here) */
 }
 
-/* Qwen2's regex (tokenizer.json of Qwen2/2.5/3; llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2):
- *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- * llama.cpp runs it through std::regex (no hand-written splitter matches it: its llama3 one has
- * \p{N}{1,3}); this is the same leftmost-alternative match written out, the llama3 splitter's
- * branch order with single digits. End of the word that starts at pos (pos < n). */
-static size_t qwen2_word_end(const uint32_t *cpts, size_t n, size_t pos)
+/* The whitespace alternatives Qwen2's, Llama 3's and GPT-4o's regexes end with, in order:
+ *   \s*[\r\n]+  ends after the run's last newline; \s+(?!\S) leaves the run's last space for the
+ *   next word unless the run ends the piece; \s+
+ * End of the word that starts at pos, or pos when cpts[pos] is no space. */
+static size_t space_word_end(const uint32_t *cpts, size_t n, size_t pos)
 {
-    uint32_t c = cpts[pos];
-    int cls = class_at(cpts, n, pos);
-    if (c == '\'' && pos + 1 < n) {   /* contractions, either case */
-        uint32_t c1 = cpts[pos + 1] | 0x20;   /* ASCII lower case; harmless for the letters compared */
-        if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
-            return pos + 2;
-        if (pos + 2 < n) {
-            uint32_t c2 = cpts[pos + 2] | 0x20;
-            if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
-                return pos + 3;
-        }
-    }
-    /* [^\r\n\p{L}\p{N}]?\p{L}+ */
-    if (cls == UNICODE_LETTER || (c != '\r' && c != '\n' && cls != UNICODE_NUMBER &&
-                                  class_at(cpts, n, pos + 1) == UNICODE_LETTER)) {
-        size_t end = pos + 1;
-        while (class_at(cpts, n, end) == UNICODE_LETTER)
-            end++;
-        return end;
-    }
-    if (cls == UNICODE_NUMBER)   /* \p{N}: one at a time */
-        return pos + 1;
-    /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
-    size_t start = pos + (c == ' ' && is_other(class_at(cpts, n, pos + 1)));
-    if (is_other(class_at(cpts, n, start))) {
-        size_t end = start;
-        while (is_other(class_at(cpts, n, end)))
-            end++;
-        while (end < n && (cpts[end] == '\r' || cpts[end] == '\n'))
-            end++;
-        return end;
-    }
-    /* whitespace: \s*[\r\n]+ ends after the run's last newline; then \s+(?!\S), \s+ */
     size_t n_space = 0, last_nl = 0;
     while (class_at(cpts, n, pos + n_space) == UNICODE_SPACE) {
         if (cpts[pos + n_space] == '\r' || cpts[pos + n_space] == '\n')
@@ -117,9 +84,143 @@ static size_t qwen2_word_end(const uint32_t *cpts, size_t n, size_t pos)
         return last_nl;
     if (n_space > 1 && pos + n_space < n)
         return pos + n_space - 1;
-    if (n_space > 0)
-        return pos + n_space;
-    return pos + 1;
+    return pos + n_space;
+}
+
+/* Bytes of the contraction (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]) at pos: 2, 3 or
+ * 0 for none. llama.cpp lowers the letters with its full case table; only ASCII letters lower to
+ * the ones compared, so folding bit 5 is the same test. */
+static size_t contraction_len(const uint32_t *cpts, size_t n, size_t pos)
+{
+    if (pos + 1 >= n || cpts[pos] != '\'')
+        return 0;
+    uint32_t c1 = cpts[pos + 1] | 0x20;
+    if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+        return 2;
+    if (pos + 2 >= n)
+        return 0;
+    uint32_t c2 = cpts[pos + 2] | 0x20;
+    if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+        return 3;
+    return 0;
+}
+
+/* Llama 3's regex (llama.cpp's LLAMA_VOCAB_PRE_TYPE_LLAMA3, "llama-bpe"), written out as
+ * llama.cpp's unicode_regex_split_custom_llama3 does it:
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * Qwen2's regex (LLAMA_VOCAB_PRE_TYPE_QWEN2) is the same with \p{N} for \p{N}{1,3}: max_digits is
+ * 3 or 1. End of the word that starts at pos (pos < n). */
+static size_t llama3_word_end(const uint32_t *cpts, size_t n, size_t pos, size_t max_digits)
+{
+    uint32_t c = cpts[pos];
+    int cls = class_at(cpts, n, pos);
+    size_t k = contraction_len(cpts, n, pos);
+    if (k)
+        return pos + k;
+    /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+    if (cls == UNICODE_LETTER || (c != '\r' && c != '\n' && cls != UNICODE_NUMBER &&
+                                  class_at(cpts, n, pos + 1) == UNICODE_LETTER)) {
+        size_t end = pos + 1;
+        while (class_at(cpts, n, end) == UNICODE_LETTER)
+            end++;
+        return end;
+    }
+    if (cls == UNICODE_NUMBER) {   /* \p{N}{1,max_digits}: a longer run splits from its left */
+        size_t end = pos + 1;
+        while (end - pos < max_digits && class_at(cpts, n, end) == UNICODE_NUMBER)
+            end++;
+        return end;
+    }
+    /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
+    size_t start = pos + (c == ' ' && is_other(class_at(cpts, n, pos + 1)));
+    if (is_other(class_at(cpts, n, start))) {
+        size_t end = start;
+        while (is_other(class_at(cpts, n, end)))
+            end++;
+        while (end < n && (cpts[end] == '\r' || cpts[end] == '\n'))
+            end++;
+        return end;
+    }
+    size_t end = space_word_end(cpts, n, pos);
+    return end > pos ? end : pos + 1;   /* pos + 1: no branch matched (cannot happen) */
+}
+
+/* GPT-4o's letter classes as llama.cpp reads them. Its tokenizer.json regex has
+ * [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] ("upper") and [\p{Ll}\p{Lm}\p{Lo}\p{M}] ("lower"), but llama.cpp
+ * runs the rewrite ((?=[\p{L}])([^a-z])) and ((?=[\p{L}])([^A-Z])) through std::regex on text where
+ * every non-ASCII codepoint is collapsed to one byte per class (unicode_regex_split): so "upper" is
+ * any letter but a-z, "lower" any letter but A-Z (a non-ASCII letter is both, whatever its case),
+ * and a mark (\p{M}) is no letter at all but an "other" like punctuation. Whitespace is \s of the
+ * collapsed text, i.e. White_Space, as in unicode_class.h. */
+static int gpt4o_upper(const uint32_t *cpts, size_t n, size_t pos)
+{
+    return class_at(cpts, n, pos) == UNICODE_LETTER && !(cpts[pos] >= 'a' && cpts[pos] <= 'z');
+}
+
+static int gpt4o_lower(const uint32_t *cpts, size_t n, size_t pos)
+{
+    return class_at(cpts, n, pos) == UNICODE_LETTER && !(cpts[pos] >= 'A' && cpts[pos] <= 'Z');
+}
+
+/* GPT-4o's regex (o200k; llama.cpp's LLAMA_VOCAB_PRE_TYPE_GPT4O, "gpt-4o"), with U and W the
+ * upper / lower classes above, P = [^\r\n\p{L}\p{N}] and C the contraction:
+ *   P?U*W+C? | P?U+W*C? | \p{N}{1,3} | " ?[^\s\p{L}\p{N}]+[\r\n/]*" | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * llama.cpp has no hand-written splitter for it; this is the match a backtracking engine
+ * (std::regex, ECMAScript: first alternative that matches, greedy quantifiers) finds, worked out
+ * branch by branch. End of the word that starts at pos (pos < n). */
+static size_t gpt4o_word_end(const uint32_t *cpts, size_t n, size_t pos)
+{
+    uint32_t c = cpts[pos];
+    int cls = class_at(cpts, n, pos);
+    /* P?: taken when it is one; leaving it out never helps, as cpts[pos] is then no letter */
+    size_t start = pos + (c != '\r' && c != '\n' && cls != UNICODE_LETTER && cls != UNICODE_NUMBER);
+    size_t upper_end = start;
+    while (gpt4o_upper(cpts, n, upper_end))
+        upper_end++;
+    size_t end = pos;
+    if (gpt4o_lower(cpts, n, upper_end)) {   /* U* all of the run, W+ from a-z on */
+        end = upper_end;
+        while (gpt4o_lower(cpts, n, end))
+            end++;
+    } else {
+        /* U* backs off until W+ can take one: the run's last non-ASCII letter (U and W both) ends
+         * the match; with none, the second alternative takes the run of A-Z as U+ */
+        size_t k = upper_end;
+        while (k > start && !gpt4o_lower(cpts, n, k - 1))
+            k--;
+        end = k > start ? k : upper_end;
+    }
+    if (end > start)
+        return end + contraction_len(cpts, n, end);
+    if (cls == UNICODE_NUMBER) {   /* \p{N}{1,3} */
+        end = pos + 1;
+        while (end - pos < 3 && class_at(cpts, n, end) == UNICODE_NUMBER)
+            end++;
+        return end;
+    }
+    /* " ?[^\s\p{L}\p{N}]+[\r\n/]*" */
+    start = pos + (c == ' ' && is_other(class_at(cpts, n, pos + 1)));
+    if (is_other(class_at(cpts, n, start))) {
+        end = start;
+        while (is_other(class_at(cpts, n, end)))
+            end++;
+        while (end < n && (cpts[end] == '\r' || cpts[end] == '\n' || cpts[end] == '/'))
+            end++;
+        return end;
+    }
+    end = space_word_end(cpts, n, pos);
+    return end > pos ? end : pos + 1;   /* pos + 1: no branch matched (cannot happen) */
+}
+
+/* End of the word that starts at pos under t's pre-tokenizer. */
+static size_t word_end(const struct tokenizer *t, const uint32_t *cpts, size_t n, size_t pos)
+{
+    switch (t->pre) {
+    case TOKENIZE_PRE_QWEN2: return llama3_word_end(cpts, n, pos, 1);
+    case TOKENIZE_PRE_LLAMA3: return llama3_word_end(cpts, n, pos, 3);
+    case TOKENIZE_PRE_GPT4O: return gpt4o_word_end(cpts, n, pos);
+    default: return gpt2_word_end(cpts, n, pos);
+    }
 }
 
 /* ---- merging one word ----------------------------------------------------------------------- */
@@ -175,8 +276,14 @@ static int encode_word(const struct tokenizer *t, struct tokenize_work *w, const
 {
     size_t len;
     int rc = map_word(t, w, cpts, n, &len);
-    if (!rc)
-        rc = tokenize_split_chars(w, w->buf, len);
+    if (rc)
+        return rc;
+    if (t->ignore_merges) {   /* llama.cpp: a word that is a token is that token, merges or not */
+        const struct tokenize_slot *tok = tokenize_map_get(&t->tokens, w->buf, len);
+        if (tok)
+            return tokenize_ids_push(out, tok->value);
+    }
+    rc = tokenize_split_chars(w, w->buf, len);
     if (!rc)
         rc = tokenize_merge(w, t, w->buf, bpe_priority, 0, w->n_sym);
     for (int32_t i = 0; !rc && w->n_sym > 0 && i != -1; i = w->sym[i].next)
@@ -201,7 +308,7 @@ int tokenize_bpe_piece(const struct tokenizer *t, struct tokenize_work *w, const
         off += unicode_utf8_decode((const uint8_t *)text + off, n - off, &w->cpts[n_cpts++]);
     int rc = 0;
     for (size_t pos = 0; pos < n_cpts && !rc;) {
-        size_t end = t->pre == TOKENIZE_PRE_QWEN2 ? qwen2_word_end(w->cpts, n_cpts, pos) : gpt2_word_end(w->cpts, n_cpts, pos);
+        size_t end = word_end(t, w->cpts, n_cpts, pos);
         rc = encode_word(t, w, w->cpts + pos, end - pos, out);
         pos = end;
     }

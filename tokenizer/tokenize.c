@@ -12,14 +12,25 @@
 #include "../common/ig_error.h"
 #include "unicode_class.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* tokenizer.ggml.pre values llama.cpp maps to LLAMA_VOCAB_PRE_TYPE_GPT2 without extra rules (the
- * jina-v1-en / jina-v2-code / roberta-bpe variants also add a SEP token, so they are left out). */
-static const char *const gpt2_pre_names[] = {
-    "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
-    "exaone4",
+/* tokenizer.ggml.pre values and the split llama.cpp's llama_vocab::impl::load gives them. The GPT-2
+ * ones take no extra rules there (the jina-v1-en / jina-v2-code / roberta-bpe variants also add a
+ * SEP token, so they are left out); the Llama 3 ones also set ignore_merges and default add_bos to
+ * on; "gpt-4o" / "llama4" only turn off clean_spaces, a decoding rule we never apply. Any other
+ * name is refused, as llama.cpp throws "unknown pre-tokenizer type" for it. */
+static const struct {
+    const char *name;
+    int pre;   /* enum tokenize_pre */
+} pre_names[] = {
+    {"gpt-2", TOKENIZE_PRE_GPT2}, {"phi-2", TOKENIZE_PRE_GPT2}, {"jina-es", TOKENIZE_PRE_GPT2},
+    {"jina-de", TOKENIZE_PRE_GPT2}, {"gigachat", TOKENIZE_PRE_GPT2}, {"jina-v2-es", TOKENIZE_PRE_GPT2},
+    {"jina-v2-de", TOKENIZE_PRE_GPT2}, {"a.x-4.0", TOKENIZE_PRE_GPT2}, {"mellum", TOKENIZE_PRE_GPT2},
+    {"exaone4", TOKENIZE_PRE_GPT2}, {"qwen2", TOKENIZE_PRE_QWEN2}, {"llama3", TOKENIZE_PRE_LLAMA3},
+    {"llama-v3", TOKENIZE_PRE_LLAMA3}, {"llama-bpe", TOKENIZE_PRE_LLAMA3}, {"gpt-4o", TOKENIZE_PRE_GPT4O},
+    {"llama4", TOKENIZE_PRE_GPT4O},
 };
 
 /* Token texts llama.cpp's loader forces to CONTROL whatever their stored type (its end-of-generation,
@@ -309,16 +320,8 @@ int tokenize_merge(struct tokenize_work *w, const struct tokenizer *t, const cha
 
 /* ---- building the tables -------------------------------------------------------------------- */
 
-static int is_gpt2_pre(const char *pre)
-{
-    for (size_t i = 0; i < COUNT_OF(gpt2_pre_names); i++)
-        if (strcmp(pre, gpt2_pre_names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* The model, or IG_EINVAL naming what is unsupported. */
-static int pick_kind(const struct vocab *v, int *kind)
+/* The model and, for gpt2, the pre-tokenizer; or IG_EINVAL naming what is unsupported. */
+static int pick_kind(const struct vocab *v, int *kind, int *pre)
 {
     if (strcmp(v->model, "llama") == 0) {
         *kind = TOKENIZE_SPM;
@@ -327,13 +330,17 @@ static int pick_kind(const struct vocab *v, int *kind)
     if (strcmp(v->model, "gpt2") != 0)
         return ig_error_set(IG_EINVAL, "tokenizer_create: tokenizer model '%s' is not supported (known: llama, gpt2)",
                             v->model);
-    if (!is_gpt2_pre(v->pre) && strcmp(v->pre, "qwen2") != 0)
-        return ig_error_set(IG_EINVAL,
-                            "tokenizer_create: gpt2 pre-tokenizer '%s' is not supported (known: gpt-2, phi-2, "
-                            "jina-es, jina-de, gigachat, jina-v2-es, jina-v2-de, a.x-4.0, mellum, exaone4, qwen2)",
-                            v->pre);
     *kind = TOKENIZE_BPE;
-    return 0;
+    for (size_t i = 0; i < COUNT_OF(pre_names); i++)
+        if (strcmp(v->pre, pre_names[i].name) == 0) {
+            *pre = pre_names[i].pre;
+            return 0;
+        }
+    char known[512] = "";
+    for (size_t i = 0; i < COUNT_OF(pre_names); i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", pre_names[i].name);
+    return ig_error_set(IG_EINVAL, "tokenizer_create: gpt2 pre-tokenizer '%s' is not supported (known: %s)", v->pre,
+                        known);
 }
 
 /* An id from the vocab, else llama.cpp's default for the model; -1 if out of range. */
@@ -350,7 +357,8 @@ static void resolve_specials(struct tokenizer *t, const struct vocab *v)
     t->bos_id = resolve_id(v->bos_id, spm ? 1 : 11, t->n_tokens);
     t->eos_id = resolve_id(v->eos_id, spm ? 2 : 11, t->n_tokens);
     t->unk_id = resolve_id(v->unk_id, spm ? 0 : -1, t->n_tokens);
-    t->add_bos = v->add_bos >= 0 ? v->add_bos : spm;
+    /* llama.cpp's Llama 3 pre-tokenizers turn add_bos on unless the file says otherwise */
+    t->add_bos = v->add_bos >= 0 ? v->add_bos : spm || t->pre == TOKENIZE_PRE_LLAMA3;
     t->add_eos = v->add_eos >= 0 ? v->add_eos : 0;
     t->add_space_prefix = v->add_space_prefix >= 0 ? v->add_space_prefix : spm;
 }
@@ -497,7 +505,7 @@ int tokenizer_create(struct tokenizer **out, const struct vocab *v)
     if (!v || v->n_tokens <= 0 || v->n_tokens > VOCAB_MAX_TOKENS || !v->tokens)
         return ig_error_set(IG_EINVAL, "tokenizer_create: the vocabulary is empty (%lld tokens)",
                             v ? (long long)v->n_tokens : 0LL);
-    int kind = 0, rc = pick_kind(v, &kind);
+    int kind = 0, pre = TOKENIZE_PRE_GPT2, rc = pick_kind(v, &kind, &pre);
     if (rc)
         return rc;
     struct tokenizer *t = ig_calloc(1, sizeof *t);
@@ -505,8 +513,8 @@ int tokenizer_create(struct tokenizer **out, const struct vocab *v)
         return IG_ENOMEM;
     t->v = v;
     t->kind = kind;
-    /* llama.cpp: LLAMA_VOCAB_PRE_TYPE_QWEN2 for "qwen2" (Qwen2, Qwen2.5, Qwen3 vocabularies) */
-    t->pre = kind == TOKENIZE_BPE && strcmp(v->pre, "qwen2") == 0 ? TOKENIZE_PRE_QWEN2 : TOKENIZE_PRE_GPT2;
+    t->pre = pre;
+    t->ignore_merges = pre == TOKENIZE_PRE_LLAMA3;
     t->n_tokens = v->n_tokens;
     resolve_specials(t, v);
     rc = build_tokens(t, v);

@@ -12,13 +12,15 @@
  *        "▁" (U+2581); split into UTF-8 characters; repeatedly merge the adjacent pair whose
  *        concatenation is a token with the highest score (ties: leftmost); any piece left that is
  *        no token becomes one "<0xXX>" byte token per byte (else the one-byte token, else unk).
- *      "gpt2" (byte-level BPE, bpe.c): split into words with the GPT-2 regex
- *        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- *        (tokenizer.ggml.pre must name a GPT-2-style pre-tokenizer: "gpt-2", "phi-2", ...); map
- *        each word's bytes through bytes_to_unicode; merge the adjacent pair with the lowest merge
- *        rank (ties: leftmost) until none applies.
- *   3. With add_special: BOS first when add_bos (default on for "llama", off for "gpt2"), EOS
- *      last when add_eos (default off).
+ *      "gpt2" (byte-level BPE, bpe.c): split into words with the regex tokenizer.ggml.pre names:
+ *        GPT-2's ("gpt-2", "phi-2", ...)
+ *          's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *        Qwen2's ("qwen2"), Llama 3's ("llama-bpe", "llama3", "llama-v3") or GPT-4o's ("gpt-4o",
+ *        "llama4"), as llama.cpp runs them (bpe.c); map each word's bytes through
+ *        bytes_to_unicode; with Llama 3's, a word that is a token is taken whole (ignore_merges);
+ *        else merge the adjacent pair with the lowest merge rank (ties: leftmost) until none applies.
+ *   3. With add_special: BOS first when add_bos (default on for "llama" and Llama 3's
+ *      pre-tokenizers, off for other "gpt2"), EOS last when add_eos (default off).
  * Decoding gives each token's bytes (llama_token_to_piece with special = false): control and
  * unknown tokens give nothing, "▁" becomes " ", "<0xXX>" gives the byte, gpt2 tokens map their
  * characters back to bytes, user-defined tokens give their text. When add_space_prefix is set
@@ -41,8 +43,8 @@ extern "C" {
 struct tokenizer;   /* opaque: lookup tables built from a vocab */
 
 /* Build the lookup tables for v, which is borrowed and must outlive the tokenizer.
- * Returns 0, or IG_EINVAL (a model other than "llama"/"gpt2", a gpt2 pre-tokenizer other than the
- * GPT-2 regex, an empty vocabulary), or IG_ENOMEM. *out is NULL on failure. */
+ * Returns 0, or IG_EINVAL (a model other than "llama"/"gpt2", a gpt2 pre-tokenizer other than those
+ * listed above, an empty vocabulary), or IG_ENOMEM. *out is NULL on failure. */
 int tokenizer_create(struct tokenizer **out, const struct vocab *v);
 
 /* Release; accepts NULL. */

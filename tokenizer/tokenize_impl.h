@@ -26,7 +26,9 @@ enum tokenize_kind { TOKENIZE_SPM = 1, TOKENIZE_BPE = 2 };
 /* How a BPE piece is split into words before merging (llama.cpp's pre-tokenizer types). */
 enum tokenize_pre {
     TOKENIZE_PRE_GPT2 = 0,      /* GPT-2's regex (bpe.c gpt2_word_end) */
-    TOKENIZE_PRE_QWEN2 = 1,     /* Qwen2/Qwen3's regex (bpe.c qwen2_word_end) */
+    TOKENIZE_PRE_QWEN2 = 1,     /* Qwen2/Qwen3's regex (bpe.c llama3_word_end, single digits) */
+    TOKENIZE_PRE_LLAMA3 = 2,    /* Llama 3's regex (bpe.c llama3_word_end, up to 3 digits) */
+    TOKENIZE_PRE_GPT4O = 3,     /* GPT-4o's o200k regex (bpe.c gpt4o_word_end) */
 };
 
 /* ---- an open-addressing hash map from byte strings to ids --------------------------------- */
@@ -67,6 +69,8 @@ struct tokenizer {
     const struct vocab *v;      /* borrowed */
     int kind;                   /* enum tokenize_kind */
     int pre;                    /* BPE: enum tokenize_pre */
+    int ignore_merges;          /* BPE: a pre-token that is a token is taken whole (llama.cpp's
+                                 * ignore_merges, set for Llama 3) */
     int64_t n_tokens;
     struct tokenize_map tokens; /* token text -> id (a later duplicate wins, as in llama.cpp) */
     struct tokenize_map merges; /* BPE: "left right" -> rank (the first duplicate wins) */
@@ -158,7 +162,7 @@ int tokenize_text_append(struct tokenize_text *b, const void *s, size_t n);
  * when add_prefix. Returns 0, IG_EINVAL (a byte without a fallback token) or IG_ENOMEM. */
 int tokenize_spm_piece(const struct tokenizer *t, struct tokenize_work *w, const char *text, size_t n,
                        int add_prefix, struct tokenize_ids *out);
-/* Tokenize one text piece with the GPT-2 pre-tokenizer and byte-level BPE. Returns 0 or IG_ENOMEM. */
+/* Tokenize one text piece with t's pre-tokenizer and byte-level BPE. Returns 0 or IG_ENOMEM. */
 int tokenize_bpe_piece(const struct tokenizer *t, struct tokenize_work *w, const char *text, size_t n,
                        struct tokenize_ids *out);
 /* Append the bytes gpt2 token text[0..len) stands for (llama.cpp's llama_decode_text). Returns 0 or

@@ -1025,7 +1025,7 @@ Test(tokenizer_hf, reads_byte_level_bpe)
 {
     static const char json[] =
         "{\"version\": \"1.0\", \"added_tokens\": " GPT2_ADDED ", \"normalizer\": null,"
-        " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\"},"
+        " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
         " {\"type\": \"ByteLevel\", \"add_prefix_space\": false}]},"
         " \"model\": {\"type\": \"BPE\", \"byte_fallback\": false, \"vocab\": " GPT2_VOCAB ","
         " \"merges\": [\"a b\", \"\\u0120 ab\"]}}";
@@ -1033,7 +1033,7 @@ Test(tokenizer_hf, reads_byte_level_bpe)
     cr_assert_eq(hf_read_text(&v, json), 0, "%s", ig_error_message());
     cr_assert_eq(v.n_tokens, 7);
     cr_expect_str_eq(v.model, "gpt2");
-    cr_expect_str_eq(v.pre, "default");
+    cr_expect_str_eq(v.pre, "gpt-2", "ByteLevel splits with GPT-2's regex");
     cr_expect_null(v.scores);
     cr_assert_eq(v.n_merges, 2);
     cr_expect_str_eq(v.merges[0], "a b");
