@@ -295,7 +295,11 @@ static int quantize_slice(struct group_ctx *g, const char *name, int64_t row0, i
     W += row0 * n;
     n_elems = m * n;
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
-    const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n) : NULL;
+    /* a stack's imatrix entry holds every expert's slice: this one's is (row0 / m)·n on (moe) */
+    const int64_t n_mat = (int64_t)(t->size_bytes / row_bytes) / m;
+    const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n * n_mat)
+                                                                    : NULL;
+    given = given ? given + row0 / m * n : NULL;
     for (int64_t j = 0; j < n; j++)
         imp[j] = given ? given[j] : (float)H[j * n + j];
     const bool gptq = g->o->method == CALIB_GPTQ || g->o->method == CALIB_AWQ_GPTQ;
@@ -454,7 +458,8 @@ static int run_experts(struct group_ctx *g, const float *hidden, int64_t n_sampl
                                n_samples, seq_len, ctx, x, false, &c);
             struct calib_opts plain = *g->o;
             struct group_ctx gp = *g;
-            if (c.rows == 0) {   /* no statistics: round to nearest */
+            /* no statistics: round to nearest (rtn keeps its imatrix's slice, as write_tensor would) */
+            if (c.rows == 0 && !(g->o->method == CALIB_RTN && g->o->imatrix)) {
                 plain.method = CALIB_RTN;
                 plain.imatrix = NULL;
                 gp.o = &plain;

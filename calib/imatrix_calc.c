@@ -21,21 +21,53 @@ static const char *const weights_of[4][3] = {
 static const char *const phi3_weights_of[4] = {"attn_qkv.weight", "attn_output.weight", "ffn_up.weight",
                                                "ffn_down.weight"};
 
+/* mixtral's stacks: the gate/up input feeds ffn_gate_exps and ffn_up_exps, the down input
+ * ffn_down_exps; each expert's slice sums the rows the router sent it. The router itself
+ * (ffn_gate_inp) is a plain weight over every row of the FFN input, as llama-imatrix collects
+ * it (a MUL_MAT over all tokens). */
+static const char *const expert_weights_of[2][2] = {
+    {"ffn_gate_exps.weight", "ffn_up_exps.weight"},
+    {"ffn_down_exps.weight", NULL},
+};
+
 struct accum {
     int64_t n_layer;
     int64_t dim[4];          /* columns of each input */
     double *sum2[4];         /* [n_layer][dim] per input kind */
     int64_t rows;            /* rows seen per weight (the same for all) */
     bool phi3;
+    int64_t n_expert;        /* mixtral: experts per block; 0 for a dense model */
+    int64_t xdim[2];         /* columns of an expert's gate/up input and of its down input */
+    double *xsum2[2];        /* [n_layer][n_expert][xdim] */
+    int64_t *xrows[2];       /* [n_layer][n_expert]: rows routed to each expert */
 };
+
+/* An expert's input: the rows routed to it, added to its sums one row at a time in row order
+ * (a window batch hands over several windows' rows in one call, in window order, so the
+ * additions are the same whatever the batch), each column by one thread. */
+static void capture_expert(struct accum *a, int64_t layer, int which, const float *X, int64_t n, int64_t dim)
+{
+    const int64_t e = (which - MODEL_IN_EXPERT) / 2, part = (which - MODEL_IN_EXPERT) % 2;
+    double *s = a->xsum2[part] + (layer * a->n_expert + e) * dim;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < dim; j++)
+        for (int64_t t = 0; t < n; t++)
+            s[j] += (double)X[t * dim + j] * (double)X[t * dim + j];
+    a->xrows[part][layer * a->n_expert + e] += n;
+}
 
 /* Each column's sum is taken by one thread over the rows in order: the figures do not
  * depend on the thread count (and X itself comes from the backend's fixed-order GEMM). */
 static int capture(void *ctx, int64_t layer, enum model_linear_input which, const float *X, int64_t n, int64_t dim)
 {
     struct accum *a = ctx;
-    if ((int)which > MODEL_IN_FFN_DOWN)   /* an expert's input: models with experts are refused */
+    if ((int)which >= MODEL_IN_EXPERT) {
+        if ((int)which - MODEL_IN_EXPERT >= 2 * a->n_expert || dim != a->xdim[((int)which - MODEL_IN_EXPERT) % 2])
+            return ig_error_set(IG_EINVAL, "imatrix: block %lld: an expert input (%d) of %lld columns that the model "
+                                "does not have", (long long)layer, (int)which, (long long)dim);
+        capture_expert(a, layer, (int)which, X, n, dim);
         return 0;
+    }
     double *s = a->sum2[which] + layer * dim;
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < dim; j++) {
@@ -49,25 +81,56 @@ static int capture(void *ctx, int64_t layer, enum model_linear_input which, cons
     return 0;
 }
 
+/* Layer l's stacks of experts: sum2 [n_expert][xdim] and a count per expert. */
+static int export_experts(struct imatrix *im, const struct accum *a, int64_t l, float *tmp, float *counts)
+{
+    int rc = 0;
+    for (int part = 0; part < 2 && !rc; part++) {
+        const int64_t dim = a->xdim[part], n = a->n_expert * dim;
+        for (int64_t i = 0; i < n; i++)
+            tmp[i] = (float)a->xsum2[part][l * n + i];
+        for (int64_t e = 0; e < a->n_expert; e++)
+            counts[e] = (float)a->xrows[part][l * a->n_expert + e];
+        for (int w = 0; w < 2 && expert_weights_of[part][w] && !rc; w++) {
+            char name[96];
+            snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, expert_weights_of[part][w]);
+            rc = imatrix_add_stack(im, name, tmp, dim, a->n_expert, counts);
+        }
+    }
+    return rc;
+}
+
 static int export_entries(struct imatrix *im, const struct accum *a)
 {
     int64_t max_dim = 0;
     for (int k = 0; k < 4; k++)
         max_dim = a->dim[k] > max_dim ? a->dim[k] : max_dim;
+    for (int part = 0; part < 2 && a->n_expert > 0; part++)
+        max_dim = a->n_expert * a->xdim[part] > max_dim ? a->n_expert * a->xdim[part] : max_dim;
     float *tmp = ig_malloc((size_t)max_dim * sizeof *tmp);
-    int rc = tmp ? 0 : IG_ENOMEM;
+    float *counts = ig_malloc((size_t)(a->n_expert > 0 ? a->n_expert : 1) * sizeof *counts);
+    int rc = tmp && counts ? 0 : IG_ENOMEM;
     for (int64_t l = 0; l < a->n_layer && !rc; l++) {
-        for (int k = 0; k < 4 && !rc; k++) {
+        /* a model with experts has no dense FFN: its FFN input feeds the router alone */
+        for (int k = 0; k < (a->n_expert > 0 ? 3 : 4) && !rc; k++) {
             for (int64_t j = 0; j < a->dim[k]; j++)
                 tmp[j] = (float)a->sum2[k][l * a->dim[k] + j];
             for (int w = 0; w < (a->phi3 ? 1 : 3) && weights_of[k][w] && !rc; w++) {
                 char name[96];
-                snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, a->phi3 ? phi3_weights_of[k] : weights_of[k][w]);
+                const char *wname = a->phi3 ? phi3_weights_of[k] : weights_of[k][w];
+                if (a->n_expert > 0 && k == MODEL_IN_FFN)
+                    wname = w == 0 ? "ffn_gate_inp.weight" : NULL;
+                if (!wname)
+                    break;
+                snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, wname);
                 rc = imatrix_add(im, name, tmp, a->dim[k], (float)a->rows);
             }
         }
+        if (!rc && a->n_expert > 0)
+            rc = export_experts(im, a, l, tmp, counts);
     }
     free(tmp);
+    free(counts);
     return rc;
 }
 
@@ -81,15 +144,18 @@ int imatrix_compute(struct imatrix *im, struct model *m, const int32_t *tokens, 
     if (n_chunks < 1)
         return ig_error_set(IG_EINVAL, "imatrix: the text has %lld tokens, fewer than one window of %lld",
                             (long long)n_tokens, (long long)o->n_ctx);
-    if (hp->n_expert > 0)   /* mixtral: each expert's sums would need the rows routed to it */
-        return ig_error_set(IG_EINVAL, "imatrix: a model with %lld experts per block (mixtral) is not supported yet: "
-                            "its importance matrix needs per-expert statistics", (long long)hp->n_expert);
     struct accum a = {hp->n_layer, {hp->n_embd, hp->n_head * hp->head_dim, hp->n_embd, hp->n_ff}, {0}, 0,
-                      strcmp(hp->arch, "phi3") == 0};
+                      strcmp(hp->arch, "phi3") == 0, hp->n_expert > 0 ? hp->n_expert : 0, {hp->n_embd, hp->n_ff},
+                      {0}, {0}};
     int rc = 0;
     for (int k = 0; k < 4 && !rc; k++) {
         a.sum2[k] = ig_calloc((size_t)(hp->n_layer * a.dim[k]), sizeof(double));
         rc = a.sum2[k] ? 0 : IG_ENOMEM;
+    }
+    for (int part = 0; part < 2 && a.n_expert > 0 && !rc; part++) {
+        a.xsum2[part] = ig_calloc((size_t)(hp->n_layer * a.n_expert * a.xdim[part]), sizeof(double));
+        a.xrows[part] = ig_calloc((size_t)(hp->n_layer * a.n_expert), sizeof(int64_t));
+        rc = a.xsum2[part] && a.xrows[part] ? 0 : IG_ENOMEM;
     }
     const int64_t wb = o->window_batch < 1 ? 1 : o->window_batch > n_chunks ? n_chunks : o->window_batch;
     const int64_t n = o->n_ctx, d = hp->n_embd;
@@ -127,5 +193,9 @@ int imatrix_compute(struct imatrix *im, struct model *m, const int32_t *tokens, 
     free(x);
     for (int k = 0; k < 4; k++)
         free(a.sum2[k]);
+    for (int part = 0; part < 2; part++) {
+        free(a.xsum2[part]);
+        free(a.xrows[part]);
+    }
     return rc;
 }

@@ -7,6 +7,11 @@
  * (model_layer_load / model_layer_release around each block), so a model from
  * model_create_packed holds one block's packed bytes; the statistics are added window by
  * window in order whatever the batch, so the bytes do not depend on it.
+ * mixtral: the router (ffn_gate_inp) gets a plain entry over every row of the FFN input; the
+ * stacks ffn_gate_exps / ffn_up_exps / ffn_down_exps get n_in · n_expert values and a count
+ * per expert, each expert's sums over exactly the rows the router sent it (the model's own
+ * routing, seen through its capture hook: MODEL_IN_EXPERT + 2e, + 2e + 1), as llama-imatrix
+ * collects a MUL_MAT_ID. An expert no row reached keeps count 0 (imatrix.h: importance 1).
  */
 #ifndef IMATRIX_CALC_H
 #define IMATRIX_CALC_H

@@ -429,9 +429,10 @@ static int check_finite_raw(const struct src_tensor *t)
 
 /* Quantize n rows of f32 (rows row0.. of the tensor) into packed, in parallel (rows are
  * independent, so the bytes do not depend on the thread count). A failure reports the
- * lowest failing row, whatever the thread count (struct ig_par_error). */
+ * lowest failing row, whatever the thread count (struct ig_par_error). In a stack of experts
+ * of mat_rows rows each, row r takes its expert's slice imatrix + (r / mat_rows)·n_cols. */
 static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t row0, int64_t n, int64_t n_cols,
-                         const float *imatrix, uint8_t *packed)
+                         const float *imatrix, int64_t mat_rows, uint8_t *packed)
 {
     const size_t row_bytes = quant_row_size_bytes(qt, n_cols);
     const bool quantized = !is_float_type(qt->id);
@@ -443,7 +444,8 @@ static int quantize_rows(const struct quant_type *qt, const float *f32, int64_t 
             continue;
         int k = check_finite_row(f32 + r * n_cols, n_cols, quantized);
         if (!k)
-            k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols, imatrix);
+            k = qt->quantize_row_ref(f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols,
+                                     imatrix ? imatrix + (row0 + r) / mat_rows * n_cols : NULL);
         if (!k)
             k = check_half_overflow(qt->id, f32 + r * n_cols, packed + (size_t)r * row_bytes, n_cols);
         if (k) {
@@ -482,13 +484,15 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     int64_t n_cols = t->ne[0], n_rows = src_tensor_n_rows(t);
     int64_t rows_per_chunk = n_cols > 0 && n_cols < CHUNK_ELEMS ? CHUNK_ELEMS / n_cols : 1;
     size_t row_bytes = quant_row_size_bytes(qt, n_cols);
-    /* llama-quantize uses an entry only when its length is the row length */
-    const float *imatrix = imatrix_find(im, t->name, n_cols);
+    /* llama-quantize uses an entry only when its length is the row length times the matrices
+     * (a stack of experts, ne[2] of them: each expert's rows with its slice) */
+    const int64_t n_mat = t->n_dims >= 3 && t->ne[2] > 1 ? t->ne[2] : 1;
+    const float *imatrix = imatrix_find(im, t->name, n_cols * n_mat);
     for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per_chunk) {
         int64_t nr = n_rows - r0 < rows_per_chunk ? n_rows - r0 : rows_per_chunk;
         int rc = tensor_read_rows_f32(t, r0, nr, f32);
         if (!rc)
-            rc = quantize_rows(qt, f32, r0, nr, n_cols, imatrix, packed);
+            rc = quantize_rows(qt, f32, r0, nr, n_cols, imatrix, n_rows / n_mat, packed);
         if (!rc)
             rc = gguf_writer_write(w, packed, (size_t)nr * row_bytes);
         if (rc)

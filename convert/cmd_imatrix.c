@@ -2,7 +2,8 @@
  *
  * Runs the source model over the calibration text with the verifier's forward pass and
  * writes, for every block weight, the mean squared activation of each input column
- * (calib/imatrix_calc.c), in llama.cpp's GGUF imatrix format or its legacy .dat format.
+ * (calib/imatrix_calc.c; mixtral's expert stacks: per expert, over the rows routed to it), in
+ * llama.cpp's GGUF imatrix format or its legacy .dat format.
  * `ingot convert --imatrix FILE` and `llama-quantize --imatrix FILE` both read the result.
  */
 #include "cli.h"
@@ -29,7 +30,8 @@ static const char imatrix_usage[] =
     "                     [--mem-budget SIZE] [--json] [--json-out FILE] [-q] [-v]\n"
     "\n"
     "Computes llama.cpp's importance matrix (mean squared activation per input column of every\n"
-    "block weight) over TEXT, in windows of --ctx tokens (default min(512, the model's context))\n"
+    "block weight; each expert of a mixtral stack over the rows routed to it, with its own count)\n"
+    "over TEXT, in windows of --ctx tokens (default min(512, the model's context))\n"
     "with BOS first, as llama-imatrix does. --format dat writes the legacy .dat layout; the\n"
     "default is GGUF (also chosen by a .dat file name).\n"
     "  --samples N    instead, N windows of --ctx tokens at seeded offsets (--seed, default 0),\n"
@@ -149,6 +151,25 @@ static int64_t window_batch(const struct model *m, int64_t n_ctx, uint64_t budge
     return b < 1 ? 1 : (int64_t)b;
 }
 
+/* mixtral: a stack with experts the router never chose on this text. Say what the file does
+ * with them, as llama-imatrix says it ("partial data"): the GGUF keeps count 0 (llama-quantize
+ * then weighs those experts' columns by 1), the .dat stores 1 · ncall for them. */
+static void warn_idle_experts(const struct imatrix *im, bool dat)
+{
+    for (int64_t i = 0; i < im->n_entries; i++) {
+        const struct imatrix_entry *e = &im->entries[i];
+        int64_t idle = 0;
+        for (int64_t k = 0; k < e->n_mat; k++)
+            idle += e->counts[k] == 0;
+        if (idle)
+            fprintf(stderr, "ingot imatrix: warning: '%s': %lld of %lld experts saw no rows of the calibration text; "
+                    "%s\n", e->name, (long long)idle, (long long)e->n_mat,
+                    idle == e->n_mat && dat ? "the entry is left out of the .dat (as llama-imatrix leaves it)"
+                    : dat ? "their values are stored as 1 (llama-imatrix's legacy writer)"
+                          : "they are kept with count 0; llama-quantize and ingot weigh their columns by 1");
+    }
+}
+
 int cmd_imatrix(int argc, char **argv)
 {
     struct imatrix_cli o;
@@ -195,6 +216,8 @@ int cmd_imatrix(int argc, char **argv)
         if (!rc && o.verbose)
             fprintf(stderr, "ingot imatrix: %lld windows in %.2fs\n", (long long)im.chunk_count, s);
     }
+    if (!rc)
+        warn_idle_experts(&im, o.dat);
     if (!rc)
         rc = o.dat ? imatrix_write_dat(&im, o.out) : imatrix_write_gguf(&im, o.out);
     if (!rc)

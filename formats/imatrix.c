@@ -26,6 +26,7 @@ static void entry_free(struct imatrix_entry *e)
 {
     free(e->name);
     free(e->sum2);
+    free(e->counts);
     free(e->importance);
 }
 
@@ -42,28 +43,41 @@ void imatrix_free(struct imatrix *im)
     memset(im, 0, sizeof *im);
 }
 
-int imatrix_add(struct imatrix *im, const char *name, const float *sum2, int64_t n, float count)
+int imatrix_add_stack(struct imatrix *im, const char *name, const float *sum2, int64_t n_in, int64_t n_mat,
+                      const float *counts)
 {
     struct imatrix_entry *v = ig_realloc(im->entries, (size_t)(im->n_entries + 1) * sizeof *v);
     if (!v)
         return IG_ENOMEM;
     im->entries = v;
     struct imatrix_entry *e = &im->entries[im->n_entries];
+    const int64_t n = n_in * n_mat;
     memset(e, 0, sizeof *e);
     e->name = strdup(name);
     e->sum2 = ig_malloc((size_t)n * sizeof(float));
+    e->counts = ig_malloc((size_t)n_mat * sizeof(float));
     e->importance = ig_malloc((size_t)n * sizeof(float));
-    if (!e->name || !e->sum2 || !e->importance) {
+    if (!e->name || !e->sum2 || !e->counts || !e->importance) {
         entry_free(e);
         return IG_ENOMEM;
     }
     e->n = n;
-    e->count = count;
+    e->n_mat = n_mat;
+    e->count = counts[0];
     memcpy(e->sum2, sum2, (size_t)n * sizeof(float));
-    for (int64_t j = 0; j < n; j++)
-        e->importance[j] = count > 0 ? sum2[j] / count : 0.0f;
+    memcpy(e->counts, counts, (size_t)n_mat * sizeof(float));
+    /* llama-quantize's load_imatrix: sums / count per matrix; a matrix that saw no rows
+     * (an expert the router never chose) gets 1 everywhere, i.e. plain weighting */
+    for (int64_t k = 0; k < n_mat; k++)
+        for (int64_t j = 0; j < n_in; j++)
+            e->importance[k * n_in + j] = counts[k] > 0 ? sum2[k * n_in + j] / counts[k] : n_mat > 1 ? 1.0f : 0.0f;
     im->n_entries++;
     return 0;
+}
+
+int imatrix_add(struct imatrix *im, const char *name, const float *sum2, int64_t n, float count)
+{
+    return imatrix_add_stack(im, name, sum2, n, 1, &count);
 }
 
 const float *imatrix_find(const struct imatrix *im, const char *name, int64_t n)
@@ -96,12 +110,13 @@ static int warn(struct imatrix *im, const char *fmt, ...)
 }
 
 /* Values of entry name as stored (sum2, or mean·ncall in .dat) and its count: every value
- * finite and >= 0, the count finite and > 0, as llama-quantize demands. */
-static int check_entry(const char *path, const char *name, const float *v, int64_t n, float count)
+ * finite and >= 0, the count finite and > 0, as llama-quantize demands. In a stack of experts
+ * (stack) a count may be 0: that expert's values are then not divided by it. */
+static int check_entry(const char *path, const char *name, const float *v, int64_t n, float count, bool stack)
 {
-    if (!isfinite(count) || !(count > 0))
-        return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': count %g, expected a finite number > 0", path, name,
-                            (double)count);
+    if (!isfinite(count) || !(count > 0 || (stack && count == 0)))
+        return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': count %g, expected a finite number %s", path, name,
+                            (double)count, stack ? ">= 0" : "> 0");
     for (int64_t j = 0; j < n; j++) {
         float x;
         memcpy(&x, v + j, sizeof x);   /* v may point into a mapping at any 4-byte offset */
@@ -109,12 +124,31 @@ static int check_entry(const char *path, const char *name, const float *v, int64
             return ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': value %lld is %g, expected a finite number >= 0",
                                 path, name, (long long)j, (double)x);
         /* the importance is value / count: a tiny count can overflow it (fuzz_imatrix found 1e-40) */
-        if (!isfinite(x / count))
+        if (count > 0 && !isfinite(x / count))
             return ig_error_set(IG_EINVAL,
                                 "imatrix: %s: entry '%s': value %lld / count = %g / %g is not finite, expected a "
                                 "finite mean", path, name, (long long)j, (double)x, (double)count);
     }
     return 0;
+}
+
+/* A stack whose experts did not all see rows: llama-imatrix keeps such an entry in its GGUF
+ * ("partial data") and llama-quantize weights those experts' columns by 1. Say which. */
+static int warn_idle_experts(struct imatrix *im, const char *path, const struct imatrix_entry *e)
+{
+    char list[256] = "";
+    int64_t idle = 0;
+    for (int64_t k = 0; k < e->n_mat; k++)
+        if (e->counts[k] == 0) {
+            size_t len = strlen(list);
+            if (len < sizeof list - 16)
+                snprintf(list + len, sizeof list - len, "%s%lld", idle ? ", " : "", (long long)k);
+            idle++;
+        }
+    if (!idle)
+        return 0;
+    return warn(im, "imatrix: %s: entry '%s': %lld of %lld experts (%s) saw no rows; their importance is 1 for "
+                "every column, as llama-quantize uses it", path, e->name, (long long)idle, (long long)e->n_mat, list);
 }
 
 /* After reading: duplicated and all-zero entries are legal but suspicious. */
@@ -135,6 +169,7 @@ static int warn_suspicious(struct imatrix *im, const char *path)
         if (!rc && all_zero)
             rc = warn(im, "imatrix: %s: entry '%s': all %lld values are 0 (the calibration never reached it?)", path,
                       e->name, (long long)e->n);
+        rc = rc ? rc : warn_idle_experts(im, path, e);
     }
     return rc;
 }
@@ -145,9 +180,17 @@ int imatrix_check_model(struct imatrix *im, const struct model_src *src)
     for (int64_t i = 0; i < im->n_entries && !rc; i++) {
         const struct imatrix_entry *e = &im->entries[i];
         const struct src_tensor *t = model_src_find(src, e->name);
+        const int64_t n_exp = t && t->n_dims >= 3 ? t->ne[2] : 1;
         if (!t)
             rc = warn(im, "imatrix: %s: entry '%s': the model has no such tensor; ignored", im->path, e->name);
-        else if (t->ne[0] != e->n)
+        else if (n_exp > 1 && (e->n != t->ne[0] * n_exp || (e->n_mat > 1 && e->n_mat != n_exp)))
+            /* llama-quantize throws here rather than quantize a stack of experts without it */
+            rc = ig_error_set(IG_EINVAL,
+                              "imatrix: %s: entry '%s': %lld values in %lld matri%s, but the tensor is a stack of "
+                              "%lld experts with rows of %lld columns: expected %lld values (columns x experts)",
+                              im->path, e->name, (long long)e->n, (long long)e->n_mat, e->n_mat == 1 ? "x" : "ces",
+                              (long long)n_exp, (long long)t->ne[0], (long long)(t->ne[0] * n_exp));
+        else if (n_exp == 1 && t->ne[0] != e->n)
             rc = warn(im, "imatrix: %s: entry '%s': %lld values, but the tensor's rows have %lld columns; ignored",
                       im->path, e->name, (long long)e->n, (long long)t->ne[0]);
     }
@@ -186,29 +229,37 @@ static int read_gguf(struct imatrix *im, const char *path)
         snprintf(name, sizeof name, "%.*s", (int)(strlen(t->name) - strlen(".in_sum2")), t->name);
         snprintf(counts_name, sizeof counts_name, "%s.counts", name);
         const struct gguf_tensor_info *c = gguf_tensor_at(g, gguf_find_tensor(g, counts_name));
-        if (!c || t->type != GGML_TYPE_F32 || c->type != GGML_TYPE_F32 || c->ne[0] != 1 || t->ne[1] != 1 ||
-            c->ne[1] != 1) {
-            rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': expected F32 '%s.in_sum2' [n, 1] and F32 '%s' [1, 1] (experts are not supported)",
-                              path, name, name, counts_name);
+        /* in_sum2 [n_in, n_mat], counts [1, n_mat]: n_mat is n_expert for a stack of experts */
+        if (!c || t->type != GGML_TYPE_F32 || c->type != GGML_TYPE_F32 || c->ne[0] != 1 || t->ne[1] < 1 ||
+            c->ne[1] != t->ne[1] || t->ne[2] != 1 || c->ne[2] != 1 || t->ne[3] != 1 || c->ne[3] != 1) {
+            rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': expected F32 '%s.in_sum2' [n, n_mat] and F32 '%s' "
+                              "[1, n_mat] (n_mat: 1, or the experts of a stack)", path, name, name, counts_name);
             break;
         }
-        if (t->ne[0] < 1) {
+        const int64_t n_in = t->ne[0], n_mat = t->ne[1];
+        if (n_in < 1) {
             rc = ig_error_set(IG_EINVAL, "imatrix: %s: entry '%s': '%s.in_sum2' has 0 values, expected at least one",
                               path, name, name);
             break;
         }
-        float count;
-        memcpy(&count, c->data, 4);
-        if ((rc = check_entry(path, name, (const float *)t->data, t->ne[0], count)))
-            break;
-        float *sum2 = ig_malloc((size_t)t->ne[0] * sizeof *sum2);
-        if (!sum2) {
+        float *sum2 = ig_malloc((size_t)(n_in * n_mat) * sizeof *sum2);
+        float *counts = ig_malloc((size_t)n_mat * sizeof *counts);
+        if (!sum2 || !counts)
             rc = IG_ENOMEM;
-            break;
+        if (!rc) {
+            memcpy(sum2, t->data, (size_t)(n_in * n_mat) * sizeof *sum2);
+            memcpy(counts, c->data, (size_t)n_mat * sizeof *counts);
         }
-        memcpy(sum2, t->data, (size_t)t->ne[0] * sizeof *sum2);
-        rc = imatrix_add(im, name, sum2, t->ne[0], count);
+        for (int64_t k = 0; k < n_mat && !rc; k++) {
+            char what[GGUF_MAX_NAME + 32];
+            if (n_mat > 1)
+                snprintf(what, sizeof what, "%s' expert '%lld", name, (long long)k);
+            rc = check_entry(path, n_mat > 1 ? what : name, sum2 + k * n_in, n_in, counts[k], n_mat > 1);
+        }
+        if (!rc)
+            rc = imatrix_add_stack(im, name, sum2, n_in, n_mat, counts);
         free(sum2);
+        free(counts);
     }
     gguf_close(g);
     return rc;
@@ -230,7 +281,8 @@ int imatrix_write_gguf(const struct imatrix *im, const char *path)
         rc = gguf_writer_add_u32(w, "imatrix.chunk_size", (uint32_t)im->chunk_size);
     for (int64_t i = 0; i < im->n_entries && !rc; i++) {
         char a[GGUF_MAX_NAME + 16], b[GGUF_MAX_NAME + 16];
-        int64_t ne_sum[2] = {im->entries[i].n, 1}, ne_cnt[2] = {1, 1};
+        const int64_t n_mat = im->entries[i].n_mat;
+        int64_t ne_sum[2] = {im->entries[i].n / n_mat, n_mat}, ne_cnt[2] = {1, n_mat};
         snprintf(a, sizeof a, "%s.in_sum2", im->entries[i].name);
         snprintf(b, sizeof b, "%s.counts", im->entries[i].name);
         rc = gguf_writer_add_tensor(w, a, 2, ne_sum, GGML_TYPE_F32);
@@ -244,7 +296,7 @@ int imatrix_write_gguf(const struct imatrix *im, const char *path)
         if (!rc)
             rc = gguf_writer_end_tensor(w);
         if (!rc)
-            rc = gguf_writer_write(w, &im->entries[i].count, sizeof(float));
+            rc = gguf_writer_write(w, im->entries[i].counts, (size_t)im->entries[i].n_mat * sizeof(float));
         if (!rc)
             rc = gguf_writer_end_tensor(w);
     }
@@ -297,7 +349,7 @@ static int read_dat_entry(struct imatrix *im, struct cursor *c, int32_t k)
     if (!v)
         return IG_ENOMEM;
     take(c, v, (size_t)nval * 4, "values");
-    rc = check_entry(c->path, name, v, nval, (float)ncall);
+    rc = check_entry(c->path, name, v, nval, (float)ncall, false);
     /* the file holds mean · ncall: sum2 / count with count = ncall reproduces the mean */
     if (!rc)
         rc = imatrix_add(im, name, v, nval, (float)ncall);
@@ -324,12 +376,22 @@ static int read_dat(struct imatrix *im, const struct file_map *m)
     return rc;
 }
 
-/* The ncall a .dat entry records: chunks seen (count / chunk_size, rounded up), kept in
- * 1..INT32_MAX and small enough that every importance · ncall stays a finite float (the file
- * stores mean · ncall; a count of 1e10 once overflowed the int32 conversion). */
+/* The rows of an entry's busiest matrix (0: none of its matrices saw a row). */
+static float max_count(const struct imatrix_entry *e)
+{
+    float max = 0.0f;
+    for (int64_t k = 0; k < e->n_mat; k++)
+        max = e->counts[k] > max ? e->counts[k] : max;
+    return max;
+}
+
+/* The ncall a .dat entry records: chunks seen by its busiest matrix (count / chunk_size,
+ * rounded up, as llama-imatrix's legacy writer), kept in 1..INT32_MAX and small enough that
+ * every importance · ncall stays a finite float (the file stores mean · ncall; a count of 1e10
+ * once overflowed the int32 conversion). */
 static int32_t dat_ncall(const struct imatrix *im, const struct imatrix_entry *e)
 {
-    double ncall = im->chunk_size > 0 ? ceil((double)e->count / (double)im->chunk_size) : 1.0;
+    double ncall = im->chunk_size > 0 ? ceil((double)max_count(e) / (double)im->chunk_size) : 1.0;
     float max = 0.0f;
     for (int64_t j = 0; j < e->n; j++)
         max = e->importance[j] > max ? e->importance[j] : max;
@@ -340,13 +402,19 @@ static int32_t dat_ncall(const struct imatrix *im, const struct imatrix_entry *e
     return ncall > (double)INT32_MAX ? INT32_MAX : (int32_t)ncall;
 }
 
-/* The .dat body (layout in imatrix.h); write errors are collected by the stream. */
+/* The .dat body (layout in imatrix.h); write errors are collected by the stream. An entry
+ * none of whose matrices saw a row is left out, as llama-imatrix's legacy writer leaves it;
+ * each value is (sum2 / its matrix's count) · ncall, 1 · ncall for a matrix that saw none. */
 static void write_dat_body(const struct imatrix *im, FILE *f)
 {
-    int32_t n = (int32_t)im->n_entries;
+    int32_t n = 0;
+    for (int64_t i = 0; i < im->n_entries; i++)
+        n += max_count(&im->entries[i]) > 0;
     fwrite(&n, 4, 1, f);
     for (int64_t i = 0; i < im->n_entries; i++) {
         const struct imatrix_entry *e = &im->entries[i];
+        if (!(max_count(e) > 0))
+            continue;
         int32_t len = (int32_t)strlen(e->name), nval = (int32_t)e->n;
         int32_t ncall = dat_ncall(im, e);
         fwrite(&len, 4, 1, f);

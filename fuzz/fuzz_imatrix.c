@@ -32,10 +32,13 @@ static void check_accepted(const struct imatrix *im)
         __builtin_trap();
     for (int64_t i = 0; i < im->n_entries; i++) {
         const struct imatrix_entry *e = &im->entries[i];
-        if (!e->name || e->n <= 0 || !e->sum2 || !e->importance || !isfinite(e->count) || !(e->count > 0))
+        if (!e->name || e->n <= 0 || !e->sum2 || !e->importance || e->n_mat < 1 || e->n % e->n_mat ||
+            !e->counts || !isfinite(e->count) || !(e->count > 0 || (e->n_mat > 1 && e->count == 0)))
             __builtin_trap();
         for (int64_t j = 0; j < e->n; j++) {
-            float want = e->sum2[j] / e->count;
+            /* a stack's expert that saw no rows weighs every column by 1 (llama-quantize) */
+            const float c = e->counts[j / (e->n / e->n_mat)];
+            float want = c > 0 ? e->sum2[j] / c : 1.0f;
             if (!isfinite(e->sum2[j]) || e->sum2[j] < 0 || memcmp(&want, &e->importance[j], sizeof want) != 0)
                 __builtin_trap();
         }
@@ -51,13 +54,29 @@ static void check_accepted(const struct imatrix *im)
             __builtin_trap();
 }
 
-/* Same entries in the same order: names and lengths always; values too when exact. */
+/* Whether some matrix of e saw rows: the .dat leaves out a stack none of whose experts did
+ * (as llama-imatrix's legacy writer does), the GGUF keeps it. */
+static bool has_rows(const struct imatrix_entry *e)
+{
+    for (int64_t k = 0; k < e->n_mat; k++)
+        if (e->counts[k] > 0)
+            return true;
+    return false;
+}
+
+/* Same entries in the same order: names and lengths always; values too when exact (GGUF);
+ * without exact (.dat), the entries of a that saw rows. */
 static void check_same(const struct imatrix *a, const struct imatrix *b, bool exact)
 {
-    if (a->n_entries != b->n_entries)
+    int64_t n = 0;
+    for (int64_t i = 0; i < a->n_entries; i++)
+        n += exact || has_rows(&a->entries[i]);
+    if (n != b->n_entries)
         __builtin_trap();
-    for (int64_t i = 0; i < a->n_entries; i++) {
-        const struct imatrix_entry *x = &a->entries[i], *y = &b->entries[i];
+    for (int64_t i = 0, k = 0; i < a->n_entries; i++) {
+        if (!exact && !has_rows(&a->entries[i]))
+            continue;
+        const struct imatrix_entry *x = &a->entries[i], *y = &b->entries[k++];
         if (strcmp(x->name, y->name) != 0 || x->n != y->n)
             __builtin_trap();
         if (exact && (memcmp(&x->count, &y->count, sizeof x->count) != 0 ||

@@ -151,6 +151,19 @@ def imatrix():
                   [G.tinfo(name + ".counts", [1, 1], 0, 0), G.tinfo(name + ".in_sum2", [0, 1], 0, 32)],
                   struct.pack("<f", 1.0) + bytes(28))
     write("fuzz_imatrix", "known-4-zero-values.gguf", zero)
+    write("fuzz_imatrix", "experts-stack.gguf", imatrix_stack_gguf())
+
+
+def imatrix_stack_gguf(n_in=8, counts=(5.0, 0.0, 3.0)):
+    """moe: one stack of experts, in_sum2 [n_in, n_expert] and counts [1, n_expert], expert 1 idle."""
+    name, n_mat = "blk.0.ffn_up_exps.weight", len(counts)
+    sums = [0.0 if counts[i // n_in] == 0 else abs(x) * 10 for i, x in enumerate(values(n_in * n_mat, 0))]
+    blob = struct.pack("<%df" % len(sums), *sums)
+    pad = b"\0" * ((32 - len(blob) % 32) % 32)
+    infos = [G.tinfo(name + ".in_sum2", [n_in, n_mat], 0, 0),
+             G.tinfo(name + ".counts", [1, n_mat], 0, len(blob) + len(pad))]
+    kvs = [G.string("general.type", "imatrix"), G.u32("imatrix.chunk_count", 2), G.u32("imatrix.chunk_size", 4)]
+    return G.gguf(kvs, infos, blob + pad + struct.pack("<%df" % n_mat, *counts))
 
 
 # ---- fuzz_gguf_model: one GGUF model file ----------------------------------------------------

@@ -156,8 +156,8 @@ Test(arch_mixtral, verify_matches_llama_perplexity_and_kld, .timeout = 300)
 
 /* GPTQ and AWQ calibrate each expert on the rows the router sends it (its own H), after the
  * attention groups, and must beat round-to-nearest on mean KLD. An importance matrix (rtn with
- * --calib) would need per-expert sums too: refused with exit 2, no file written. */
-Test(arch_mixtral, gptq_and_awq_beat_rtn_and_imatrix_is_refused, .timeout = 600)
+ * --calib) has per-expert sums (tests/calib/test_imatrix_moe.c checks them): it converts. */
+Test(arch_mixtral, gptq_and_awq_beat_rtn_and_imatrix_rtn_converts, .timeout = 600)
 {
     const char *dir = make_mixtral();
     char q4[4300], text[4300], imx[4300];
@@ -170,11 +170,10 @@ Test(arch_mixtral, gptq_and_awq_beat_rtn_and_imatrix_is_refused, .timeout = 600)
                          "--samples", "4", "--seq-len", "64", "-q", NULL};
     struct test_run r;
     test_run_ingot(&r, rtn);
-    cr_expect_eq(r.exit_code, 2, "exit %d: %s", r.exit_code, r.err);
-    cr_expect(strstr(r.err, "4 experts per block"), "%s", r.err);
+    cr_expect_eq(r.exit_code, 0, "exit %d: %s", r.exit_code, r.err);
     size_t size;
     uint8_t *f = test_read_file(imx, &size);
-    cr_expect_null(f, "no output file");
+    cr_expect_not_null(f, "the file is written");
     free(f);
 }
 
