@@ -288,15 +288,21 @@ static void job_path(const struct batch_ctx *c, const struct batch_job *j, const
     snprintf(out, size, "%.1900s/%.1900s.%.32s", c->work, j->file, ext);
 }
 
-/* Shared step x's file in the work folder, with ext appended ("" for the file itself). Shards
- * that share an output folder each compute their own (shard-I-of-N. in front), so one never
- * removes the temp file of another. */
-static void shared_path(const struct batch_ctx *c, const struct batch_shared *x, const char *ext, char *out, size_t size)
+/* A file this process alone writes in the work folder: name + ext. Shards that share an output
+ * folder run at once, so each has its own (shard-I-of-N. in front): one never removes or reads
+ * another's temp file, verify log or verify JSON. */
+static void own_work_path(const struct batch_ctx *c, const char *name, const char *ext, char *out, size_t size)
 {
     char shard[48] = "";
     if (c->o->n_shards > 1)
         snprintf(shard, sizeof shard, "shard-%d-of-%d.", c->o->shard, c->o->n_shards);
-    snprintf(out, size, "%.2000s/%s%.1900s%.32s", c->work, shard, x->file, ext);
+    snprintf(out, size, "%.2000s/%s%.1900s%.32s", c->work, shard, name, ext);
+}
+
+/* Shared step x's file in the work folder, with ext appended ("" for the file itself). */
+static void shared_path(const struct batch_ctx *c, const struct batch_shared *x, const char *ext, char *out, size_t size)
+{
+    own_work_path(c, x->file, ext, out, size);
 }
 
 static const char *str_or_empty(const char *s)
@@ -643,8 +649,10 @@ static int verify_source(struct batch_ctx *c, int source, const int *mine, int n
         n_jobs = BATCH_MAX_LIST * 2;   /* the rest waits for the next call (the loop repeats) */
     for (int i = 0; i < n_jobs; i++)
         argv[n++] = (char *)jobs[i]->output;
-    snprintf(json_path, sizeof json_path, "%s/verify-%s.json", c->work, c->m->sources[source].name);
-    snprintf(log, sizeof log, "%s/verify-%s.log", c->work, c->m->sources[source].name);
+    char name[PATH_BUF];
+    snprintf(name, sizeof name, "verify-%s", c->m->sources[source].name);
+    own_work_path(c, name, ".json", json_path, sizeof json_path);
+    own_work_path(c, name, ".log", log, sizeof log);
     snprintf(ctx, sizeof ctx, "%lld", (long long)c->m->eval_ctx);
     argv[n++] = "--source";
     argv[n++] = c->m->sources[source].path;

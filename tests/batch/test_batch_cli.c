@@ -321,6 +321,22 @@ Test(batch_cli, two_shards_merged_equal_the_unsharded_run, .timeout = 600)
     char out_whole[4300], out_split[4300];
     snprintf(out_whole, sizeof out_whole, "%s/whole", dir);
     snprintf(out_split, sizeof out_split, "%s/split", dir);
+    /* shards sharing an output folder run at once: each verifies into its own JSON and log, never
+     * one another's (a shared verify-tl3m.json let one shard read or delete the other's) */
+    for (int k = 0; k < 2; k++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/.ingot-batch/shard-%d-of-2.verify-tl3m.json", out_split, k);
+        json_error_t err;
+        json_t *v = json_load_file(path, 0, &err);
+        cr_assert_not_null(v, "shard %d's own verify JSON: %s", k, err.text);
+        cr_expect_gt(json_array_size(json_object_get(v, "containers")), 0, "shard %d", k);
+        json_decref(v);
+        snprintf(path, sizeof path, "%s/.ingot-batch/shard-%d-of-2.verify-tl3m.log", out_split, k);
+        cr_expect_eq(access(path, F_OK), 0, "%s", path);
+    }
+    snprintf(out_split, sizeof out_split, "%s/split/.ingot-batch/verify-tl3m.json", dir);
+    cr_expect_neq(access(out_split, F_OK), 0, "no verify JSON shared by the shards");
+    snprintf(out_split, sizeof out_split, "%s/split", dir);
     const char *am[] = {"batch", "--merge", out_split, "-q", NULL};
     test_run_ingot(&r, am);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
