@@ -34,7 +34,7 @@ static const struct {
 };
 
 /* The linears of group gi: phi3 keeps q/k/v fused in attn_qkv and gate/up fused in ffn_up
- * (as llama.cpp keeps them), so its groups have one linear each (engineer q3p). NULL past the
+ * (as llama.cpp keeps them), so its groups have one linear each. NULL past the
  * group's last. */
 static const char *group_linear(const struct model_hparams *hp, int gi, int k)
 {
@@ -200,7 +200,7 @@ static bool fold_producer(struct model *m, int64_t l, enum model_linear_input in
     case MODEL_IN_ATTN:
     case MODEL_IN_FFN:
         /* gemma's norms are held as GGUF stores them, 1 + w already: dividing that by s is exact
-         * too (gem; no "+1, /s, −1" as on HF's weights) */
+         * too (no "+1, /s, −1" as on HF's weights) */
         snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, in == MODEL_IN_ATTN ? "attn_norm.weight" : "ffn_norm.weight");
         p = model_tensor_data(m, name, &n);
         for (int64_t j = 0; j < dim; j++)
@@ -295,7 +295,7 @@ static int quantize_slice(struct group_ctx *g, const char *name, int64_t row0, i
     W += row0 * n;
     n_elems = m * n;
     memcpy(orig, W, (size_t)n_elems * sizeof *orig);
-    /* a stack's imatrix entry holds every expert's slice: this one's is (row0 / m)·n on (moe) */
+    /* a stack's imatrix entry holds every expert's slice: this one's starts at (row0 / m)·n */
     const int64_t n_mat = (int64_t)(t->size_bytes / row_bytes) / m;
     const float *given = g->o->method == CALIB_RTN && g->o->imatrix ? imatrix_find(g->o->imatrix, name, n * n_mat)
                                                                     : NULL;

@@ -17,7 +17,7 @@ static const char *const weights_of[4][3] = {
     {"ffn_down.weight", NULL, NULL},
 };
 
-/* phi3 keeps q/k/v and gate/up fused (attn_qkv, ffn_up), one weight per input (engineer q3p). */
+/* phi3 keeps q/k/v and gate/up fused (attn_qkv, ffn_up), one weight per input. */
 static const char *const phi3_weights_of[4] = {"attn_qkv.weight", "attn_output.weight", "ffn_up.weight",
                                                "ffn_down.weight"};
 

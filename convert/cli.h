@@ -73,6 +73,13 @@ struct json_t *cli_json_number(double x);
  * otherwise. verify, imatrix and calibrated convert call it before running the model. */
 int cli_check_rope_scaling(const struct model_src *src, const char *cmd);
 
+struct model;
+/* The window length m runs with (n_ctx tokens per sequence): longrope's long or short factors
+ * follow it (model_set_ctx_len). For a phi3 src whose attention.sliding_window is below n_ctx,
+ * a warning on stderr (once per command): llama.cpp disables phi3's sliding window, and so
+ * does ingot, so such windows are scored with full attention. */
+void cli_set_rope_ctx(struct model *m, const struct model_src *src, const char *cmd, int64_t n_ctx);
+
 /* Write s[0..len), bytes from a file, for a terminal: valid UTF-8 as it is; control
  * characters (C0, DEL, C1) and bytes of invalid UTF-8 as \xNN; with quote also '"' and '\\'
  * backslash-escaped. Returns whether a byte had to be written as \xNN. */

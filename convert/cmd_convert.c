@@ -13,6 +13,7 @@
 #include "../common/ig_error.h"
 #include "../common/ig_half.h"
 #include "../formats/ggml_type.h"
+#include "../formats/gemma_arch.h"
 #include "../formats/gguf.h"
 #include "../formats/gguf_meta.h"
 #include "../formats/gguf_write.h"
@@ -472,7 +473,7 @@ static int write_tensor(struct gguf_writer *w, const struct plan_entry *e, const
     struct import_tensor *it = import_hf_find(imp, t);
     if (it)   /* a GPTQ/AWQ/bnb linear: repacked where its type holds it, measured either way */
         return import_hf_write_tensor(it, w, imatrix_find(im, t->name, t->ne[0]));
-    if (t->type == e->type && t->permute_n_head == 0 && t->norm_shift == 0.0f) {   /* gem: gemma norms are shifted */
+    if (t->type == e->type && t->permute_n_head == 0 && t->norm_shift == 0.0f) {   /* gemma norms are shifted */
         int rc = is_float_type(t->type) ? check_finite_raw(t) : 0;
         for (uint64_t off = 0; off < t->size_bytes && !rc; off += (uint64_t)CHUNK_ELEMS) {
             uint64_t n = t->size_bytes - off < (uint64_t)CHUNK_ELEMS ? t->size_bytes - off : (uint64_t)CHUNK_ELEMS;
@@ -645,8 +646,10 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
         snprintf(o->imatrix.dataset, sizeof o->imatrix.dataset, "%s", o->calib_path);
         if (o->calib_imatrix)
             rc = calib_imatrix_read(o);
-        else if (!(rc = model_create_packed(&m, src, tensor_rows_f32_checked, NULL)))
+        else if (!(rc = model_create_packed(&m, src, tensor_rows_f32_checked, NULL))) {
+            cli_set_rope_ctx(m, src, "convert", o->seq_len);   /* phi3 longrope, window warning */
             rc = imatrix_compute(&o->imatrix, m, samples, o->samples * o->seq_len, &io);
+        }
         model_destroy(m);
         m = NULL;
         if (!rc)
@@ -655,6 +658,8 @@ static int calibrate(struct convert_opts *o, const struct model_src *src, const 
     /* the driver quantizes: one block's weights as fp32 at a time */
     if (!rc)
         rc = model_create_streamed(&m, src, tensor_fetch_f32, NULL);
+    if (!rc)
+        cli_set_rope_ctx(m, src, "convert", o->seq_len);   /* phi3 longrope, window warning */
     if (!rc) {
         /* rtn: the driver quantizes the blocks with that imatrix, as write_tensor would,
          * and measures each tensor's error on the same windows for the report */
@@ -910,6 +915,10 @@ int cmd_convert(int argc, char **argv)
         rc = imatrix_check_model(&o.imatrix, src);
     for (int i = 0; !rc && i < o.imatrix.n_warnings; i++)
         fprintf(stderr, "ingot convert: warning: %s\n", o.imatrix.warnings[i]);
+    for (const char *n = rc ? "" : hf_model_notes(src), *e; *n; n = e + 1) {   /* gemma notes */
+        e = strchr(n, '\n');
+        fprintf(stderr, "ingot convert: note: %.*s\n", (int)(e - n), n);
+    }
     if (!rc)
         rc = plan_make(&plan, src, o.ft, &o.plan);
     if (!rc)   /* a GPTQ/AWQ/bnb folder: its linears' types and how they are written */

@@ -196,6 +196,7 @@ int cmd_imatrix(int argc, char **argv)
         struct progress prog;
         struct imatrix_calc_opts co = {0};
         co.n_ctx = window_tokens(&o, src);
+        cli_set_rope_ctx(m, src, "imatrix", co.n_ctx);   /* phi3 longrope, window warning */
         co.max_chunks = o.max_chunks;
         co.bos = src->vocab.add_bos != 0 && src->vocab.bos_id >= 0 ? (int32_t)src->vocab.bos_id : -1;
         if (o.samples)   /* the drawn windows start with BOS already */

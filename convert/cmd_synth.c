@@ -26,7 +26,7 @@
 static const char synth_usage[] =
     "usage: ingot synth -o FOLDER [--arch A] [--seed N] [--dim N] [--layers N] [--heads N] [--kv-heads N]\n"
     "                   [--head-dim N] [--ff N] [--ctx N] [--dtype f16|f32] [--corpus-lines N] [--vocab N]\n"
-    "                   [--experts N] [--experts-used N]\n"
+    "                   [--experts N] [--experts-used N] [--rope longrope] [--orig-ctx N] [--partial-rotary F]\n"
     "\n"
     "Writes an HF folder with seeded random weights and a seeded corpus.txt, for tests, demos and\n"
     "benchmarks. Defaults: llama, dim 256, 2 layers, 4 heads, 2 kv heads, ff 512.\n"
@@ -35,6 +35,10 @@ static const char synth_usage[] =
     "                 gemma2 or gemma3 (SentencePiece tokenizer.model, tied embeddings, (1 + w)\n"
     "                 norms, sliding window 16)\n"
     "  --head-dim N   head size when it is not dim / heads (written to config.json as head_dim)\n"
+    "  --rope longrope  phi3: Phi-3-128k's rope scaling, seeded long/short factors, trained context\n"
+    "                 --ctx, original context --orig-ctx N (default --ctx / 8)\n"
+    "  --partial-rotary F  phi3: partial_rotary_factor F (Phi-4-mini: 0.75), RoPE on the first\n"
+    "                 int(F x dim) / heads dims of each head\n"
     "  --vocab N      pad the tokenizer's vocabulary to N tokens (<extra_K> tokens the text never\n"
     "                 produces), for a real model's embedding and output shapes (e.g. 32000)\n";
 
@@ -270,10 +274,12 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         {"help", no_argument, 0, 'h'},         {"vocab", required_argument, 0, 'V'},
         {"arch", required_argument, 0, 'A'},   {"head-dim", required_argument, 0, 'D'},
         {"experts", required_argument, 0, 'E'}, {"experts-used", required_argument, 0, 'U'},
+        {"rope", required_argument, 0, 'R'},   {"orig-ctx", required_argument, 0, 'O'},
+        {"partial-rotary", required_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
-    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false, 0, "llama", 0, 0, 0};
-    bool moe_opts = false;
+    *o = (struct synth_opts){NULL, 1, 256, 2, 4, 2, 512, 256, 4000, false, 0, "llama", 0, 0, 0, NULL, 0, 0.0};
+    bool moe_opts = false, phi3_opts = false;
     int c;
     int64_t v;
     opterr = 0;
@@ -294,6 +300,16 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
         case 'E': if (!cli_parse_int("synth", opt, optarg, 1, 256, &o->experts)) return EXIT_BAD_INPUT; moe_opts = true; break;
         case 'U': if (!cli_parse_int("synth", opt, optarg, 1, 256, &o->experts_used)) return EXIT_BAD_INPUT; moe_opts = true; break;
         case 'n': if (!cli_parse_int("synth", opt, optarg, 0, 1 << 24, &o->corpus_lines)) return EXIT_BAD_INPUT; break;
+        case 'R': o->rope = optarg; phi3_opts = true; break;
+        case 'O': if (!cli_parse_int("synth", opt, optarg, 1, 1 << 20, &o->orig_ctx)) return EXIT_BAD_INPUT; phi3_opts = true; break;
+        case 'P': {
+            char *end;
+            o->partial_rotary = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->partial_rotary > 0) || o->partial_rotary > 1)
+                return cli_usage_error("synth", "--partial-rotary '%s': expected a number in (0, 1]", optarg);
+            phi3_opts = true;
+            break;
+        }
         case 't':
             if (strcmp(optarg, "f16") && strcmp(optarg, "f32"))
                 return cli_usage_error("synth", "--dtype '%s': expected f16 or f32", optarg);
@@ -316,6 +332,8 @@ static int parse_synth(int argc, char **argv, struct synth_opts *o)
     bool moe = strcmp(a->name, "mixtral") == 0;
     if (moe_opts && !moe)
         return cli_usage_error("synth", "--experts and --experts-used apply to --arch mixtral only");
+    if (phi3_opts && strcmp(a->name, "phi3") != 0)
+        return cli_usage_error("synth", "--rope, --orig-ctx and --partial-rotary apply to --arch phi3 only");
     if (moe) {   /* Mixtral's shape in small: 8 experts, 2 per token; 4 keep the tiny model tiny */
         o->experts = o->experts ? o->experts : 4;
         o->experts_used = o->experts_used ? o->experts_used : 2;

@@ -455,6 +455,10 @@ static int run_perplexity(const struct verify_cli *o, struct loaded_model *src, 
                 "(context_length / max_position_embeddings): positions past it were never trained, so "
                 "the perplexities describe extrapolation\n",
                 (long long)vo.n_ctx, o->source, (long long)hp->n_ctx_train);
+    /* phi3 longrope picks its factors by the window; phi3's disabled sliding window warned */
+    cli_set_rope_ctx(src->model, src->src, "verify", vo.n_ctx);
+    for (int i = 0; i < o->n_files; i++)
+        cli_set_rope_ctx(cm[i].model, cm[i].src, "verify", vo.n_ctx);
     vo.max_chunks = o->max_chunks;
     vo.bos = v->add_bos != 0 && v->bos_id >= 0 ? (int32_t)v->bos_id : -1;
     vo.on_chunk = progress_window;

@@ -21,6 +21,12 @@ struct synth_opts {
     const char *arch;     /* --arch: a row of synth_archs */
     int64_t head_dim;     /* --head-dim: 0 for dim / heads (written to config.json only when given) */
     int64_t experts, experts_used;   /* --experts / --experts-used: MoE architectures */
+    /* phi3: --rope longrope writes a seeded longrope rope_scaling (long factors
+     * 1..~16, short near 1) with original_max_position_embeddings --orig-ctx (default ctx / 8);
+     * --partial-rotary F writes partial_rotary_factor (0: left out) */
+    const char *rope;     /* NULL or "longrope" */
+    int64_t orig_ctx;
+    double partial_rotary;
 };
 
 /* How a tensor's values are drawn. */

@@ -118,12 +118,58 @@ static int64_t phi3_block(const struct synth_opts *o, int64_t l, struct synth_te
     return put(t, n, l, "mlp.down_proj.weight", o->dim, o->ff, SYNTH_RANDOM);
 }
 
-/* Phi3Config: no rope scaling, no sliding window (llama.cpp's converter writes 0 then). */
+/* Rotated dimensions of a phi3 head: int(partial_rotary_factor · dim) // heads, as llama.cpp's
+ * converter computes them, or the whole head. */
+static int64_t phi3_rope_dims(const struct synth_opts *o)
+{
+    return o->partial_rotary > 0 ? (int64_t)(o->partial_rotary * (double)o->dim) / o->heads : synth_head_dim(o);
+}
+
+/* Phi3Config: no sliding window (llama.cpp's converter writes 0 then); no rope scaling, or with
+ * --rope longrope Phi-3-128k's kind: long_factor and short_factor of rope dims / 2 entries
+ * each, seeded, rounded to fp32 so the GGUF holds the config's values exactly. The long factors
+ * grow from 1 to about 16 across the pairs (low frequencies stretched most, as in the real
+ * releases), the short ones stay within 1..1.25. */
 static void phi3_config(const struct synth_opts *o, json_t *config)
 {
-    json_object_set_new(config, "original_max_position_embeddings", json_integer(o->ctx));
-    json_object_set_new(config, "rope_scaling", json_null());
+    const bool longrope = o->rope && strcmp(o->rope, "longrope") == 0;
+    const int64_t orig = longrope ? (o->orig_ctx > 0 ? o->orig_ctx : o->ctx / 8) : o->ctx;
+    json_object_set_new(config, "original_max_position_embeddings", json_integer(orig));
     json_object_set_new(config, "sliding_window", json_null());
+    if (o->partial_rotary > 0)
+        json_object_set_new(config, "partial_rotary_factor", json_real(o->partial_rotary));
+    if (!longrope) {
+        json_object_set_new(config, "rope_scaling", json_null());
+        return;
+    }
+    const int64_t n = phi3_rope_dims(o) / 2;
+    json_t *lf = json_array(), *sf = json_array(), *rs = json_object();
+    uint64_t state = o->seed * 0x9e3779b97f4a7c15ull + 0x10e6;
+    for (int64_t i = 0; i < n; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const double u = (double)(state >> 11) / 9007199254740992.0;   /* [0, 1) */
+        const double r = n > 1 ? (double)i / (double)(n - 1) : 0.0;
+        json_array_append_new(lf, json_real((double)(float)(1.0 + 15.0 * r * r * (0.9 + 0.2 * u))));
+        json_array_append_new(sf, json_real((double)(float)(1.0 + 0.25 * r * u)));
+    }
+    json_object_set_new(rs, "type", json_string("longrope"));
+    json_object_set_new(rs, "long_factor", lf);
+    json_object_set_new(rs, "short_factor", sf);
+    json_object_set_new(config, "rope_scaling", rs);
+}
+
+static const char *phi3_check(const struct synth_opts *o)
+{
+    if (o->rope && strcmp(o->rope, "longrope") != 0)
+        return "--rope: expected longrope";
+    if (o->orig_ctx > 0 && !o->rope)
+        return "--orig-ctx applies to --rope longrope only";
+    if (o->rope && (o->orig_ctx > 0 ? o->orig_ctx : o->ctx / 8) < 2)
+        return "--orig-ctx (default --ctx / 8) must be at least 2";
+    const int64_t d = phi3_rope_dims(o);
+    if (o->partial_rotary > 0 && (d <= 0 || d % 2 || d > synth_head_dim(o)))
+        return "--partial-rotary F must give int(F x dim) / heads rotated dimensions, even and at most the head size";
+    return NULL;
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
@@ -132,8 +178,8 @@ static const struct synth_arch archs[] = {
     {"llama", "llama", "LlamaForCausalLM", SYNTH_TOK_SPM, llama_block, NULL, NULL},
     {"qwen3", "qwen3", "Qwen3ForCausalLM", SYNTH_TOK_BYTE_BPE, qwen3_block, qwen3_config, NULL},
     {"mixtral", "mixtral", "MixtralForCausalLM", SYNTH_TOK_SPM, mixtral_block, mixtral_config, mixtral_check},
-    {"phi3", "phi3", "Phi3ForCausalLM", SYNTH_TOK_SPM, phi3_block, phi3_config, NULL},
-    /* gem: synth_gemma.c */
+    {"phi3", "phi3", "Phi3ForCausalLM", SYNTH_TOK_SPM, phi3_block, phi3_config, phi3_check},
+    /* synth_gemma.c */
     {"gemma2", "gemma2", "Gemma2ForCausalLM", SYNTH_TOK_GEMMA_SPM, synth_gemma2_block, synth_gemma2_config, NULL},
     {"gemma3", "gemma3_text", "Gemma3ForCausalLM", SYNTH_TOK_GEMMA_SPM, synth_gemma3_block, synth_gemma3_config, NULL},
 };

@@ -29,6 +29,7 @@
 #ifndef GEMMA_ARCH_H
 #define GEMMA_ARCH_H
 
+#include "gguf.h"
 #include "gguf_write.h"
 #include "model_src.h"
 
@@ -55,6 +56,28 @@ const char *gemma_hf_text_name(const char *arch, const char *hf, char *buf, size
 
 /* src_tensor.norm_shift for the HF tensor hf_name of a model of arch: 1 for gemma's norms, else 0. */
 float gemma_norm_shift(const char *arch, const char *hf_name);
+
+/* llama.cpp's own period of sliding blocks (its set_swa_pattern: gemma2 2, gemma3 6). */
+int64_t gemma_swa_pattern_default(const char *arch);
+
+/* pattern, or llama.cpp's default when that slides exactly the same blocks of n_layer. */
+int64_t gemma_swa_pattern_canonical(const char *arch, int64_t n_layer, int64_t pattern);
+
+/* {arch}.attention.sliding_window_pattern, which llama.cpp's loader reads (load_swa_pattern) in
+ * place of its default: a UINT32 period, or an array of BOOL / integers, one per block, true where
+ * the block slides (it must then repeat with a period, as hf_config.c accepts layer_types). Sets
+ * hp->swa_pattern when the key is present. Returns 0 or IG_EINVAL naming the key. */
+int gemma_gguf_read_pattern(const struct gguf_file *g, struct model_hparams *hp);
+
+/* Lines (each ending in '\n') that `ingot convert` prints as notes for a gemma model whose config
+ * llama.cpp reads differently: a query_pre_attn_scalar other than the head size llama.cpp derives
+ * (verify keeps the config's scale; llama.cpp runs the file with its own), and a gemma2 whose
+ * blocks all slide (llama.cpp fails to load it). Empty for any other model. Returns buf. */
+const char *gemma_convert_notes(const struct model_hparams *hp, char *buf, size_t size);
+
+/* For an HF folder (hf_model.c): the lines above, plus one when the vision tower of a multimodal
+ * gemma3 was left out; "" for anything else. Valid until src is closed. */
+const char *hf_model_notes(const struct model_src *src);
 
 /* llama.cpp's values for what a gemma GGUF may leave out (5 above), set before its keys are read
  * so that keys present override them; needs n_layer, n_embd, n_head and head_dim. Does nothing

@@ -52,12 +52,14 @@ int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *h
     if (!rc)
         rc = add_arch_f32(w, a, "rope.freq_base", hp->rope_theta);
     /* phi3: llama.cpp's converter always writes the original context and the window (0: none) */
-    if (!rc && strcmp(a, "phi3") == 0 && !hp->rope_scaling_type[0])
+    const bool phi3 = strcmp(a, "phi3") == 0;
+    if (!rc && phi3)
         rc = add_arch_u32(w, a, "rope.scaling.original_context_length",
                           hp->rope_scaling_orig_ctx > 0 ? hp->rope_scaling_orig_ctx : hp->n_ctx_train);
-    if (!rc && strcmp(a, "phi3") == 0)
+    if (!rc && phi3)
         rc = add_arch_u32(w, a, "attention.sliding_window", hp->sliding_window);
-    /* a GGUF source's longrope attention factor (phi3 128k) is carried over with its rope_factors_* */
+    /* phi3 longrope: the attention factor, with the rope_factors_long/short tensors (an HF
+     * config's, hf_config.c, or a GGUF source's carried over) */
     if (!rc && hp->rope_attn_factor > 0)
         rc = add_arch_f32(w, a, "rope.scaling.attn_factor", hp->rope_attn_factor);
     /* mixtral (written as llama): llama.cpp's converter puts these after the rope base */
@@ -72,7 +74,9 @@ int gguf_meta_write_hparams(struct gguf_writer *w, const struct model_hparams *h
     }
     /* llama3 is carried by rope_freqs.weight alone: llama.cpp's converter writes no
      * rope.scaling.* keys for it, and llama.cpp would refuse the type name at load */
-    if (!rc && hp->rope_scaling_type[0] && strcmp(hp->rope_scaling_type, "llama3") != 0) {
+    /* phi3's longrope neither: Phi3MiniModel writes the factor tensors and attn_factor only */
+    if (!rc && hp->rope_scaling_type[0] && strcmp(hp->rope_scaling_type, "llama3") != 0 &&
+        !(phi3 && strcmp(hp->rope_scaling_type, "longrope") == 0)) {
         char key[128];
         snprintf(key, sizeof key, "%s.rope.scaling.type", a);
         rc = gguf_writer_add_str(w, key, hp->rope_scaling_type);
@@ -129,5 +133,7 @@ int gguf_meta_write_vocab(struct gguf_writer *w, const struct vocab *v)
         rc = add_flag(w, "tokenizer.ggml.add_eos_token", v->add_eos);
     if (!rc)
         rc = add_flag(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
+    if (!rc && v->chat_template)
+        rc = gguf_writer_add_str(w, "tokenizer.chat_template", v->chat_template);
     return rc;
 }

@@ -145,7 +145,7 @@ static int read_hparams(const struct gguf_file *g, struct model_hparams *hp)
     hp->attn_qkv_bias = info->attn_qkv_bias;
     hp->attn_qk_norm = info->attn_qk_norm;
     gemma_hparams_gguf_defaults(hp);   /* what llama.cpp fixes for gemma; keys below override */
-    if ((rc = read_arch_extras(g, a, hp)))
+    if ((rc = read_arch_extras(g, a, hp)) || (gemma_arch_is(a) && (rc = gemma_gguf_read_pattern(g, hp))))
         return rc;
     int64_t i = gguf_find_tensor(g, "token_embd.weight");
     if (i < 0)
@@ -244,6 +244,29 @@ static int read_special_ids(const struct gguf_file *g, struct vocab *v)
     return rc;
 }
 
+/* tokenizer.chat_template (STRING, optional): kept in the vocabulary so that a GGUF -> GGUF
+ * conversion writes it again (gguf_meta.c), as it does for an HF folder's template. */
+static int read_chat_template(const struct gguf_file *g, struct vocab *v)
+{
+    const struct gguf_kv *kv = gguf_kv_at(g, gguf_find_key(g, "tokenizer.chat_template"));
+    if (!kv)
+        return 0;
+    /* a STRING value is its u64 length then the bytes: value_bytes - 8 bytes, + 1 for the NUL
+     * (gguf_get_str checks the type, the length and that no NUL is inside) */
+    size_t size = kv->value_bytes >= 8 ? (size_t)kv->value_bytes - 7 : 1;
+    char *buf = ig_malloc(size);
+    if (!buf)
+        return IG_ENOMEM;
+    int rc = gguf_get_str(g, "tokenizer.chat_template", buf, size);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    free(v->chat_template);
+    v->chat_template = buf;
+    return 0;
+}
+
 int gguf_vocab_read(const struct gguf_file *g, struct vocab *v)
 {
     int rc = gguf_get_str(g, "tokenizer.ggml.model", v->model, sizeof v->model);
@@ -255,6 +278,8 @@ int gguf_vocab_read(const struct gguf_file *g, struct vocab *v)
         rc = read_merges(g, v);
     if (!rc)
         rc = read_special_ids(g, v);
+    if (!rc)
+        rc = read_chat_template(g, v);
     if (rc)
         vocab_free(v);
     return rc;

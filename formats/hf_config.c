@@ -190,7 +190,8 @@ static int parse_arch(struct model_hparams *hp, const json_t *root, const char *
 
 /* llama3's frequency-factor inputs (see model_hparams): low_freq_factor < high_freq_factor,
  * else the factors' smooth ramp divides by zero or runs backwards. */
-static int parse_llama3(struct model_hparams *hp, const json_t *root, const json_t *rs, const char *path)
+static int parse_llama3(struct model_hparams *hp, const json_t *root, const json_t *rs, const char *rs_key,
+                        const char *path)
 {
     const char *const keys[2] = {"low_freq_factor", "high_freq_factor"};
     double *dst[2] = {&hp->rope_llama3_low_freq, &hp->rope_llama3_high_freq};
@@ -198,38 +199,39 @@ static int parse_llama3(struct model_hparams *hp, const json_t *root, const json
     for (int k = 0; k < 2; k++) {
         const json_t *v = json_object_get(rs, keys[k]);
         char key[64];
-        snprintf(key, sizeof key, "rope_scaling.%s", keys[k]);
+        snprintf(key, sizeof key, "%s.%s", rs_key, keys[k]);
         if (v && !json_is_null(v) && (!json_is_number(v) || !isfinite(json_number_value(v)) ||
                                       !(json_number_value(v) > 0) || json_number_value(v) > FLT_MAX))
             return key_error(path, key, v, "a finite number > 0");
         *dst[k] = v && !json_is_null(v) ? json_number_value(v) : fallback[k];
     }
     if (!(hp->rope_llama3_low_freq < hp->rope_llama3_high_freq))
-        return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling': low_freq_factor %g is not below high_freq_factor %g "
-                            "(llama3 scaling needs low < high)", path, hp->rope_llama3_low_freq,
+        return ig_error_set(IG_EINVAL, "%s: key '%s': low_freq_factor %g is not below high_freq_factor %g "
+                            "(llama3 scaling needs low < high)", path, rs_key, hp->rope_llama3_low_freq,
                             hp->rope_llama3_high_freq);
     return get_pos_int(root, "original_max_position_embeddings", path, HF_OPTIONAL, 8192, &hp->rope_llama3_orig_ctx);
 }
 
 /* rope_scaling: null, or {"rope_type"|"type": string, "factor": number > 0,
  * "original_max_position_embeddings": integer > 0}. A factor left out stays 0, which
- * llama.cpp reads as "no scaling factor". */
-static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, const char *path)
+ * llama.cpp reads as "no scaling factor". rs_key names where the object came from in messages
+ * ("rope_scaling", or the rope_parameters object it was folded from). */
+static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, const char *rs_key, const char *path)
 {
     const json_t *rs = json_object_get(root, "rope_scaling");
     if (!rs || json_is_null(rs))
         return 0;
     if (!json_is_object(rs))
-        return key_error(path, "rope_scaling", rs, "null or an object");
+        return key_error(path, rs_key, rs, "null or an object");
 
     /* Newer transformers write rope_type, older ones type; rope_type wins when both are. */
     const char *type_key = json_object_get(rs, "rope_type") ? "rope_type" : "type";
     const json_t *type = json_object_get(rs, type_key);
     char key[64];
-    snprintf(key, sizeof key, "rope_scaling.%s", type_key);
+    snprintf(key, sizeof key, "%s.%s", rs_key, type_key);
     if (!type)
-        return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling' has neither 'rope_type' nor 'type', "
-                            "expected one naming the scaling (linear, yarn, llama3, ...)", path);
+        return ig_error_set(IG_EINVAL, "%s: key '%s' has neither 'rope_type' nor 'type', "
+                            "expected one naming the scaling (linear, yarn, llama3, ...)", path, rs_key);
     /* What llama.cpp can load: its own types (llama_rope_scaling_type_from_string) and llama3,
      * which its converter turns into rope_freqs. "default"/"none" mean no scaling. Anything
      * else used to be copied into the GGUF, and llama.cpp aborts when it loads that. */
@@ -240,6 +242,9 @@ static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, cons
     const char *name = json_string_value(type);
     if (strcmp(name, "default") == 0 || strcmp(name, "none") == 0)
         return 0;   /* no scaling: nothing is written, as convert_hf_to_gguf.py does */
+    /* "su" is the first Phi-3 128k releases' name for longrope (Phi3MiniModel takes both) */
+    if (strcmp(name, "su") == 0 && strcmp(hp->arch, "phi3") == 0)
+        name = "longrope";
     bool ok = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         ok = ok || strcmp(name, known[i]) == 0;
@@ -250,18 +255,21 @@ static int parse_rope_scaling(struct model_hparams *hp, const json_t *root, cons
     const json_t *factor = json_object_get(rs, "factor");
     if (factor && !json_is_null(factor)) {
         double x = json_is_number(factor) ? json_number_value(factor) : -1;
-        if (!json_is_number(factor) || !isfinite(x) || !(x > 0) || x > FLT_MAX)
-            return key_error(path, "rope_scaling.factor", factor, "a finite number > 0");
+        if (!json_is_number(factor) || !isfinite(x) || !(x > 0) || x > FLT_MAX) {
+            snprintf(key, sizeof key, "%s.factor", rs_key);
+            return key_error(path, key, factor, "a finite number > 0");
+        }
         hp->rope_scaling_factor = (float)x;
     }
     const json_t *orig = json_object_get(rs, "original_max_position_embeddings");
     if (orig && !json_is_null(orig)) {
-        if (!json_is_integer(orig) || json_integer_value(orig) <= 0 || json_integer_value(orig) > HF_DIM_MAX)
-            return key_error(path, "rope_scaling.original_max_position_embeddings", orig,
-                             "a positive integer up to 2147483647");
+        if (!json_is_integer(orig) || json_integer_value(orig) <= 0 || json_integer_value(orig) > HF_DIM_MAX) {
+            snprintf(key, sizeof key, "%s.original_max_position_embeddings", rs_key);
+            return key_error(path, key, orig, "a positive integer up to 2147483647");
+        }
         hp->rope_scaling_orig_ctx = (int64_t)json_integer_value(orig);
     }
-    return strcmp(name, "llama3") == 0 ? parse_llama3(hp, root, rs, path) : 0;
+    return strcmp(name, "llama3") == 0 ? parse_llama3(hp, root, rs, rs_key, path) : 0;
 }
 
 /* ---- head geometry ----------------------------------------------------------------- */
@@ -310,7 +318,7 @@ static int parse_heads(struct model_hparams *hp, const json_t *root, const char 
     return 0;
 }
 
-/* ---- gemma2 / gemma3 (engineer gem; formats/gemma_arch.h) ------------------------- */
+/* ---- gemma2 / gemma3 (formats/gemma_arch.h) ------------------------- */
 
 /* A soft cap, window or base: absent -> fallback, null -> 0 (HF's None: off), else a finite
  * number > 0. */
@@ -327,6 +335,42 @@ static int get_optional_pos(const json_t *obj, const char *key, const char *path
     return 0;
 }
 
+/* Which blocks slide, as a period: layer_types (transformers >= 4.53 writes it beside or instead of
+ * sliding_window_pattern: "sliding_attention" / "full_attention" per block) must be p - 1 sliding
+ * blocks then one full block, repeated (the only layout llama.cpp's set_swa_pattern can hold; a
+ * trailing partial period slides), or all sliding (p = n_layer + 1), or all full (p = 1).
+ * *pattern is left as it is when the key is absent or null. */
+static int parse_layer_types(const json_t *root, const char *path, int64_t n_layer, int64_t *pattern)
+{
+    const json_t *lt = json_object_get(root, "layer_types");
+    if (!lt || json_is_null(lt))
+        return 0;
+    if (!json_is_array(lt) || (int64_t)json_array_size(lt) != n_layer)
+        return ig_error_set(IG_EINVAL, "%s: key 'layer_types': expected an array of num_hidden_layers (%lld) strings "
+                            "\"sliding_attention\" or \"full_attention\"", path, (long long)n_layer);
+    int64_t first_full = -1;
+    for (int64_t l = 0; l < n_layer; l++) {
+        const char *t = json_string_value(json_array_get(lt, (size_t)l));
+        const bool full = t && strcmp(t, "full_attention") == 0;
+        if (!full && !(t && strcmp(t, "sliding_attention") == 0))
+            return ig_error_set(IG_EINVAL, "%s: key 'layer_types': entry %lld is not \"sliding_attention\" or "
+                                "\"full_attention\"", path, (long long)l);
+        if (full && first_full < 0)
+            first_full = l;
+    }
+    const int64_t p = first_full < 0 ? n_layer + 1 : first_full + 1;
+    for (int64_t l = 0; l < n_layer; l++) {
+        const char *t = json_string_value(json_array_get(lt, (size_t)l));
+        if ((strcmp(t, "full_attention") == 0) != (l % p == p - 1))
+            return ig_error_set(IG_EINVAL, "%s: key 'layer_types': block %lld is %s, but the first full-attention block "
+                                "(%lld) makes the pattern 'every %lld-th block is full'; llama.cpp can only run a "
+                                "repeating pattern (supported: %lld - 1 sliding blocks, then one full block, repeated)",
+                                path, (long long)l, t, (long long)first_full, (long long)p, (long long)p);
+    }
+    *pattern = p;
+    return 0;
+}
+
 /* Gemma2Config / Gemma3TextConfig keys beyond llama's, with those classes' defaults. */
 static int parse_gemma(struct model_hparams *hp, const json_t *root, const char *path)
 {
@@ -337,14 +381,20 @@ static int parse_gemma(struct model_hparams *hp, const json_t *root, const char 
     if (act && !json_is_null(act) && (!json_is_string(act) || strcmp(json_string_value(act), "gelu_pytorch_tanh") != 0))
         return key_error(path, "hidden_activation", act, "\"gelu_pytorch_tanh\" (GeGLU with the tanh GELU)");
     double qpas, acap, fcap, window, local_base;
-    int64_t pattern = 6;
+    int64_t pattern = g2 ? 2 : 6;
     int rc;
+    /* gemma3's period: layer_types, else sliding_window_pattern, else the underscored key newer
+     * exports keep beside layer_types, else 6 (Gemma3TextConfig's default); gemma2 alternates unless
+     * layer_types says otherwise */
+    const char *pattern_key = json_object_get(root, "sliding_window_pattern") ? "sliding_window_pattern"
+                                                                             : "_sliding_window_pattern";
     if ((rc = get_optional_pos(root, "query_pre_attn_scalar", path, 256.0, &qpas)) ||
         (rc = get_optional_pos(root, "attn_logit_softcapping", path, g2 ? 50.0 : 0.0, &acap)) ||
         (rc = get_optional_pos(root, "final_logit_softcapping", path, g2 ? 30.0 : 0.0, &fcap)) ||
         (rc = get_optional_pos(root, "sliding_window", path, 4096.0, &window)) ||
         (rc = get_optional_pos(root, "rope_local_base_freq", path, 10000.0, &local_base)) ||
-        (!g2 && (rc = get_pos_int(root, "sliding_window_pattern", path, HF_OPTIONAL, 6, &pattern))))
+        (!g2 && (rc = get_pos_int(root, pattern_key, path, HF_OPTIONAL, 6, &pattern))) ||
+        (rc = parse_layer_types(root, path, hp->n_layer, &pattern)))
         return rc;
     if (window > HF_DIM_MAX || window != floor(window))
         return key_error(path, "sliding_window", json_object_get(root, "sliding_window"), "a positive integer or null");
@@ -355,19 +405,107 @@ static int parse_gemma(struct model_hparams *hp, const json_t *root, const char 
     hp->final_softcap = (float)fcap;
     /* gemma2 slides on even blocks; gemma3 on all but every pattern-th (1: none, and the
      * converter then writes no window) */
-    hp->swa_pattern = g2 ? 2 : pattern;
+    /* a period that slides the same blocks as llama.cpp's default (all sliding in a short model)
+     * is that default: the file then needs no key of its own (gemma_arch.c) */
+    hp->swa_pattern = gemma_swa_pattern_canonical(hp->arch, hp->n_layer, pattern);
     hp->sliding_window = hp->swa_pattern == 1 ? 0 : (int64_t)window;
     hp->rope_theta_swa = g2 ? 0.0f : (float)local_base;
     hp->query_scale = qpas > 0 ? 1.0f / sqrtf((float)qpas) : 0.0f;   /* as llama.cpp computes f_attention_scale */
     return 0;
 }
 
-/* ---- architecture extras (engineer q3p): mixtral's experts, phi3's window ------------- */
+/* ---- phi3's rope: partial rotary and longrope -------------------------- */
+
+/* partial_rotary_factor (Phi-4-mini: 0.75): llama.cpp's Phi3 converter writes
+ * rope.dimension_count = int(factor · hidden_size) // num_attention_heads, and RoPE turns only
+ * those first dimensions of each head (NEOX pairs i, i + n_rot/2). */
+static int parse_phi3_partial_rotary(struct model_hparams *hp, const json_t *root, const char *path)
+{
+    const json_t *v = json_object_get(root, "partial_rotary_factor");
+    if (!v || json_is_null(v))
+        return 0;
+    double f = json_is_number(v) ? json_number_value(v) : -1;
+    if (!json_is_number(v) || !isfinite(f) || !(f > 0) || f > 1)
+        return key_error(path, "partial_rotary_factor", v, "a number in (0, 1]");
+    const int64_t n_rot = (int64_t)(f * (double)hp->n_embd) / hp->n_head;
+    if (n_rot <= 0 || n_rot % 2 != 0 || n_rot > hp->head_dim)
+        return ig_error_set(IG_EINVAL, "%s: key 'partial_rotary_factor': %g x hidden_size %lld / %lld heads gives "
+                            "%lld rotated dimensions, expected an even number in 2..head size %lld", path, f,
+                            (long long)hp->n_embd, (long long)hp->n_head, (long long)n_rot, (long long)hp->head_dim);
+    hp->n_rot = n_rot;
+    return 0;
+}
+
+/* rope_scaling.<key>: an array of n finite numbers > 0 (they divide RoPE's frequencies). */
+static int get_factor_array(const json_t *rs, const char *rs_key, const char *key, int64_t n, const char *path,
+                            float *out)
+{
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", rs_key, key);
+    const json_t *a = json_object_get(rs, key);
+    if (!a || json_is_null(a))
+        return ig_error_set(IG_EINVAL, "%s: key '%s' is %s, expected an array of %lld numbers (rotated dimensions / 2)",
+                            path, full, a ? "null" : "missing", (long long)n);
+    char expected[96];
+    snprintf(expected, sizeof expected, "an array of %lld numbers (rotated dimensions / 2)", (long long)n);
+    if (!json_is_array(a))
+        return key_error(path, full, a, expected);
+    if ((int64_t)json_array_size(a) != n)
+        return ig_error_set(IG_EINVAL, "%s: key '%s': %zu entries, expected %lld (rope.dimension_count %lld / 2)",
+                            path, full, json_array_size(a), (long long)n, (long long)(2 * n));
+    for (int64_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(a, (size_t)i);
+        double x = json_is_number(v) ? json_number_value(v) : -1;
+        if (!json_is_number(v) || !isfinite(x) || !(x > 0) || x > FLT_MAX || !((float)x > 0)) {
+            snprintf(full, sizeof full, "%s.%s[%lld]", rs_key, key, (long long)i);
+            return key_error(path, full, v, "a finite number > 0");
+        }
+        out[i] = (float)x;
+    }
+    return 0;
+}
+
+/* Phi3Config's rope_scaling {"type"|"rope_type": "longrope"|"su"|"yarn", "long_factor": [...],
+ * "short_factor": [...]}, as llama.cpp's Phi3MiniModel converts it: the factors become the
+ * rope_factors_long/short.weight tensors (formats/hf_model.c) and the attention factor
+ * rope.scaling.attn_factor = sqrt(1 + ln(s) / ln(orig)) (longrope, su) or 0.1·ln(s) + 1 (yarn),
+ * s = max_position_embeddings / original_max_position_embeddings (1 when s <= 1). No
+ * rope.scaling.type key is written, so llama.cpp runs phi3's yarn exactly as longrope (factor
+ * tensors, no YaRN ramp) but for that factor; ingot records both as "longrope". */
+static int parse_phi3_longrope(struct model_hparams *hp, const json_t *root, const char *rs_key, const char *path)
+{
+    if (!hp->rope_scaling_type[0])
+        return 0;
+    const bool yarn = strcmp(hp->rope_scaling_type, "yarn") == 0;
+    if (strcmp(hp->rope_scaling_type, "longrope") != 0 && !yarn)
+        return ig_error_set(IG_EINVAL, "%s: key '%s': phi3 with rope scaling '%s' is not supported "
+                            "(supported for phi3: longrope, su, yarn)", path, rs_key, hp->rope_scaling_type);
+    const json_t *rs = json_object_get(root, "rope_scaling");
+    const int64_t n = hp->n_rot / 2;
+    if (n > MODEL_ROPE_FACTORS_MAX)
+        return ig_error_set(IG_EINVAL, "%s: key '%s': %lld rotated dimensions, at most %d supported for "
+                            "longrope", path, rs_key, (long long)hp->n_rot, 2 * MODEL_ROPE_FACTORS_MAX);
+    int rc;
+    if ((rc = get_factor_array(rs, rs_key, "long_factor", n, path, hp->rope_factors_long)) ||
+        (rc = get_factor_array(rs, rs_key, "short_factor", n, path, hp->rope_factors_short)))
+        return rc;
+    hp->rope_factors_n = n;
+    const double orig = (double)hp->rope_scaling_orig_ctx, scale = (double)hp->n_ctx_train / orig;
+    if (scale > 1.0 && orig < 2 && !yarn)
+        return ig_error_set(IG_EINVAL, "%s: key 'original_max_position_embeddings': %lld; longrope's attention "
+                            "factor divides by its logarithm, expected at least 2", path, (long long)hp->rope_scaling_orig_ctx);
+    hp->rope_attn_factor = scale <= 1.0 ? 1.0f : yarn ? (float)(0.1 * log(scale) + 1.0)
+                                                      : (float)sqrt(1.0 + log(scale) / log(orig));
+    snprintf(hp->rope_scaling_type, sizeof hp->rope_scaling_type, "longrope");
+    return 0;
+}
+
+/* ---- architecture extras: mixtral's experts, phi3's window ------------- */
 
 /* MixtralConfig: num_local_experts (experts per block, >= 2) and num_experts_per_tok (1..that),
  * which llama.cpp's converter writes as {arch}.expert_count / expert_used_count. Phi3Config:
  * sliding_window (null or absent: 0, as that converter writes it). */
-static int parse_q3p_extras(struct model_hparams *hp, const json_t *root, const char *path)
+static int parse_q3p_extras(struct model_hparams *hp, const json_t *root, const char *rs_key, const char *path)
 {
     int rc;
     const json_t *ne = json_object_get(root, "num_local_experts");
@@ -385,16 +523,12 @@ static int parse_q3p_extras(struct model_hparams *hp, const json_t *root, const 
     /* Phi3Config: original_max_position_embeddings (the converter writes it as
      * rope.scaling.original_context_length whether or not RoPE is scaled) */
     if ((rc = get_pos_int(root, "sliding_window", path, HF_OPTIONAL, 0, &hp->sliding_window)) ||
-        (rc = get_pos_int(root, "original_max_position_embeddings", path, HF_OPTIONAL, hp->n_ctx_train,
-                          &hp->rope_scaling_orig_ctx)))
+        (rc = get_pos_int(root, "original_max_position_embeddings", path, HF_OPTIONAL,
+                          hp->rope_scaling_orig_ctx > 0 ? hp->rope_scaling_orig_ctx : hp->n_ctx_train,
+                          &hp->rope_scaling_orig_ctx)) ||
+        (rc = parse_phi3_partial_rotary(hp, root, path)))
         return rc;
-    /* longrope's factors become rope_factors_long/short tensors and an attention factor in
-     * llama.cpp's converter; ingot does not write those yet, so such a config is refused rather
-     * than converted into a file that runs without its scaling */
-    if (hp->rope_scaling_type[0])
-        return ig_error_set(IG_EINVAL, "%s: key 'rope_scaling': phi3 with rope scaling '%s' is not supported yet "
-                            "(supported: phi3 without rope_scaling)", path, hp->rope_scaling_type);
-    return 0;
+    return parse_phi3_longrope(hp, root, rs_key, path);
 }
 
 /* Gemma3ForConditionalGeneration (model_type "gemma3": the 4B, 12B and 27B releases) keeps the
@@ -430,8 +564,12 @@ static json_t *gemma3_lift_text_config(const json_t *root, const char *path, int
         {"max_position_embeddings", 131072}, {"vocab_size", 262208}, {"rope_theta", 1000000.0},
         {"rms_norm_eps", 1e-6},
     };
+    /* a v5 text_config holds its thetas in rope_parameters: a default theta beside it would hide
+     * one missing there (rope_parameters_fold refuses that instead) */
+    const json_t *rp = json_object_get(merged, "rope_parameters");
+    const bool v5_rope = rp && !json_is_null(rp);
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        if (!json_object_get(merged, defaults[i].key))
+        if (!json_object_get(merged, defaults[i].key) && !(v5_rope && strcmp(defaults[i].key, "rope_theta") == 0))
             json_object_set_new(merged, defaults[i].key,
                                 defaults[i].value == floor(defaults[i].value) && defaults[i].value >= 1
                                     ? json_integer((json_int_t)defaults[i].value)
@@ -440,10 +578,232 @@ static json_t *gemma3_lift_text_config(const json_t *root, const char *path, int
     return merged;
 }
 
+/* ---- transformers v5's rope_parameters ------------------------------- */
+
+/* transformers 4.56+ (and v5) save RoPE as one object instead of rope_theta + rope_scaling:
+ *   "rope_parameters": {"rope_type": "default"|"linear"|"llama3"|"yarn"|"longrope",
+ *                       "rope_theta": x, <the scaling's own keys>, "partial_rotary_factor": f?}
+ * and, for models with per-kind RoPE (Gemma3TextConfig), one such object per attention kind:
+ *   {"full_attention": {...}, "sliding_attention": {"rope_type": "default", "rope_theta": x}},
+ * the sliding one replacing rope_local_base_freq. Both are folded here into the old keys
+ * (rope_theta, rope_scaling, partial_rotary_factor, rope_local_base_freq), so one code path reads
+ * either form. A config holding both forms must agree: an old key and its new counterpart
+ * with different values are refused, naming both (v5 itself lets an old rope_scaling replace
+ * rope_parameters but rope_parameters.rope_theta beat rope_theta; older releases read only the
+ * old keys, so no choice is safe).
+ * A rope_parameters without rope_theta takes the top-level rope_theta (transformers'
+ * convert_rope_params_to_dict and llama.cpp's converter both do), and is refused without one:
+ * transformers would then use its config class's default_theta, which differs by class
+ * (10000 for llama, 1e6 / 1e4 for gemma3's full / sliding kinds), a guess not made silently. */
+
+/* Whether two JSON values are the same (numbers by value: 8 and 8.0 agree). */
+static bool json_same(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+/* "<path>: keys '<old>' (<a>) and '<new>' (<b>) disagree ..." -> IG_EINVAL. */
+static int keys_disagree(const char *path, const char *old_key, const json_t *a, const char *new_key, const json_t *b)
+{
+    char fa[96], fb[96];
+    json_describe(a, fa, sizeof fa);
+    json_describe(b, fb, sizeof fb);
+    return ig_error_set(IG_EINVAL, "%s: keys '%s' (%s) and '%s' (%s) disagree, and transformers releases differ in "
+                        "which one they use: expected the same value in both, or only one of them",
+                        path, old_key, fa, new_key, fb);
+}
+
+/* The scaling name of a rope_scaling / rope_parameters object: rope_type, else type, else "default". */
+static const json_t *rope_type_of(const json_t *o)
+{
+    const json_t *t = json_object_get(o, "rope_type");
+    return t ? t : json_object_get(o, "type");
+}
+
+static bool rope_type_is_default(const json_t *t)
+{
+    return !t || json_is_null(t) ||
+           (json_is_string(t) && (strcmp(json_string_value(t), "default") == 0 || strcmp(json_string_value(t), "none") == 0));
+}
+
+/* out[old_key] = kind.rope_theta (checked against root's old_key), or root's old_key when kind has none. */
+static int fold_theta(json_t *out, const json_t *root, const json_t *kind, const char *kind_key, const char *old_key,
+                      const char *path)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope_theta", kind_key);
+    const json_t *v = json_object_get(kind, "rope_theta"), *old = json_object_get(root, old_key);
+    const bool has_old = old && !json_is_null(old);
+    if (!v || json_is_null(v)) {
+        if (has_old)
+            return 0;   /* transformers: rope_parameters.setdefault("rope_theta", <top-level rope_theta>) */
+        return ig_error_set(IG_EINVAL, "%s: key '%s' is missing and there is no top-level '%s'; transformers would "
+                            "take its config class's default theta, which ingot does not guess: expected '%s' (a "
+                            "number > 0)", path, key, old_key, key);
+    }
+    double x = json_is_number(v) ? json_number_value(v) : -1;
+    if (!json_is_number(v) || !isfinite(x) || !(x > 0) || x > FLT_MAX || !((float)x > 0))
+        return key_error(path, key, v, "a finite number > 0 that fits in fp32");
+    if (has_old && !json_same(old, v))
+        return keys_disagree(path, old_key, old, key, v);
+    return json_object_set(out, old_key, (json_t *)v) ? IG_ENOMEM : 0;
+}
+
+/* A top-level key that v5 may also keep inside rope_parameters (partial_rotary_factor). */
+static int fold_plain(json_t *out, const json_t *root, const json_t *kind, const char *kind_key, const char *name,
+                      const char *path)
+{
+    const json_t *v = json_object_get(kind, name), *old = json_object_get(root, name);
+    if (!v || json_is_null(v))
+        return 0;
+    if (old && !json_is_null(old) && !json_same(old, v)) {
+        char key[96];
+        snprintf(key, sizeof key, "%s.%s", kind_key, name);
+        return keys_disagree(path, name, old, key, v);
+    }
+    return json_object_set(out, name, (json_t *)v) ? IG_ENOMEM : 0;
+}
+
+/* out.rope_scaling = kind less rope_theta / partial_rotary_factor (rope_type "default" when it
+ * names none), merged over an old rope_scaling that must agree with it key by key. */
+static int fold_scaling(json_t *out, const json_t *root, const json_t *kind, const char *kind_key, const char *path)
+{
+    json_t *s = json_deep_copy(kind);
+    if (!s)
+        return IG_ENOMEM;
+    json_object_del(s, "rope_theta");
+    json_object_del(s, "partial_rotary_factor");
+    if (!rope_type_of(s))
+        json_object_set_new(s, "rope_type", json_string("default"));
+    const json_t *old = json_object_get(root, "rope_scaling");
+    int rc = 0;
+    char old_key[96], new_key[96];
+    if (old && !json_is_null(old)) {
+        if (!json_is_object(old)) {
+            json_decref(s);
+            return key_error(path, "rope_scaling", old, "null or an object");
+        }
+        const json_t *ot = rope_type_of(old), *nt = rope_type_of(s);
+        const bool same_type = rope_type_is_default(ot) ? rope_type_is_default(nt) : (nt && json_same(ot, nt));
+        if (!same_type) {
+            snprintf(old_key, sizeof old_key, "rope_scaling.%s", json_object_get(old, "rope_type") ? "rope_type" : "type");
+            snprintf(new_key, sizeof new_key, "%s.%s", kind_key, json_object_get(s, "rope_type") ? "rope_type" : "type");
+            json_t *none = json_null();
+            rc = keys_disagree(path, old_key, ot ? ot : none, new_key, nt ? nt : none);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(s, k, v) {
+            const json_t *ov = json_object_get(old, k);
+            if (rc || strcmp(k, "rope_type") == 0 || strcmp(k, "type") == 0 || !ov || json_same(ov, v))
+                continue;
+            snprintf(old_key, sizeof old_key, "rope_scaling.%s", k);
+            snprintf(new_key, sizeof new_key, "%s.%s", kind_key, k);
+            rc = keys_disagree(path, old_key, ov, new_key, v);
+        }
+        /* the union: a key only the old object has (say low_freq_factor) still counts */
+        json_t *merged = rc ? NULL : json_deep_copy(old);
+        if (!rc && (!merged || json_object_update(merged, s) != 0))
+            rc = IG_ENOMEM;
+        json_decref(s);
+        s = merged;
+    }
+    if (!rc && json_object_set(out, "rope_scaling", s) != 0)
+        rc = IG_ENOMEM;
+    json_decref(s);
+    return rc;
+}
+
+/* Gemma3TextConfig (model_type "gemma3_text", or architectures Gemma3ForCausalLM alone): the one
+ * supported class whose RoPE differs by attention kind. */
+static bool rope_per_kind_class(const json_t *root)
+{
+    const json_t *mt = json_object_get(root, "model_type"), *archs = json_object_get(root, "architectures");
+    if (mt && !json_is_null(mt))
+        return json_is_string(mt) && strcmp(json_string_value(mt), "gemma3_text") == 0;
+    const char *a0 = json_is_array(archs) ? json_string_value(json_array_get(archs, 0)) : NULL;
+    return a0 && strcmp(a0, "Gemma3ForCausalLM") == 0;
+}
+
+/* A copy of root with rope_parameters folded into the old keys, or NULL when it has none (use
+ * root as it is), or NULL with *rc set. *rs_key: the object the scaling now in rope_scaling
+ * came from, for messages. */
+static json_t *rope_parameters_fold(const json_t *root, const char *path, const char **rs_key, int *rc)
+{
+    const json_t *rp = json_object_get(root, "rope_parameters");
+    *rc = 0;
+    if (!rp || json_is_null(rp))
+        return NULL;
+    if (!json_is_object(rp)) {
+        *rc = key_error(path, "rope_parameters", rp, "an object (rope_type, rope_theta, ...)");
+        return NULL;
+    }
+    const json_t *full = json_object_get(rp, "full_attention"), *sliding = json_object_get(rp, "sliding_attention");
+    const bool per_kind = full || sliding;
+    if (per_kind) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)rp, k, v) {
+            if (strcmp(k, "full_attention") != 0 && strcmp(k, "sliding_attention") != 0) {
+                *rc = ig_error_set(IG_EINVAL, "%s: key 'rope_parameters' mixes per-attention-kind objects with key '%s', "
+                                   "expected either {\"full_attention\": {...}, \"sliding_attention\": {...}} or one "
+                                   "object of rope_type, rope_theta, ...", path, k);
+                return NULL;
+            }
+        }
+        if (!rope_per_kind_class(root)) {
+            *rc = ig_error_set(IG_EINVAL, "%s: key 'rope_parameters': one object per attention kind is supported for "
+                               "gemma3 (model_type \"gemma3_text\") only, expected one object of rope_type, rope_theta, ...",
+                               path);
+            return NULL;
+        }
+        if (!full || !json_is_object(full) || !sliding || !json_is_object(sliding)) {
+            const char *bad = !full || !json_is_object(full) ? "full_attention" : "sliding_attention";
+            const json_t *bv = json_object_get(rp, bad);
+            char key[64];
+            snprintf(key, sizeof key, "rope_parameters.%s", bad);
+            *rc = bv ? key_error(path, key, bv, "an object (rope_type, rope_theta)")
+                     : ig_error_set(IG_EINVAL, "%s: key '%s' is missing; gemma3's rope_parameters needs both "
+                                    "full_attention and sliding_attention", path, key);
+            return NULL;
+        }
+    }
+    json_t *out = json_deep_copy(root);
+    if (!out) {
+        *rc = IG_ENOMEM;
+        return NULL;
+    }
+    json_object_del(out, "rope_parameters");
+    const char *key = per_kind ? "rope_parameters.full_attention" : "rope_parameters";
+    const json_t *kind = per_kind ? full : rp;
+    *rc = fold_theta(out, root, kind, key, "rope_theta", path);
+    *rc = *rc ? *rc : fold_plain(out, root, kind, key, "partial_rotary_factor", path);
+    *rc = *rc ? *rc : fold_scaling(out, root, kind, key, path);
+    if (!*rc && per_kind) {
+        /* the old form could scale only the full-attention blocks (rope_local_base_freq is a bare
+         * base), and so does ingot: the sliding kind must be unscaled */
+        const json_t *t = rope_type_of(sliding);
+        if (!rope_type_is_default(t))
+            *rc = key_error(path, json_object_get(sliding, "rope_type") ? "rope_parameters.sliding_attention.rope_type"
+                                                                          : "rope_parameters.sliding_attention.type",
+                            t, "\"default\" (gemma3's sliding blocks are not scaled)");
+        *rc = *rc ? *rc : fold_theta(out, root, sliding, "rope_parameters.sliding_attention", "rope_local_base_freq", path);
+    }
+    if (*rc) {
+        json_decref(out);
+        return NULL;
+    }
+    *rs_key = key;
+    return out;
+}
+
 /* ---- the whole config -------------------------------------------------------------- */
 
-/* One straight run of checks, in the order of the header's key list. */
-static int parse_root(struct model_hparams *hp, const json_t *root, const char *path)
+/* One straight run of checks, in the order of the header's key list. rs_key: where rope_scaling
+ * came from, for messages. */
+static int parse_root(struct model_hparams *hp, const json_t *root, const char *rs_key, const char *path)
 {
     int rc;
     bool attention_bias = false;
@@ -466,8 +826,8 @@ static int parse_root(struct model_hparams *hp, const json_t *root, const char *
         return rc;
     /* A llama config with attention_bias: true has q/k/v (and o) biases. */
     hp->attn_qkv_bias = hp->attn_qkv_bias || attention_bias;
-    rc = parse_rope_scaling(hp, root, path);
-    rc = rc ? rc : parse_q3p_extras(hp, root, path);
+    rc = parse_rope_scaling(hp, root, rs_key, path);
+    rc = rc ? rc : parse_q3p_extras(hp, root, rs_key, path);
     return rc ? rc : parse_gemma(hp, root, path);
 }
 
@@ -486,8 +846,12 @@ static int parse_buffer(struct model_hparams *hp, const char *json_text, size_t 
         json_describe(root, found, sizeof found);
         rc = ig_error_set(IG_EINVAL, "%s: top level is %s, expected an object of keys", path, found);
     } else {
-        json_t *lifted = gemma3_lift_text_config(root, path, &rc);   /* gem: multimodal gemma3 */
-        rc = rc ? rc : parse_root(hp, lifted ? lifted : root, path);
+        json_t *lifted = gemma3_lift_text_config(root, path, &rc);   /* multimodal gemma3 */
+        const json_t *cur = lifted ? lifted : root;
+        const char *rs_key = "rope_scaling";
+        json_t *folded = rc ? NULL : rope_parameters_fold(cur, path, &rs_key, &rc);   /* transformers v5 */
+        rc = rc ? rc : parse_root(hp, folded ? folded : cur, rs_key, path);
+        json_decref(folded);
         json_decref(lifted);
     }
     json_decref(root);

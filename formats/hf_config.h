@@ -10,8 +10,16 @@
  *      (bool, default false), rope_scaling (null or {type|rope_type, factor,
  *      original_max_position_embeddings}), attention_bias (qwen2: always true)
  *   5. mixtral: num_local_experts (>= 2), num_experts_per_tok (1..that); phi3: sliding_window
- *      (null: 0), original_max_position_embeddings (rope.scaling.original_context_length; phi3
- *      with rope_scaling is refused); gemma's keys (hf_config.c parse_gemma)
+ *      (null: 0), original_max_position_embeddings (rope.scaling.original_context_length),
+ *      partial_rotary_factor (rope.dimension_count = int(f · hidden_size) // heads), rope_scaling
+ *      longrope/"su"/yarn with long_factor and short_factor of n_rot/2 numbers each (->
+ *      hp.rope_factors_*, rope.scaling.attn_factor; other phi3 scalings are refused); gemma's keys
+ *   6. rope_parameters (transformers 4.56+ / v5): {rope_type, rope_theta, <scaling keys>,
+ *      partial_rotary_factor?}, or for gemma3 {full_attention: {...}, sliding_attention:
+ *      {rope_type "default", rope_theta}}; folded into rope_theta / rope_scaling /
+ *      partial_rotary_factor / rope_local_base_freq before the rest is read. An old key beside its
+ *      new counterpart must hold the same value; a rope_parameters without rope_theta takes the
+ *      top-level rope_theta, and is refused without one (no default theta is guessed).
  * A key of the wrong JSON type is an error naming the key, not a silent default.
  */
 #ifndef HF_CONFIG_H

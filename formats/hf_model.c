@@ -20,6 +20,7 @@
 #include "safetensors.h"
 #include "tokenizer.h"
 
+#include <jansson.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -55,11 +56,15 @@ static const struct {
 struct hf_impl {
     struct st_model *st;
     float *rope_freqs;   /* [head_dim / 2] for rope_scaling llama3, else NULL */
+    float *rope_factors; /* phi3 longrope: [2][n_rot / 2], long then short, else NULL */
     struct hfq_config qc;             /* method HFQ_NONE: an ordinary float folder */
     struct hfq_tensor *quant;         /* [n_quant]: never reallocated, tensors point in */
     int64_t n_quant;
     char quant_desc[HFQ_DESC_MAX + 640];
     struct hf_moe *moe;               /* mixtral: the expert stacks, else NULL */
+    int64_t n_mm_skipped;             /* gemma3 multimodal: vision tower / projector tensors left out */
+    int64_t n_pieces_cut;             /* tokenizer.model pieces past vocab_size left out */
+    char notes[1024];                 /* hf_model_notes */
 };
 
 static void hf_impl_close(void *p)
@@ -69,6 +74,7 @@ static void hf_impl_close(void *p)
         return;
     st_close(impl->st);
     free(impl->rope_freqs);
+    free(impl->rope_factors);
     free(impl->quant);
     hf_moe_destroy(impl->moe);
     free(impl);
@@ -158,6 +164,23 @@ static int read_config(struct model_src *src, const char *folder)
     return 0;
 }
 
+/* A tokenizer.model with more pieces than config.json's vocab_size (test checkpoints with a cut
+ * embedding): llama.cpp's converter keeps the first vocab_size pieces ("ignore tokens from ...: id is
+ * out of range"), and so does ingot, with a note; special ids past the cut are dropped. */
+static void cut_pieces(struct model_src *src)
+{
+    struct vocab *v = &src->vocab;
+    const int64_t want = src->hp.n_vocab;
+    for (int64_t i = want; i < v->n_tokens; i++)
+        free(v->tokens[i]);
+    ((struct hf_impl *)src->impl)->n_pieces_cut = v->n_tokens - want;
+    v->n_tokens = want;
+    int64_t *ids[] = {&v->bos_id, &v->eos_id, &v->unk_id, &v->pad_id};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++)
+        if (*ids[k] >= want)
+            *ids[k] = -1;
+}
+
 static int pad_vocab(struct model_src *src, const char *tok_path)
 {
     struct vocab *v = &src->vocab;
@@ -243,6 +266,8 @@ static int add_mapped(struct model_src *src, const struct st_tensor *st, bool ha
     char name[MODEL_NAME_MAX];
     int64_t layer;
     int m = map_name(st->name, name, sizeof name, src->hp.n_layer, &layer, src->hp.arch);
+    if (m == 0 && !gemma_hf_text_name(src->hp.arch, st->name, name, sizeof name))
+        ((struct hf_impl *)src->impl)->n_mm_skipped++;
     if (m == 0)
         return 0;
     if (m < 0)
@@ -332,6 +357,35 @@ static int add_rope_freqs(struct model_src *src, struct hf_impl *impl)
     t.size_bytes = (uint64_t)n * sizeof(float);
     t.file = src->files[0].path;
     return model_src_add_tensor(src, &t);
+}
+
+/* phi3 longrope: rope_factors_long.weight then rope_factors_short.weight, F32
+ * [n_rot / 2], first in the file as Phi3MiniModel.generate_extra_tensors yields them before the
+ * checkpoint's tensors; the values are config.json's (hf_config.c), so the file named is it. */
+static int add_rope_factors(struct model_src *src, struct hf_impl *impl)
+{
+    const int64_t n = src->hp.rope_factors_n;
+    impl->rope_factors = ig_malloc((size_t)(2 * n) * sizeof *impl->rope_factors);
+    if (!impl->rope_factors)
+        return IG_ENOMEM;
+    memcpy(impl->rope_factors, src->hp.rope_factors_long, (size_t)n * sizeof(float));
+    memcpy(impl->rope_factors + n, src->hp.rope_factors_short, (size_t)n * sizeof(float));
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        struct src_tensor t;
+        memset(&t, 0, sizeof t);
+        snprintf(t.name, sizeof t.name, "%s", k == 0 ? "rope_factors_long.weight" : "rope_factors_short.weight");
+        snprintf(t.src_name, sizeof t.src_name, "(rope_scaling %s)", k == 0 ? "long_factor" : "short_factor");
+        t.n_dims = 1;
+        t.ne[0] = n;
+        t.ne[1] = t.ne[2] = t.ne[3] = 1;
+        t.type = GGML_TYPE_F32;
+        t.data = (const uint8_t *)(impl->rope_factors + k * n);
+        t.size_bytes = (uint64_t)n * sizeof(float);
+        t.file = src->files[0].path;
+        rc = model_src_add_tensor(src, &t);
+    }
+    return rc;
 }
 
 /* ---- quantized linears ------------------------------------------------------------------ */
@@ -457,6 +511,8 @@ static int read_weights(struct model_src *src, const char *folder)
         src->hp.tie_embeddings = true;
     if (strcmp(src->hp.rope_scaling_type, "llama3") == 0)
         rc = add_rope_freqs(src, impl);
+    if (!rc && src->hp.rope_factors_n > 0)
+        rc = add_rope_factors(src, impl);
     if (!rc && src->hp.n_expert > 0)
         rc = hf_moe_create(&impl->moe, src->hp.n_layer, src->hp.n_expert);
     if (!rc)
@@ -466,7 +522,7 @@ static int read_weights(struct model_src *src, const char *folder)
     return rc;
 }
 
-/* phi3 (q3p): tokenizer.json's added tokens over tokenizer.model's pieces and the padding, as
+/* phi3: tokenizer.json's added tokens over tokenizer.model's pieces and the padding, as
  * llama.cpp's Phi3 converter lays them; then the special ids again, now that their texts exist. */
 static int overlay_added(struct model_src *src, const char *folder)
 {
@@ -474,6 +530,19 @@ static int overlay_added(struct model_src *src, const char *folder)
     int rc = path ? tokenizer_hf_overlay_added(&src->vocab, path) : IG_ENOMEM;
     free(path);
     return rc ? rc : tokenizer_hf_apply_config(&src->vocab, folder);
+}
+
+/* Whether config.json is a text-only gemma3 (Gemma3ForCausalLM: its keys at the top) that states
+ * vocab_size (read again: model_hparams holds the value, defaulted or not). A config that fails to
+ * read was already reported. */
+static bool gemma3_states_vocab_size(const char *folder)
+{
+    char *path = file_path_join(folder, "config.json");
+    json_t *root = path ? json_load_file(path, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+    const bool given = json_object_get(root, "vocab_size") && !json_object_get(root, "text_config");
+    json_decref(root);
+    free(path);
+    return given;
 }
 
 int hf_model_open(struct model_src *src, const char *folder)
@@ -486,18 +555,53 @@ int hf_model_open(struct model_src *src, const char *folder)
     if (!rc)
         rc = read_tokenizer(src, folder);
     int tok_file = src->n_files - 1;
-    /* gemma3: the embedding is cut to the tokenizer (add_mapped), so the vocabulary is its size */
-    if (!rc && strcmp(src->hp.arch, "gemma3") == 0 && src->vocab.n_tokens < src->hp.n_vocab)
+    /* gemma3 multimodal (the 4B-27B releases leave vocab_size to Gemma3TextConfig's 262208): the
+     * converter sizes the vocabulary by the tokenizer and cuts the embedding to it (add_mapped). A
+     * text-only gemma3 whose config states a vocab_size above the pieces (test checkpoints) keeps it,
+     * padded with "[PAD<i>]", as _create_vocab_sentencepiece pads to a stated vocab_size */
+    if (!rc && strcmp(src->hp.arch, "gemma3") == 0 && src->vocab.n_tokens < src->hp.n_vocab &&
+        !gemma3_states_vocab_size(folder))
         src->hp.n_vocab = src->vocab.n_tokens;
     if (!rc)
         rc = read_weights(src, folder);
     if (!rc)
         rc = model_src_check_tensors(src);
+    const char *tok_path = rc ? "" : src->files[tok_file].path;
+    const size_t tok_len = strlen(tok_path), spm_len = strlen("tokenizer.model");
+    const bool spm_file = tok_len >= spm_len && strcmp(tok_path + tok_len - spm_len, "tokenizer.model") == 0;
+    if (!rc && spm_file && src->vocab.n_tokens > src->hp.n_vocab)
+        cut_pieces(src);
+    const int64_t n_pieces = src->vocab.n_tokens;
     if (!rc)
         rc = pad_vocab(src, src->files[tok_file].path);
+    /* tokenizer.model: the converter's piece types, added_tokens.json and added_tokens_decoder, then the
+     * special ids again from the texts they now have */
+    if (!rc && spm_file && !(rc = tokenizer_spm_apply_hf(&src->vocab, n_pieces, folder)))
+        rc = tokenizer_hf_apply_config(&src->vocab, folder);
     if (!rc && strcmp(src->hp.arch, "phi3") == 0 && strcmp(src->vocab.model, "llama") == 0)
         rc = overlay_added(src, folder);
     return rc;
+}
+
+const char *hf_model_notes(const struct model_src *src)
+{
+    if (!src || src->kind != MODEL_SRC_HF || !src->impl)
+        return "";
+    struct hf_impl *impl = src->impl;
+    char gemma[768];
+    gemma_convert_notes(&src->hp, gemma, sizeof gemma);
+    int n = 0;
+    if (impl->n_mm_skipped > 0)
+        n = snprintf(impl->notes, sizeof impl->notes,
+                     "left out %lld vision tower / projector tensors (vision_tower.*, multi_modal_projector.*): the GGUF "
+                     "holds the language model, as llama.cpp's converter writes it (the image encoder goes to its "
+                     "separate mmproj file)\n", (long long)impl->n_mm_skipped);
+    if (impl->n_pieces_cut > 0)
+        n += snprintf(impl->notes + n, sizeof impl->notes - (size_t)n,
+                      "tokenizer.model has %lld pieces more than config.json's vocab_size %lld: they are left out, as "
+                      "llama.cpp's converter leaves them out\n", (long long)impl->n_pieces_cut, (long long)src->hp.n_vocab);
+    snprintf(impl->notes + n, sizeof impl->notes - (size_t)n, "%s", gemma);
+    return impl->notes;
 }
 
 const char *model_src_quant_desc(const struct model_src *src)

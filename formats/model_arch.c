@@ -15,7 +15,7 @@ static const struct model_arch_hf hf_names[] = {
     {"qwen2", "Qwen2ForCausalLM", "qwen2"},
     {"qwen3", "Qwen3ForCausalLM", "qwen3"},
     {"phi3", "Phi3ForCausalLM", "phi3"},
-    {"gemma2", "Gemma2ForCausalLM", "gemma2"},       /* gem: formats/gemma_arch.h */
+    {"gemma2", "Gemma2ForCausalLM", "gemma2"},       /* formats/gemma_arch.h */
     {"gemma3_text", "Gemma3ForCausalLM", "gemma3"},  /* the text-only Gemma3TextConfig */
     {"gemma3", "Gemma3ForConditionalGeneration", "gemma3"},   /* its language model (text_config) */
 };

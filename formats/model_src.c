@@ -209,7 +209,7 @@ enum shape_need {
     NEED_DENSE_FFN,              /* ffn_up / ffn_down: no experts (phi3's ffn_up holds gate and up, [n_embd, 2·n_ff]) */
     NEED_DENSE_GATE,             /* ffn_gate: no experts, not phi3 */
     NEED_MOE,                    /* hp.n_expert > 0 (mixtral) */
-    NEED_POST_NORMS,             /* gemma2, gemma3: norms of the attention and FFN outputs (gem) */
+    NEED_POST_NORMS,             /* gemma2, gemma3: norms of the attention and FFN outputs */
 };
 
 static const struct {

@@ -50,17 +50,23 @@ struct model_hparams {
     double rope_llama3_low_freq, rope_llama3_high_freq;
     int64_t rope_llama3_orig_ctx;
     bool attn_qkv_bias;       /* q/k/v projections carry biases (qwen2) */
-    /* qwen3 (engineer q3p): RMSNorm over each head of q and of k before RoPE, weights
+    /* qwen3: RMSNorm over each head of q and of k before RoPE, weights
      * blk.N.attn_q_norm / attn_k_norm [head_dim] shared by the heads */
     bool attn_qk_norm;
-    /* mixtral (q3p): a sparse MoE feed-forward of n_expert experts, n_expert_used of them
+    /* mixtral: a sparse MoE feed-forward of n_expert experts, n_expert_used of them
      * per token ({arch}.expert_count / expert_used_count); both 0 for a dense model */
     int64_t n_expert, n_expert_used;
-    /* phi3 (q3p): {arch}.attention.sliding_window (0: none, as llama.cpp's converter writes
+    /* phi3: {arch}.attention.sliding_window (0: none, as llama.cpp's converter writes
      * a missing one), and longrope's attention factor (rope.scaling.attn_factor; 0: unset) */
     int64_t sliding_window;
     float rope_attn_factor;
-    /* gemma2 / gemma3 (engineer gem; formats/gemma_arch.h, model/arch_gemma.c) */
+    /* phi3 longrope: an HF config's rope_scaling.long_factor / short_factor, n_rot/2
+     * each (rope_factors_n of them; 0 for any other model). hf_model.c turns them into the
+     * rope_factors_long/short.weight tensors; a GGUF source carries those tensors instead */
+#define MODEL_ROPE_FACTORS_MAX 256
+    int64_t rope_factors_n;
+    float rope_factors_long[MODEL_ROPE_FACTORS_MAX], rope_factors_short[MODEL_ROPE_FACTORS_MAX];
+    /* gemma2 / gemma3 (formats/gemma_arch.h, model/arch_gemma.c) */
     float attn_softcap;       /* {arch}.attn_logit_softcapping: scores s -> c·tanh(s/c) (gemma2); 0: none */
     float final_softcap;      /* {arch}.final_logit_softcapping: the same on the logits; 0: none */
     int64_t swa_pattern;      /* > 0: block l attends within sliding_window unless l % swa_pattern ==

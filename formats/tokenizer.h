@@ -45,6 +45,24 @@ int tokenizer_llama2c_read(struct vocab *v, const char *path, int64_t n_vocab);
  * file and entry, IG_EIO, IG_ENOMEM. */
 int tokenizer_hf_overlay_added(struct vocab *v, const char *path);
 
+/* What llama.cpp's converter (_create_vocab_sentencepiece) makes of an HF folder's tokenizer.model
+ * vocabulary v, already padded to config.json's vocab_size with "[PAD<i>]" tokens past its
+ * n_pieces pieces (tokenizer_hf_added.c):
+ *   1. piece types as sentencepiece's Is* tests give them: USER_DEFINED pieces become NORMAL
+ *      (unknown, control, unused and byte pieces keep their type); padding scores -10000;
+ *   2. added_tokens.json {text: id}: each id inside v gets the text, score -1000, USER_DEFINED;
+ *   3. tokenizer_config.json's added_tokens_decoder {"id": {"content", "special"}}: each id inside
+ *      v gets the content, score -1000, CONTROL when special or tokenizer_token_looks_special,
+ *      else USER_DEFINED with "▁" written as " ";
+ *   4. pre "default".
+ * Missing files change nothing. Returns 0, IG_EINVAL naming the file and entry, IG_EIO, IG_ENOMEM. */
+int tokenizer_spm_apply_hf(struct vocab *v, int64_t n_pieces, const char *folder);
+
+/* convert_hf_to_gguf's does_token_look_special: "<pad>", "<mask>", "<2mass>", "[@BOS@]", "<|...|>",
+ * "<｜...｜>" and "<unused...>", which llama.cpp's converter types CONTROL even when the file does
+ * not mark them special. */
+int tokenizer_token_looks_special(const char *text);
+
 /* Apply an HF folder's tokenizer_config.json and special_tokens_map.json (whichever exist):
  * add_bos_token / add_eos_token, and bos/eos/unk/pad token ids from the token texts.
  * Missing files are not an error; malformed ones are (IG_EINVAL). */

@@ -500,6 +500,24 @@ static int hf_read_tokens(struct hf_reader *r)
     return hf_index_build(r);
 }
 
+/* convert_hf_to_gguf's does_token_look_special: added tokens some models leave "special": false
+ * that llama.cpp's converter still types CONTROL (gemma's <mask> and <unusedN>, "<|...|>" such as
+ * Qwen's <|fim_prefix|>, deepseek's "<｜...｜>"). */
+int tokenizer_token_looks_special(const char *t)
+{
+    static const char *const exact[] = {"<pad>", "<mask>", "<2mass>", "[@BOS@]"};
+    static const char fw_open[] = "<\xef\xbd\x9c", fw_close[] = "\xef\xbd\x9c>";   /* "<｜", "｜>" */
+    const size_t n = strlen(t);
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (strcmp(t, exact[i]) == 0)
+            return 1;
+    if (n >= 4 && strncmp(t, "<|", 2) == 0 && strcmp(t + n - 2, "|>") == 0)
+        return 1;
+    if (n >= 8 && strncmp(t, fw_open, 4) == 0 && strcmp(t + n - 4, fw_close) == 0)
+        return 1;
+    return n >= 8 && strncmp(t, "<unused", 7) == 0 && t[n - 1] == '>';
+}
+
 /* Types as convert_hf_to_gguf gives them, plus the unknown token. */
 static int hf_read_types(struct hf_reader *r)
 {
@@ -516,7 +534,7 @@ static int hf_read_types(struct hf_reader *r)
             t = VOCAB_TOKEN_BYTE;
         else if (r->family == HF_SPM_BPE && id == v->unk_id)
             t = VOCAB_TOKEN_UNKNOWN;   /* before CONTROL: SentencePiece types <unk> so */
-        else if (r->flags[id] & HF_SPECIAL)
+        else if ((r->flags[id] & HF_SPECIAL) || ((r->flags[id] & HF_ADDED) && tokenizer_token_looks_special(v->tokens[id])))
             t = VOCAB_TOKEN_CONTROL;
         else if (r->flags[id] & HF_ADDED)
             t = VOCAB_TOKEN_USER_DEFINED;
@@ -819,6 +837,51 @@ static int hf_apply_config_id(struct vocab *v, const json_t *config, const char 
     return 0;
 }
 
+/* gguf-py's SpecialVocab: tokenizer_config.json's chat_template (a string, or a list of
+ * {"name", "template"} of which "default" is tokenizer.chat_template), else the folder's
+ * chat_template.jinja (newer transformers save it there). */
+static int hf_apply_chat_template(struct vocab *v, const json_t *tc, const char *folder)
+{
+    const json_t *ct = json_object_get(tc, "chat_template");
+    const char *text = json_string_value(ct);
+    size_t i;
+    const json_t *e;
+    if (json_is_array(ct))
+        json_array_foreach(ct, i, e) {
+            const char *name = json_string_value(json_object_get(e, "name"));
+            if (name && strcmp(name, "default") == 0)
+                text = json_string_value(json_object_get(e, "template"));
+        }
+    else if (ct && !json_is_null(ct) && !text)
+        return ig_error_set(IG_EINVAL, "tokenizer_hf_apply_config: %s/tokenizer_config.json: 'chat_template' is %s "
+                            "(expected a string or a list of {\"name\", \"template\"})", folder, hf_kind(ct));
+    char *copy = NULL;
+    if (text) {
+        copy = hf_strndup(text, strlen(text));
+    } else {
+        char *path = file_path_join(folder, "chat_template.jinja");
+        size_t size = 0;
+        if (!path)
+            return IG_ENOMEM;
+        if (file_is_regular(path) && !(copy = file_read_all(path, HF_MAX_CONFIG_BYTES, &size))) {
+            free(path);
+            return ig_error_wrap(IG_EIO, "tokenizer_hf_apply_config");
+        }
+        free(path);
+        if (copy && memchr(copy, 0, size)) {
+            free(copy);
+            return ig_error_set(IG_EINVAL, "tokenizer_hf_apply_config: %s/chat_template.jinja holds a NUL byte", folder);
+        }
+        if (!copy)
+            return 0;
+    }
+    if (!copy)
+        return IG_ENOMEM;
+    free(v->chat_template);
+    v->chat_template = copy;
+    return 0;
+}
+
 int tokenizer_hf_apply_config(struct vocab *v, const char *folder)
 {
     static const char *const special_keys[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
@@ -834,6 +897,8 @@ int tokenizer_hf_apply_config(struct vocab *v, const char *folder)
     for (int k = 0; k < 4; k++)
         if ((rc = hf_apply_special(v, tc, stm, folder, special_keys[k], special_ids[k])))
             goto out_free;
+    if ((rc = hf_apply_chat_template(v, tc, folder)))
+        goto out_free;
     if (v->bos_id >= 0 && v->eos_id >= 0)
         goto out_free;
     if ((rc = hf_load_optional(folder, "config.json", &config)))

@@ -50,6 +50,7 @@ void vocab_free(struct vocab *v)
     free(v->scores);
     free(v->types);
     free(v->merges);
+    free(v->chat_template);
     vocab_init(v);
 }
 

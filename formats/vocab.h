@@ -10,6 +10,9 @@
  *   6. tokenizer.ggml.merges      ARRAY of STRING "left right", when n_merges > 0
  *   7. tokenizer.ggml.{bos,eos,unknown,padding}_token_id  UINT32, each when >= 0
  *   8. tokenizer.ggml.add_{bos,eos}_token, add_space_prefix  BOOL, each when >= 0
+ *   9. tokenizer.chat_template    STRING, when chat_template != NULL (an HF folder's
+ *      tokenizer_config.json "chat_template", or its chat_template.jinja, as gguf-py's
+ *      SpecialVocab takes it)
  */
 #ifndef VOCAB_H
 #define VOCAB_H
@@ -48,6 +51,7 @@ struct vocab {
     char **merges;          /* [n_merges] owned, "left right" */
     int64_t bos_id, eos_id, unk_id, pad_id;   /* -1 when not set */
     int add_bos, add_eos, add_space_prefix;   /* -1 when not set, else 0 or 1 */
+    char *chat_template;    /* owned, or NULL */
 };
 
 /* Zero the struct and set every id and flag to "not set". */

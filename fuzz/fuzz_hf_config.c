@@ -28,7 +28,7 @@ static void check_accepted(const struct model_hparams *hp)
 {
     if (!model_arch_find(hp->arch))   /* one of formats/model_arch.h's table */
         __builtin_trap();
-    /* gemma (gem): soft caps and the query scale finite and >= 0, the window pattern sane */
+    /* gemma: soft caps and the query scale finite and >= 0, the window pattern sane */
     if (!isfinite(hp->attn_softcap) || hp->attn_softcap < 0 || !isfinite(hp->final_softcap) || hp->final_softcap < 0 ||
         !isfinite(hp->query_scale) || hp->query_scale < 0 || hp->swa_pattern < 0 || hp->sliding_window < 0)
         __builtin_trap();
@@ -46,7 +46,7 @@ static void check_accepted(const struct model_hparams *hp)
         __builtin_trap();
     if (strcmp(hp->arch, "qwen2") == 0 && !hp->attn_qkv_bias)
         __builtin_trap();
-    /* mixtral (q3p): no experts, or at least 2 with 1..n_expert per token */
+    /* mixtral: no experts, or at least 2 with 1..n_expert per token */
     if (hp->n_expert != 0 && (hp->n_expert < 2 || hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert))
         __builtin_trap();
     if (hp->n_expert == 0 && hp->n_expert_used != 0)

@@ -82,9 +82,11 @@ struct backend {
     /* Rotate the first n_rot dims of each head of x ([n][n_head][head_dim]) in place;
      * token t sits at position p = pos0 + t; pair i turns by freq_scale · (p·theta_base^(-2i/n_rot)
      * / freq_factors[i]) (ggml_rope_ext without YaRN: linear scaling is freq_scale = 1/factor,
-     * Llama 3.1's rope_freqs.weight is freq_factors [n_rot/2]; 1 and NULL for none). */
+     * Llama 3.1's rope_freqs.weight is freq_factors [n_rot/2]; 1 and NULL for none). cos and sin
+     * are multiplied by mscale first (ggml's rope_yarn mscale: llama.cpp's attn_factor, phi3
+     * longrope's rope.scaling.attn_factor; 1 for none); dims past n_rot stay as they are. */
     int (*rope)(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0, float theta_base,
-                float freq_scale, const float *freq_factors, enum rope_mode mode);
+                float freq_scale, const float *freq_factors, float mscale, enum rope_mode mode);
 
     /* Causal attention: out[t][h] = softmax_s≤t(q[t][h]·k[s][g] / sqrt(head_dim)) · v[s][g], with
      * g = h / (n_head / n_head_kv). q, out: [n][n_head][head_dim]; k, v: [n][n_head_kv][head_dim]. */

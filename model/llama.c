@@ -47,6 +47,12 @@ struct model {
     enum rope_mode rope_mode;
     float rope_freq_scale;       /* 1 / rope.scaling.factor for "linear", else 1 (llama.cpp's freq_scale) */
     float *rope_freqs;           /* [n_rot/2] rope_freqs.weight (Llama 3.1's divisors) or NULL */
+    /* phi3 longrope: rope_factors_long/short.weight [n_rot/2] or NULL; llama.cpp
+     * divides by the long ones when the context per sequence exceeds rope.scaling.
+     * original_context_length (llama_model::get_rope_factors), else by the short ones */
+    float *rope_long, *rope_short;
+    int64_t n_ctx_seq;           /* the window length the model runs with (model_set_ctx_len); 0: not set */
+    float rope_mscale;           /* rope.scaling.attn_factor, or 1: multiplies cos and sin (ggml's mscale) */
     struct model_weight tok_embd;    /* [n_vocab][n_embd] */
     struct model_weight output;      /* [n_vocab][n_embd]; may alias tok_embd (then not freed twice) */
     float *output_norm;          /* [n_embd] */
@@ -212,11 +218,12 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
     if (!arch)
         return ig_error_set(IG_EINVAL, "%s: architecture '%s' is not supported (supported: %s)", src->path, hp->arch,
                             model_arch_list(MODEL_ARCH_GGUF, list, sizeof list));
-    /* phi3's longrope (128k variants): llama.cpp divides the RoPE frequencies by these factors
-     * (the short ones up to the original context); ingot's RoPE does not (engineer q3p) */
-    if (model_src_find(src, "rope_factors_long.weight") || model_src_find(src, "rope_factors_short.weight"))
-        return ig_error_set(IG_EINVAL, "%s: tensor 'rope_factors_long.weight' / 'rope_factors_short.weight': "
-                            "longrope scaling (phi3 128k) is not supported yet", src->path);
+    /* phi3's longrope (128k variants): both factor tensors or neither, as llama.cpp picks one */
+    if (!model_src_find(src, "rope_factors_long.weight") != !model_src_find(src, "rope_factors_short.weight"))
+        return ig_error_set(IG_EINVAL, "%s: tensor '%s' is missing (longrope needs both rope_factors_long.weight "
+                            "and rope_factors_short.weight)", src->path,
+                            model_src_find(src, "rope_factors_long.weight") ? "rope_factors_short.weight"
+                                                                            : "rope_factors_long.weight");
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
         return ig_error_set(IG_EINVAL, "%s: rope dimension %lld with head size %lld is not supported", src->path,
                             (long long)hp->n_rot, (long long)hp->head_dim);
@@ -230,6 +237,8 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
     m->rope_freq_scale = strcmp(hp->rope_scaling_type, "linear") == 0 && hp->rope_scaling_factor > 0
                              ? 1.0f / hp->rope_scaling_factor
                              : 1.0f;
+    /* llama_context: cparams.yarn_attn_factor (1) *= hparams.rope_attn_factor, whatever the context */
+    m->rope_mscale = hp->rope_attn_factor > 0 ? hp->rope_attn_factor : 1.0f;
     m->mode = mode;
     m->streamed = mode != MODE_RESIDENT;
     m->src = src;
@@ -247,6 +256,10 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
         rc = load(m, src, fetch, fetch_ctx, "output_norm.weight", hp->n_embd, true, &m->output_norm);
     if (!rc)
         rc = load(m, src, fetch, fetch_ctx, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs);
+    if (!rc)
+        rc = load(m, src, fetch, fetch_ctx, "rope_factors_long.weight", hp->n_rot / 2, false, &m->rope_long);
+    if (!rc)
+        rc = load(m, src, fetch, fetch_ctx, "rope_factors_short.weight", hp->n_rot / 2, false, &m->rope_short);
     if (!rc && (!streamed || packed))
         rc = load_weight(m, src, fetch, fetch_ctx, "output.weight", vocab_elems, false, &m->output);
     if (!rc && (!streamed || packed) && !m->output.f32 && !m->output.t)
@@ -263,7 +276,22 @@ static int create(struct model **out, const struct model_src *src, model_fetch_f
 
 bool model_rope_scaled(const struct model *m)
 {
-    return m->rope_freq_scale != 1.0f || m->rope_freqs != NULL;
+    return m->rope_freq_scale != 1.0f || m->rope_freqs != NULL || m->rope_long != NULL || m->rope_mscale != 1.0f;
+}
+
+void model_set_ctx_len(struct model *m, int64_t n_ctx)
+{
+    m->n_ctx_seq = n_ctx;
+}
+
+/* The frequency divisors RoPE applies (llama_model::get_rope_factors): rope_freqs when the file
+ * has them, else longrope's long factors past the original context, its short ones up to it. */
+static const float *rope_factors(const struct model *m)
+{
+    if (m->rope_freqs || !m->rope_long)
+        return m->rope_freqs;
+    const int64_t orig = m->hp.rope_scaling_orig_ctx > 0 ? m->hp.rope_scaling_orig_ctx : m->hp.n_ctx_train;
+    return m->n_ctx_seq > orig ? m->rope_long : m->rope_short;
 }
 
 int model_create(struct model **out, const struct model_src *src, model_fetch_fn fetch, void *fetch_ctx)
@@ -345,6 +373,8 @@ void model_destroy(struct model *m)
     weight_free(&m->tok_embd);
     free(m->output_norm);
     free(m->rope_freqs);
+    free(m->rope_long);
+    free(m->rope_short);
     free(m->layers);
     free(m);
 }
@@ -569,9 +599,10 @@ static int seq_attend(const struct model *m, struct model_ctx *c, int64_t layer,
     bool scaled;
     model_block_attn(hp, layer, &ao, &base, &scaled);
     const float fs = scaled ? m->rope_freq_scale : 1.0f;
-    const float *ff = scaled ? m->rope_freqs : NULL;
-    int e = be->rope(qs, n, hp->n_head, hd, hp->n_rot, sq->pos0, base, fs, ff, m->rope_mode);
-    e = e ? e : be->rope(ks, n, hp->n_head_kv, hd, hp->n_rot, sq->pos0, base, fs, ff, m->rope_mode);
+    const float *ff = scaled ? rope_factors(m) : NULL;
+    const float ms = m->rope_mscale;
+    int e = be->rope(qs, n, hp->n_head, hd, hp->n_rot, sq->pos0, base, fs, ff, ms, m->rope_mode);
+    e = e ? e : be->rope(ks, n, hp->n_head_kv, hd, hp->n_rot, sq->pos0, base, fs, ff, ms, m->rope_mode);
     if (e)
         return e;
     const float *K = ks, *V = vs;
@@ -586,7 +617,7 @@ static int seq_attend(const struct model *m, struct model_ctx *c, int64_t layer,
     return be->attention_rows(qs, K, V, sq->pos0, n, hp->n_head, hp->n_head_kv, hd, c->attn + r0 * q);
 }
 
-/* ---- phi3 and mixtral (engineer q3p) ---- */
+/* ---- phi3 and mixtral ---- */
 
 /* phi3: c->q, c->k, c->v from one product with attn_qkv, whose rows are q's, then k's, then v's
  * (llama.cpp keeps the HF qkv_proj fused and takes views of the product). */

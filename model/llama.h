@@ -94,6 +94,12 @@ const struct model_hparams *model_hparams(const struct model *m);
  * model_block_forward applies and a caller reimplementing the block must too. */
 bool model_rope_scaled(const struct model *m);
 
+/* The window length (tokens per sequence) m runs with, llama.cpp's n_ctx / n_seq: phi3's
+ * longrope divides RoPE's frequencies by rope_factors_long when it exceeds rope.scaling.
+ * original_context_length, else (and while it is not set) by rope_factors_short. verify,
+ * imatrix and calibrated convert set it to their --ctx / --seq-len. */
+void model_set_ctx_len(struct model *m, int64_t n_ctx);
+
 /* The resident fp32 data of tensor name ("blk.3.attn_q.weight", "output_norm.weight", ...),
  * writable, so calib/ can fold AWQ scales and put quantized weights back; sets *n_elems.
  * NULL if the model has no such tensor. */
@@ -105,7 +111,7 @@ enum model_linear_input {
     MODEL_IN_ATTN_OUT = 1,   /* attn_output: the attention result */
     MODEL_IN_FFN = 2,        /* ffn_gate, ffn_up: rms_norm(h)·ffn_norm */
     MODEL_IN_FFN_DOWN = 3,   /* ffn_down: silu(gate) ⊙ up */
-    /* mixtral (q3p): MODEL_IN_EXPERT + 2e is expert e's gate/up input (the rows routed to it of
+    /* mixtral: MODEL_IN_EXPERT + 2e is expert e's gate/up input (the rows routed to it of
      * rms_norm(h)·ffn_norm, in row order), MODEL_IN_EXPERT + 2e + 1 its down input; the router
      * (ffn_gate_inp) sees MODEL_IN_FFN */
     MODEL_IN_EXPERT = 16,

@@ -143,7 +143,7 @@ static void cpu_rms_norm(const float *x, int64_t n, int64_t dim, const float *w,
 }
 
 static int cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-                    float theta_base, float freq_scale, const float *freq_factors, enum rope_mode mode)
+                    float theta_base, float freq_scale, const float *freq_factors, float mscale, enum rope_mode mode)
 {
     const float theta_scale = det_powf(theta_base, -2.0f / (float)n_rot);
     const int64_t half = n_rot / 2;
@@ -158,10 +158,11 @@ static int cpu_rope(float *x, int64_t n, int64_t n_head, int64_t head_dim, int64
         float *c = cs + t * half * 2;
         float theta = (float)(pos0 + t);
         for (int64_t i = 0; i < half; i++) {
-            /* ggml_rope_cache_init: rope_yarn(theta / ff, freq_scale, ...) with ext_factor 0 */
+            /* ggml_rope_cache_init: rope_yarn(theta / ff, freq_scale, ...) with ext_factor 0:
+             * cos and sin times mscale */
             const float angle = freq_scale * (theta / (freq_factors ? freq_factors[i] : 1.0f));
-            c[2 * i] = det_cosf(angle);
-            c[2 * i + 1] = det_sinf(angle);
+            c[2 * i] = det_cosf(angle) * mscale;
+            c[2 * i + 1] = det_sinf(angle) * mscale;
             theta *= theta_scale;
         }
         for (int64_t h = 0; h < n_head; h++) {

@@ -88,9 +88,9 @@ int cuda_rms_norm(const float *d_x, int64_t n, int64_t dim, const float *d_w, fl
 /* backend.h's rope on d_x [n][n_head][head_dim] in place. The rotation table (cos, sin per
  * position and pair) is computed on the host with the CPU backend's det_math functions, in the
  * CPU's order, and uploaded; the kernel applies it. Bits equal the CPU backend's. mode is
- * enum rope_mode. freq_factors is a HOST pointer ([n_rot / 2]) or NULL. */
+ * enum rope_mode. freq_factors is a HOST pointer ([n_rot / 2]) or NULL; mscale multiplies cos and sin. */
 int cuda_rope(float *d_x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0, float theta_base,
-              float freq_scale, const float *freq_factors, int mode, void *stream);
+              float freq_scale, const float *freq_factors, float mscale, int mode, void *stream);
 
 /* backend.h's swiglu: d_gate[i] = d_gate[i] / (1 + det_expf(-d_gate[i])) * d_up[i]. Bits
  * equal the CPU backend's (det_expf's double arithmetic on the device, table uploaded from

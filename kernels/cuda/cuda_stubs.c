@@ -74,10 +74,10 @@ int cuda_rms_norm(const float *d_x, int64_t n, int64_t dim, const float *d_w, fl
 }
 
 int cuda_rope(float *d_x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0, float theta_base,
-              float freq_scale, const float *freq_factors, int mode, void *stream)
+              float freq_scale, const float *freq_factors, float mscale, int mode, void *stream)
 {
     (void)d_x, (void)n, (void)n_head, (void)head_dim, (void)n_rot, (void)pos0, (void)theta_base;
-    (void)freq_scale, (void)freq_factors, (void)mode, (void)stream;
+    (void)freq_scale, (void)freq_factors, (void)mscale, (void)mode, (void)stream;
     return STUB_REFUSE("cuda_rope");
 }
 

@@ -118,9 +118,9 @@ static __global__ void rope_kernel(float *x, int64_t n, int64_t n_head, int64_t 
 }
 
 /* cpu_rope's table, computed the same way: theta_i = pos · theta_scale^i by repeated
- * multiplication, angle = freq_scale · (theta / ff_i), then det_cosf / det_sinf. */
+ * multiplication, angle = freq_scale · (theta / ff_i), then det_cosf / det_sinf, times mscale. */
 static void rope_table(float *cs, int64_t n, int64_t half, int64_t n_rot, int64_t pos0, float theta_base,
-                       float freq_scale, const float *freq_factors)
+                       float freq_scale, const float *freq_factors, float mscale)
 {
     const float theta_scale = det_powf(theta_base, -2.0f / (float)n_rot);
     for (int64_t t = 0; t < n; t++) {
@@ -128,15 +128,16 @@ static void rope_table(float *cs, int64_t n, int64_t half, int64_t n_rot, int64_
         float theta = (float)(pos0 + t);
         for (int64_t i = 0; i < half; i++) {
             const float angle = freq_scale * (theta / (freq_factors ? freq_factors[i] : 1.0f));
-            c[2 * i] = det_cosf(angle);
-            c[2 * i + 1] = det_sinf(angle);
+            c[2 * i] = det_cosf(angle) * mscale;
+            c[2 * i + 1] = det_sinf(angle) * mscale;
             theta *= theta_scale;
         }
     }
 }
 
 extern "C" int cuda_rope(float *d_x, int64_t n, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos0,
-                         float theta_base, float freq_scale, const float *freq_factors, int mode, void *stream)
+                         float theta_base, float freq_scale, const float *freq_factors, float mscale, int mode,
+                         void *stream)
 {
     if (n < 0 || n_head <= 0 || n_rot <= 0 || n_rot > head_dim || n_rot % 2 != 0)
         return ig_error_set(IG_EINVAL, "cuda_rope: n %lld, n_head %lld, n_rot %lld of head_dim %lld (n_rot even, "
@@ -150,7 +151,7 @@ extern "C" int cuda_rope(float *d_x, int64_t n, int64_t n_head, int64_t head_dim
     if (!cs)
         return ig_error_set(IG_ENOMEM, "cuda_rope: no room for the %lld x %lld rotation table", (long long)n,
                             (long long)half);
-    rope_table(cs, n, half, n_rot, pos0, theta_base, freq_scale, freq_factors);
+    rope_table(cs, n, half, n_rot, pos0, theta_base, freq_scale, freq_factors, mscale);
     int rc = ig_cuda(cudaMalloc(&d_cs, table_bytes));
     if (!rc)
         rc = ig_cuda(cudaMemcpy(d_cs, cs, table_bytes, cudaMemcpyHostToDevice));

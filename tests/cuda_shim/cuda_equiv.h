@@ -331,9 +331,11 @@ static inline void equiv_rms_norm(void)
 
 static inline void equiv_rope(void)
 {
-    static const struct { int64_t head_dim, n_rot, pos0; int mode; float freq_scale; int factors; } cases[] = {
-        {8, 8, 0, ROPE_MODE_NORM, 1.0f, 0}, {64, 64, 17, ROPE_MODE_NEOX, 1.0f, 0},
-        {64, 32, 3, ROPE_MODE_NORM, 0.25f, 1}, {16, 16, 100000, ROPE_MODE_NEOX, 1.0f, 1},
+    /* the last case: phi3 longrope's partial rotary with factors and an attention factor */
+    static const struct { int64_t head_dim, n_rot, pos0; int mode; float freq_scale; int factors; float mscale; } cases[] = {
+        {8, 8, 0, ROPE_MODE_NORM, 1.0f, 0, 1.0f}, {64, 64, 17, ROPE_MODE_NEOX, 1.0f, 0, 1.0f},
+        {64, 32, 3, ROPE_MODE_NORM, 0.25f, 1, 1.0f}, {16, 16, 100000, ROPE_MODE_NEOX, 1.0f, 1, 1.0f},
+        {32, 24, 300, ROPE_MODE_NEOX, 1.0f, 1, 1.2247449f},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int64_t n = 5, n_head = 3, hd = cases[c].head_dim, total = n * n_head * hd;
@@ -345,10 +347,11 @@ static inline void equiv_rope(void)
         float *d_x = (float *)equiv_dup(x, (size_t)total * sizeof *x);
         const float *factors = cases[c].factors ? ff : NULL;
         const int cpu_rc = backend_cpu()->rope(x, n, n_head, hd, cases[c].n_rot, cases[c].pos0, 10000.0f,
-                                               cases[c].freq_scale, factors, (enum rope_mode)cases[c].mode);
+                                               cases[c].freq_scale, factors, cases[c].mscale,
+                                               (enum rope_mode)cases[c].mode);
         EQ_ASSERT(cpu_rc == 0, "cpu rope: %s", ig_error_message());
         const int rc = cuda_rope(d_x, n, n_head, hd, cases[c].n_rot, cases[c].pos0, 10000.0f, cases[c].freq_scale,
-                                 factors, cases[c].mode, NULL);
+                                 factors, cases[c].mscale, cases[c].mode, NULL);
         EQ_EXPECT(rc == 0, "%s", ig_error_message());
         equiv_fetch(got, d_x, (size_t)total * sizeof *got);
         char what[64];

@@ -37,22 +37,10 @@
 /* The synth folder and ingot's F32, Q4_0 and Q4_K_M conversions; returns the folder. */
 static const char *make_mixtral(void)
 {
-    static char dir[4200];
-    snprintf(dir, sizeof dir, "%s/mx", test_tmp_dir());
-    struct test_run r;
-    const char *synth[] = {"synth", "--arch", "mixtral", "-o", dir, "--dim", "64", "--layers", "2", "--heads", "4",
-                           "--kv-heads", "2", "--ff", "128", "--corpus-lines", "400", NULL};
-    test_run_ingot(&r, synth);
-    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
-    const char *types[] = {"F32", "Q4_0", "Q4_K_M"};
-    for (int i = 0; i < 3; i++) {
-        char out[4300];
-        snprintf(out, sizeof out, "%s/%s.gguf", dir, types[i]);
-        const char *conv[] = {"convert", dir, "-o", out, "--type", types[i], "-q", NULL};
-        test_run_ingot(&r, conv);
-        cr_assert_eq(r.exit_code, 0, "convert %s: %s", types[i], r.err);
-    }
-    return dir;
+    const char *synth[] = {"--arch", "mixtral", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
+                           "--ff", "128", "--corpus-lines", "400", NULL};
+    const char *types[] = {"F32", "Q4_0", "Q4_K_M"}, *files[] = {"F32.gguf", "Q4_0.gguf", "Q4_K_M.gguf"};
+    return arch_synth_and_convert("mx", synth, types, files, 3);
 }
 
 Test(arch_mixtral, experts_stacked_and_keys_as_llama_cpp_writes_them, .timeout = 120)
@@ -113,45 +101,16 @@ static const int32_t corpus_ids[8] = {337, 392, 339, 394, 394, 350, 309, 304};
 
 Test(arch_mixtral, logits_match_llama_cpp, .timeout = 120)
 {
-    const char *dir = make_mixtral();
-    int64_t n;
-    int32_t *ids = arch_corpus_ids(dir, &n);
-    cr_expect_eq(ids[0], 1, "BOS first");
-    for (int i = 0; i < 8; i++)
-        cr_expect_eq(ids[i + 1], corpus_ids[i], "token %d: %d, llama.cpp %d", i, ids[i + 1], corpus_ids[i]);
-    arch_expect_logits(dir, ids, llama_logits, sizeof llama_logits / sizeof llama_logits[0], 5e-4f);
-    free(ids);
+    arch_expect_bos_window(make_mixtral(), corpus_ids, llama_logits, sizeof llama_logits / sizeof llama_logits[0], 5e-4f);
 }
 
 Test(arch_mixtral, verify_matches_llama_perplexity_and_kld, .timeout = 300)
 {
-    const char *dir = make_mixtral();
-    char f32[4300], q4[4300], q4km[4300], text[4300], json_path[4300];
-    snprintf(f32, sizeof f32, "%s/F32.gguf", dir);
-    snprintf(q4, sizeof q4, "%s/Q4_0.gguf", dir);
-    snprintf(q4km, sizeof q4km, "%s/Q4_K_M.gguf", dir);
-    snprintf(text, sizeof text, "%s/corpus.txt", dir);
-    snprintf(json_path, sizeof json_path, "%s/v.json", dir);
-    const char *argv[] = {"verify", f32, q4, q4km, "--source", dir, "--eval", text, "--ctx", "64", "--threads", "2",
-                          "--json-out", json_path, "-q", NULL};
-    struct test_run r;
-    test_run_ingot(&r, argv);
-    cr_assert_eq(r.exit_code, 0, "verify: %s", r.err);
-    json_error_t err;
-    json_t *j = json_load_file(json_path, 0, &err);
-    cr_assert_not_null(j, "%s", err.text);
-    json_t *s = json_object_get(j, "source"), *c = json_object_get(j, "containers");
-    test_expect_close(test_json_num(s, "ppl"), 414.5397175808391, 0.001, "HF source PPL");
-    test_expect_close(test_json_num(s, "ppl_stderr"), 1.143557612533452, 0.01, "HF source PPL error");
-    cr_assert_eq(json_array_size(c), 3);
-    json_t *a = json_array_get(c, 0), *b = json_array_get(c, 1), *k = json_array_get(c, 2);
-    test_expect_close(test_json_num(a, "ppl"), 414.5397175808391, 0.001, "F32 GGUF PPL");
-    cr_expect_lt(test_json_num(a, "kld_mean"), 1e-9);
-    test_expect_close(test_json_num(b, "ppl"), 415.19237951488674, 0.01, "Q4_0 PPL");
-    test_expect_close(test_json_num(b, "kld_mean"), 0.0001582622896198452, 0.05, "Q4_0 mean KLD");
-    test_expect_close(test_json_num(k, "ppl"), 414.57068256583284, 0.01, "Q4_K_M PPL");
-    test_expect_close(test_json_num(k, "kld_mean"), 4.084446311970232e-05, 0.05, "Q4_K_M mean KLD");
-    json_decref(j);
+    const struct arch_quant_golden q[] = {
+        {"Q4_0.gguf", "Q4_0", 415.19237951488674, 0.0001582622896198452, 0},
+        {"Q4_K_M.gguf", "Q4_K_M", 414.57068256583284, 4.084446311970232e-05, 0},
+    };
+    arch_expect_verify(make_mixtral(), "64", "F32.gguf", 414.5397175808391, 1.143557612533452, q, 2);
 }
 
 /* GPTQ and AWQ calibrate each expert on the rows the router sends it (its own H), after the

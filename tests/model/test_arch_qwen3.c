@@ -41,22 +41,10 @@
  * model folder (static buffer). */
 static const char *make_qwen3(void)
 {
-    static char dir[4200];
-    snprintf(dir, sizeof dir, "%s/q3s", test_tmp_dir());
-    struct test_run r;
-    const char *synth[] = {"synth", "--arch", "qwen3", "-o", dir, "--dim", "64", "--layers", "2", "--heads", "4",
-                           "--kv-heads", "2", "--head-dim", "32", "--ff", "128", "--corpus-lines", "400", NULL};
-    test_run_ingot(&r, synth);
-    cr_assert_eq(r.exit_code, 0, "synth: %s", r.err);
+    const char *synth[] = {"--arch", "qwen3", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
+                           "--head-dim", "32", "--ff", "128", "--corpus-lines", "400", NULL};
     const char *types[] = {"F16", "F32", "Q4_0"}, *files[] = {"f16.gguf", "f32.gguf", "q4_0.gguf"};
-    for (int i = 0; i < 3; i++) {
-        char out[4300];
-        snprintf(out, sizeof out, "%s/%s", dir, files[i]);
-        const char *conv[] = {"convert", dir, "-o", out, "--type", types[i], "-q", NULL};
-        test_run_ingot(&r, conv);
-        cr_assert_eq(r.exit_code, 0, "convert %s: %s", types[i], r.err);
-    }
-    return dir;
+    return arch_synth_and_convert("q3s", synth, types, files, 3);
 }
 
 /* ---- the tokenizer ------------------------------------------------------------------------ */
@@ -167,31 +155,8 @@ Test(arch_qwen3, gguf_keys_and_tensors_as_llama_cpp_reads_them, .timeout = 120)
 
 Test(arch_qwen3, verify_matches_llama_perplexity_and_kld, .timeout = 300)
 {
-    const char *dir = make_qwen3();
-    char f32[4300], q4[4300], text[4300], json_path[4300];
-    snprintf(f32, sizeof f32, "%s/f32.gguf", dir);
-    snprintf(q4, sizeof q4, "%s/q4_0.gguf", dir);
-    snprintf(text, sizeof text, "%s/corpus.txt", dir);
-    snprintf(json_path, sizeof json_path, "%s/v.json", dir);
-    const char *argv[] = {"verify", f32, q4, "--source", dir, "--eval", text, "--ctx", "64", "--threads", "2",
-                          "--json-out", json_path, "-q", NULL};
-    struct test_run r;
-    test_run_ingot(&r, argv);
-    cr_assert_eq(r.exit_code, 0, "verify: %s", r.err);
-    json_error_t err;
-    json_t *j = json_load_file(json_path, 0, &err);
-    cr_assert_not_null(j, "%s", err.text);
-    json_t *s = json_object_get(j, "source"), *c = json_object_get(j, "containers");
-    test_expect_close(test_json_num(s, "ppl"), 478.12826036723436, 0.001, "HF source PPL");
-    test_expect_close(test_json_num(s, "ppl_stderr"), 1.4911775105898268, 0.01, "HF source PPL error");
-    cr_assert_eq(json_array_size(c), 2);
-    json_t *a = json_array_get(c, 0), *b = json_array_get(c, 1);
-    test_expect_close(test_json_num(a, "ppl"), 478.12826036723436, 0.001, "F32 GGUF PPL");
-    cr_expect_lt(test_json_num(a, "kld_mean"), 1e-9, "the F32 conversion is the source");
-    test_expect_close(test_json_num(b, "ppl"), 478.55751426488257, 0.01, "Q4_0 PPL");
-    test_expect_close(test_json_num(b, "kld_mean"), 0.00033338452845866283, 0.05, "Q4_0 mean KLD");
-    test_expect_close(test_json_num(b, "same_top_pct"), 75.827, 0.01, "Q4_0 same top");
-    json_decref(j);
+    const struct arch_quant_golden q = {"q4_0.gguf", "Q4_0", 478.55751426488257, 0.00033338452845866283, 75.827};
+    arch_expect_verify(make_qwen3(), "64", "f32.gguf", 478.12826036723436, 1.4911775105898268, &q, 1);
 }
 
 /* GPTQ and AWQ go through the same block-by-block driver on qwen3 (q/k norms between the
