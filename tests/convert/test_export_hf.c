@@ -490,11 +490,9 @@ Test(export_hf, gptq_packer_reproduces_real_gptqmodel_int8_bytes)
 
 Test(export_hf, awq_packer_reproduces_real_autoawq_gemm_bytes)
 {
-    size_t n;
-    uint8_t *b = qb_fixture(FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    cr_assert_eq(memcmp(b, "AMNA", 4), 0);
-    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
-    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
+    struct qb_awq_slice s;
+    qb_awq_slice_read(&s);
+    const uint8_t *qw = s.qweight, *sc = s.scales, *qz = s.qzeros, *golden = s.golden;
     enum { IN = 256, OUT = 256, G = 128 };
     const int order[8] = {0, 2, 4, 6, 1, 3, 5, 7};   /* AutoAWQ AWQ_ORDER: field j holds column c*8 + order[j] */
     struct hfq_int_geom g;
@@ -523,7 +521,7 @@ Test(export_hf, awq_packer_reproduces_real_autoawq_gemm_bytes)
     cr_expect_eq(memcmp(qw2, qw, hfq_awq_qweight_bytes(&g)), 0, "qweight bytes");
     cr_expect_eq(memcmp(qz2, qz, hfq_awq_qzeros_bytes(&g)), 0, "qzeros bytes");
     cr_expect_eq(memcmp(sc2, sc, hfq_scales_bytes(&g)), 0, "scales bytes");
-    free(qw2), free(qz2), free(sc2), free(b);
+    free(qw2), free(qz2), free(sc2), free(s.file);
 }
 
 /* A real NF4 double-quant slice (bitsandbytes CUDA): the map and code table bnb stored equal

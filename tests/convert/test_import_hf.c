@@ -253,28 +253,15 @@ Test(import_hf, gptq_int8_real_exact, .timeout = 120)
  * I4_G128 (group 128), exactly. */
 Test(import_hf, awq_gemm_real_exact_in_i4_g128, .timeout = 120)
 {
-    size_t n;
-    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
-    struct qb_list l = {0};
-    qb_add_base(&l, 256, 275, 2);
-    for (int p = 0; p < 7; p++) {
-        char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
-        qb_add(&l, name, "I32", 2, 256, 32, qw, qb_u32_at(b + 4, 6));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 32, qz, qb_u32_at(b + 4, 8));
-    }
-    const char *dir = qb_folder(&l, 256, 256, 4, 4,
-                                "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemm\"}");
+    struct qb_awq_slice s;
+    qb_awq_slice_read(&s);
+    const char *dir = qb_awq_gemm_folder(&s);
     struct conv c;
     convert(&c, dir, NULL);
     expect_all_exact(&c, dir, GGML_TYPE_I4_G128);
     cr_expect_str_eq(json_string_value(json_object_get(c.j, "type")), "I4_G128");
     json_decref(c.j);
-    free(b);
+    free(s.file);
 }
 
 /* ---- synthetic GPTQ: every case of the rules ---------------------------------------------------- */

@@ -230,3 +230,35 @@ const char *qb_gptq_tiny_llama(int bits, int group, bool sym, bool f16_rest)
              bits, group, sym ? "true" : "false", sym ? "" : ", \"checkpoint_format\": \"gptq_v2\"");
     return qb_folder(&l, 32, 64, 4, 2, q);
 }
+
+void qb_awq_slice_read(struct qb_awq_slice *s)
+{
+    size_t n;
+    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
+    cr_assert_eq(memcmp(b, "AMNA", 4), 0);
+    s->file = b;
+    s->qweight_bytes = qb_u32_at(b + 4, 6);
+    s->scales_bytes = qb_u32_at(b + 4, 7);
+    s->qzeros_bytes = qb_u32_at(b + 4, 8);
+    s->qweight = b + 48;
+    s->scales = s->qweight + s->qweight_bytes;
+    s->qzeros = s->scales + s->scales_bytes;
+    s->golden = s->qzeros + s->qzeros_bytes + qb_u32_at(b + 4, 9);
+}
+
+const char *qb_awq_gemm_folder(const struct qb_awq_slice *s)
+{
+    struct qb_list l = {0};
+    qb_add_base(&l, 256, 275, 2);
+    for (int p = 0; p < 7; p++) {
+        char name[160];
+        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 256, 32, s->qweight, s->qweight_bytes);
+        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
+        qb_add(&l, name, "F16", 2, 2, 256, s->scales, s->scales_bytes);
+        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
+        qb_add(&l, name, "I32", 2, 2, 32, s->qzeros, s->qzeros_bytes);
+    }
+    return qb_folder(&l, 256, 256, 4, 4,
+                     "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemm\"}");
+}

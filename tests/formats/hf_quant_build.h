@@ -72,4 +72,17 @@ uint32_t qb_u32_at(const uint8_t *p, int64_t i);
  * so a conversion's F16 embeddings and lm_head are exact. Returns the folder (qb_folder's ring). */
 const char *qb_gptq_tiny_llama(int bits, int group, bool sym, bool f16_rest);
 
+/* anamnesis' AutoAWQ GEMM slice (awq_reference/llama_3_2_1b_awq.bin: 256 inputs x 256 outputs,
+ * 4 bits, group 128, "AMNA" header): the stored parts and AutoAWQ's dequantized golden, F32
+ * [in][out]. file is owned (free it); skips the test where the fixture is absent. */
+struct qb_awq_slice {
+    uint8_t *file;
+    const uint8_t *qweight, *scales, *qzeros, *golden;
+    size_t qweight_bytes, scales_bytes, qzeros_bytes;
+};
+void qb_awq_slice_read(struct qb_awq_slice *s);
+
+/* A folder whose seven linears are that slice, stored as AutoAWQ GEMM (qb_folder's ring). */
+const char *qb_awq_gemm_folder(const struct qb_awq_slice *s);
+
 #endif /* HF_QUANT_BUILD_H */

@@ -196,26 +196,10 @@ Test(hf_quant, gptq_int8_gptqmodel_real_bytes_bit_exact)
 
 Test(hf_quant, awq_gemm_real_bytes_bit_exact)
 {
-    size_t n;
-    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    cr_assert_eq(memcmp(b, "AMNA", 4), 0);
-    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
-    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
-    struct qb_list l = {0};
-    qb_add_base(&l, 256, 275, 2);
-    for (int p = 0; p < 7; p++) {
-        char name[160];
-        snprintf(name, sizeof name, "model.layers.0.%s.qweight", qb_proj[p]);
-        qb_add(&l, name, "I32", 2, 256, 32, qw, qb_u32_at(b + 4, 6));
-        snprintf(name, sizeof name, "model.layers.0.%s.scales", qb_proj[p]);
-        qb_add(&l, name, "F16", 2, 2, 256, sc, qb_u32_at(b + 4, 7));
-        snprintf(name, sizeof name, "model.layers.0.%s.qzeros", qb_proj[p]);
-        qb_add(&l, name, "I32", 2, 2, 32, qz, qb_u32_at(b + 4, 8));
-    }
-    const char *dir = qb_folder(&l, 256, 256, 4, 4,
-                                "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemm\"}");
-    check_all_linears(dir, golden, "AWQ-4bit-g128", "AWQ 4-bit, group size 128");
-    free(b);
+    struct qb_awq_slice s;
+    qb_awq_slice_read(&s);
+    check_all_linears(qb_awq_gemm_folder(&s), s.golden, "AWQ-4bit-g128", "AWQ 4-bit, group size 128");
+    free(s.file);
 }
 
 /* GEMV stores the same integers along the inputs, sequentially, with zeros and scales per
@@ -223,10 +207,9 @@ Test(hf_quant, awq_gemm_real_bytes_bit_exact)
  * give the same AutoAWQ golden. */
 Test(hf_quant, awq_gemv_repacked_real_values_bit_exact)
 {
-    size_t n;
-    uint8_t *b = qb_fixture(QB_FX "awq_reference/llama_3_2_1b_awq.bin", &n);
-    const uint8_t *qw = b + 48, *sc = qw + qb_u32_at(b + 4, 6), *qz = sc + qb_u32_at(b + 4, 7);
-    const uint8_t *golden = qz + qb_u32_at(b + 4, 8) + qb_u32_at(b + 4, 9);
+    struct qb_awq_slice s;
+    qb_awq_slice_read(&s);
+    const uint8_t *qw = s.qweight, *sc = s.scales, *qz = s.qzeros, *golden = s.golden;
     const int reverse[8] = {0, 4, 1, 5, 2, 6, 3, 7};   /* AutoAWQ AWQ_REVERSE_ORDER */
     enum { IN = 256, OUT = 256, GROUPS = 2, WZ = 1 };   /* ceil(2 groups / 8) words */
     uint32_t *gqw = calloc(OUT * IN / 8, 4), *gqz = calloc(OUT * WZ, 4);
@@ -257,7 +240,7 @@ Test(hf_quant, awq_gemv_repacked_real_values_bit_exact)
     free(gqw);
     free(gqz);
     free(gsc);
-    free(b);
+    free(s.file);
 }
 
 /* ---- real bytes: bitsandbytes --------------------------------------------------------------- */

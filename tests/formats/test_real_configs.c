@@ -132,6 +132,23 @@ static void verify_ppl(const char *dir, double *src_ppl, double *gguf_ppl, doubl
     json_decref(j);
 }
 
+/* verify's F32 GGUF PPL equals its source folder's (the conversion is lossless) and llama.cpp's
+ * recorded figure within 0.1%, its error within 1% (want_err 0: not checked). Returns that PPL. */
+static double expect_llama_ppl(const char *dir, const char *what, double want, double want_err)
+{
+    double s, p, e;
+    char label[160];
+    verify_ppl(dir, &s, &p, &e);
+    cr_expect_lt(fabs(s - p), 1e-9 * p, "%s: the F32 conversion is the folder: source %.10g, GGUF %.10g", what, s, p);
+    snprintf(label, sizeof label, "%s F32 GGUF PPL", what);
+    test_expect_close(p, want, 0.001, label);
+    if (want_err > 0) {
+        snprintf(label, sizeof label, "%s PPL error", what);
+        test_expect_close(e, want_err, 0.01, label);
+    }
+    return p;
+}
+
 static json_t *read_json(const char *dir, const char *name)
 {
     char path[4300];
@@ -272,11 +289,7 @@ Test(real_configs, qwen3_folder_converts_with_llama_cpps_tokenizer_metadata_and_
     model_src_close(gs);
     gguf_close(g);
 
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "the F32 conversion of a BF16 folder is the folder: %.10g vs %.10g", s, p);
-    test_expect_close(p, PPL_QWEN3, 0.001, "qwen3 F32 GGUF PPL");
-    test_expect_close(e, PPL_QWEN3_ERR, 0.01, "qwen3 PPL error");
+    expect_llama_ppl(dir, "qwen3", PPL_QWEN3, PPL_QWEN3_ERR);
 }
 
 /* ---- gemma3: the 4B release's layout (Gemma3ForConditionalGeneration) --------------------------- */
@@ -435,11 +448,7 @@ Test(real_configs, gemma3_multimodal_folder_converts_its_language_model, .timeou
     model_src_close(gs);
     gguf_close(g);
 
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_GEMMA3, 0.001, "gemma3 F32 GGUF PPL");
-    test_expect_close(e, PPL_GEMMA3_ERR, 0.01, "gemma3 PPL error");
+    expect_llama_ppl(dir, "gemma3", PPL_GEMMA3, PPL_GEMMA3_ERR);
 }
 
 /* gemma-3-1b-it's layout (model_type gemma3_text, the keys at the top, layer_types beside both pattern
@@ -476,10 +485,7 @@ Test(real_configs, gemma3_1b_layout_pads_a_stated_vocab_size, .timeout = 240)
     cr_expect_lt(gguf_find_key(g, "gemma3.attention.sliding_window_pattern"), 0);
     model_src_close(gs);
     gguf_close(g);
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_GEMMA3_1B, 0.001, "gemma3 1B-layout F32 GGUF PPL");
+    expect_llama_ppl(dir, "gemma3 1B-layout", PPL_GEMMA3_1B, 0);
 }
 
 /* A layer_types period other than llama.cpp's 6: the file says so in
@@ -496,10 +502,7 @@ Test(real_configs, gemma3_layer_types_with_another_period_reach_llama_cpp, .time
     cr_expect_eq(gs->hp.swa_pattern, 2, "and read back");
     model_src_close(gs);
     gguf_close(g);
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_GEMMA3_P2, 0.001, "gemma3 period-2 PPL");
+    double p = expect_llama_ppl(dir, "gemma3 period-2", PPL_GEMMA3_P2, 0);
     /* the period's effect is small here (0.004%): the exact figures tell them apart */
     cr_expect_lt(fabs(p - PPL_GEMMA3_P2), fabs(p - PPL_GEMMA3_P2_AS_6), "%.10g is nearer period 6's %.10g than "
                  "llama.cpp's %.10g", p, PPL_GEMMA3_P2_AS_6, PPL_GEMMA3_P2);
@@ -610,11 +613,7 @@ Test(real_configs, phi3_mini_folder_with_llama2_tokenizer_model_and_added_tokens
     cr_expect_str_eq(gguf_str(g, "tokenizer.chat_template"), phi3_chat_template);
     model_src_close(gs);
     gguf_close(g);
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_PHI3, 0.001, "phi3 F32 GGUF PPL");
-    test_expect_close(e, PPL_PHI3_ERR, 0.01, "phi3 PPL error");
+    expect_llama_ppl(dir, "phi3", PPL_PHI3, PPL_PHI3_ERR);
 }
 
 /* ---- mixtral: three shards that split a block's experts -------------------------------------------- */
@@ -652,11 +651,7 @@ Test(real_configs, mixtral_folder_in_three_bf16_shards, .timeout = 240)
     cr_expect_eq(t->ne[2], 4);
     model_src_close(gs);
     gguf_close(g);
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_MIXTRAL, 0.001, "mixtral F32 GGUF PPL");
-    test_expect_close(e, PPL_MIXTRAL_ERR, 0.01, "mixtral PPL error");
+    expect_llama_ppl(dir, "mixtral", PPL_MIXTRAL, PPL_MIXTRAL_ERR);
 }
 
 /* ---- gemma2: gemma-2-2b's keys, a tokenizer.model longer than the embedding --------------------------- */
@@ -689,11 +684,7 @@ Test(real_configs, gemma2_folder_with_more_pieces_than_embedding_rows, .timeout 
     cr_expect_lt(gguf_find_key(g, "gemma2.attention.sliding_window_pattern"), 0);
     model_src_close(gs);
     gguf_close(g);
-    double s, p, e;
-    verify_ppl(dir, &s, &p, &e);
-    cr_expect_lt(fabs(s - p), 1e-9 * p, "source %.10g, GGUF %.10g", s, p);
-    test_expect_close(p, PPL_GEMMA2_CUT, 0.001, "gemma2 F32 GGUF PPL");
-    test_expect_close(e, PPL_GEMMA2_CUT_ERR, 0.01, "gemma2 PPL error");
+    expect_llama_ppl(dir, "gemma2", PPL_GEMMA2_CUT, PPL_GEMMA2_CUT_ERR);
 }
 
 /* ---- config-only checks ------------------------------------------------------------------------- */
